@@ -1,0 +1,77 @@
+"""edgevec: one typed API for vector similarity over FAISS, Qdrant, Milvus, Pinecone and Weaviate.
+
+>>> import edgevec, numpy as np
+>>> store = edgevec.connect("faiss")
+>>> coll = store.create_collection("items", dim=3, metric="cosine")
+>>> coll.upsert([edgevec.Record("a", np.array([1, 0, 0], np.float32), {"color": "red"})])
+>>> coll.query(np.array([1, 0, 0], np.float32), k=1, filter=edgevec.F("color") == "red")[0].id
+'a'
+
+Importing edgevec loads no vendor client; a backend's client is imported on first ``connect``.
+"""
+
+from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.base import BaseCollection, BaseStore
+from edgevec.capabilities import Capabilities
+from edgevec.connect import connect, connect_async
+from edgevec.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CollectionExistsError,
+    CollectionNotFoundError,
+    ConfigError,
+    CorruptDataError,
+    DimensionMismatchError,
+    EdgevecError,
+    FilterNotSupportedError,
+    InvalidImageError,
+    InvalidInputError,
+    InvalidVectorError,
+    MissingDependencyError,
+    RoutingError,
+)
+from edgevec.filters import F, Filter
+from edgevec.protocols import AsyncCollection, AsyncVectorStore, Collection, VectorStore
+from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncBaseCollection",
+    "AsyncBaseStore",
+    "AsyncCollection",
+    "AsyncVectorStore",
+    "AuthenticationError",
+    "BackendError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
+    "BaseCollection",
+    "BaseStore",
+    "Capabilities",
+    "Collection",
+    "CollectionExistsError",
+    "CollectionNotFoundError",
+    "CollectionSpec",
+    "ConfigError",
+    "CorruptDataError",
+    "DimensionMismatchError",
+    "EdgevecError",
+    "F",
+    "Filter",
+    "FilterNotSupportedError",
+    "Hit",
+    "Hits",
+    "InvalidImageError",
+    "InvalidInputError",
+    "InvalidVectorError",
+    "Metric",
+    "MissingDependencyError",
+    "Record",
+    "RoutingError",
+    "VectorStore",
+    "__version__",
+    "connect",
+    "connect_async",
+]

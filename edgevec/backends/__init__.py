@@ -1,0 +1,1 @@
+"""Backends: one module per engine, the only place its client is imported."""

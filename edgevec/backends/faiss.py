@@ -1,0 +1,491 @@
+"""In-process FAISS backend: the embedded default.
+
+Index kinds: ``flat`` (exact) and ``hnsw`` (``hnsw_m``, ``ef_construction``, ``ef_search``). Every
+record lives in a *slot*: the FAISS internal id is the slot number, a dict maps the caller's str id
+to it. FAISS HNSW cannot remove vectors, so an overwrite or delete tombstones the old slot (searches
+skip it through an ``IDSelectorBitmap``) and the collection is compacted (rebuilt) once tombstones
+pass ``compact_fraction``. Filters run as a pre-filter over a columnar payload index; when a filter
+lets through only a small share of rows, the search switches to an exact scan of just those rows,
+so filtered recall does not collapse on HNSW (whose graph walk loses recall on narrow filters).
+
+With ``path`` set, collections persist as snapshots plus a write-ahead log (see
+:mod:`edgevec.backends._snapshot`): pickle-free, atomic, validated on load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import IO, Any, ClassVar, Literal
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgevec.backends._snapshot import (
+    OP_DELETE,
+    OP_UPSERT,
+    Snapshot,
+    WalEntry,
+    WriteAheadLog,
+    current_generation,
+    read_snapshot,
+    write_snapshot,
+)
+from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
+from edgevec.capabilities import Capabilities
+from edgevec.errors import (
+    BackendUnavailableError,
+    CollectionNotFoundError,
+    ConfigError,
+    CorruptDataError,
+)
+from edgevec.filters import Filter, PayloadIndex
+from edgevec.types import CollectionSpec, Hit, Hits, Record
+
+__all__ = ["FaissCollection", "FaissIndexOptions", "FaissOptions", "FaissStore"]
+
+log = logging.getLogger("edgevec.faiss")
+
+
+class FaissIndexOptions(BaseModel):
+    """Per-collection index options (``create_collection(..., index="hnsw", ef_search=128)``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    index: Literal["flat", "hnsw"] = "flat"
+    hnsw_m: int = Field(32, ge=4, le=256)
+    ef_construction: int = Field(200, ge=8, le=4096)
+    ef_search: int = Field(64, ge=1, le=32_768)
+    exact_fraction: float = Field(0.05, ge=0.0, le=1.0)
+    """HNSW: when a filter admits at most this share of rows, scan them exactly instead."""
+    compact_fraction: float = Field(0.25, gt=0.0, le=1.0)
+    """Rebuild once tombstoned slots exceed this share of all slots."""
+
+
+class FaissOptions(FaissIndexOptions):
+    """Options of ``edgevec.connect("faiss", ...)``; the index options are collection defaults."""
+
+    path: str | None = None
+    """Directory to persist collections in; ``None`` keeps everything in memory."""
+    durable: bool = True
+    """fsync every write-ahead-log append (with ``path``), so an acknowledged write survives a crash."""
+    wal_max_bytes: int = Field(64 * 2**20, ge=0)
+    """Checkpoint (write a snapshot, empty the log) once the log grows past this size."""
+    threads: int | None = Field(None, ge=1)
+    """OpenMP threads FAISS may use (process-wide); ``None`` leaves FAISS's default."""
+
+
+_METRIC = {"cosine": faiss.METRIC_INNER_PRODUCT, "dot": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
+_MIN_COMPACT_SLOTS = 64
+
+
+class FaissCollection(BaseCollection):
+    """One FAISS index with its id map, payload columns and tombstones."""
+
+    backend: ClassVar[str] = "faiss"
+
+    def __init__(self, spec: CollectionSpec, opts: FaissIndexOptions, root: Path | None, durable: bool, wal_max: int) -> None:
+        exact = opts.index == "flat"
+        super().__init__(spec, FaissStore.capabilities.narrowed(exact=exact))
+        self.opts = opts
+        self._root = root
+        self._wal_max = wal_max
+        self._lock = threading.RLock()
+        self._wal: WriteAheadLog | None = None
+        self._reset(None)
+        if root is not None:
+            gen = current_generation(root)
+            if gen is None:
+                write_snapshot(root, self._snapshot())
+                gen = current_generation(root)
+            assert gen is not None
+            self._wal = WriteAheadLog(root / f"wal-{gen:06d}.log", spec.dim, durable=durable)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def _new_index(self) -> Any:
+        d, metric = self.dim, _METRIC[self.metric]
+        if self.opts.index == "hnsw":
+            index = faiss.IndexHNSWFlat(d, self.opts.hnsw_m, metric)
+            index.hnsw.efConstruction = self.opts.ef_construction
+            index.hnsw.efSearch = self.opts.ef_search
+            return index
+        return faiss.IndexFlat(d, metric)
+
+    def _reset(self, index: Any) -> None:
+        self._index = index if index is not None else self._new_index()
+        self._slot: dict[str, int] = {}
+        self._ids: list[str | None] = []
+        self._alive = np.zeros(0, dtype=bool)
+        self._norms = np.zeros(0, dtype=np.float32)
+        self._payloads = PayloadIndex()
+        self._dead = 0
+
+    def _storage(self) -> npt.NDArray[np.float32]:
+        """A view of the stored (for cosine: unit-length) vectors, one row per slot."""
+        flat = self._index if self.opts.index == "flat" else faiss.downcast_index(self._index.storage)
+        n = self._index.ntotal
+        if n == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+
+    def _append(self, ids: list[str], vectors: npt.NDArray[np.float32], payloads: list[dict[str, Any]]) -> None:
+        old = [self._slot[i] for i in ids if i in self._slot]
+        self._tombstone(old)
+        start = len(self._ids)
+        norms = np.linalg.norm(vectors, axis=1).astype(np.float32)
+        if self.metric == "cosine":
+            vectors = np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+        self._index.add(vectors)
+        self._ids.extend(ids)
+        self._slot.update(zip(ids, range(start, start + len(ids))))
+        self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
+        self._norms = np.concatenate([self._norms, norms])
+        self._payloads.append(payloads)
+
+    def _tombstone(self, slots: list[int]) -> None:
+        for s in slots:
+            rid = self._ids[s]
+            if rid is not None:
+                del self._slot[rid]
+                self._ids[s] = None
+                self._payloads.clear_row(s)
+        if slots:
+            self._alive[slots] = False
+            self._dead += len(slots)
+
+    def _live_slots(self) -> npt.NDArray[np.int64]:
+        return np.flatnonzero(self._alive)
+
+    def _snapshot(self, *, with_index: bool = True) -> Snapshot:
+        live = self._live_slots()
+        ids = [self._ids[s] for s in live]
+        payloads = [dict(self._payloads.payload(s) or {}) for s in live]
+        vectors = np.ascontiguousarray(self._storage()[live])
+        norms = self._norms[live]
+        index = None
+        if with_index and self.opts.index == "hnsw" and self._dead == 0 and len(live):
+            index = faiss.serialize_index(self._index).tobytes()
+        meta = {
+            "name": self.name, "dim": self.dim, "metric": self.metric,
+            "options": self.opts.model_dump(), "fingerprint": self.spec.fingerprint,
+        }  # fmt: skip
+        return Snapshot(meta, ids, payloads, vectors, norms, index)  # type: ignore[arg-type]
+
+    def _load(self, snap: Snapshot) -> None:
+        index = None
+        if snap.index is not None:
+            try:
+                index = faiss.deserialize_index(np.frombuffer(snap.index, dtype=np.uint8))
+            except RuntimeError as exc:
+                raise CorruptDataError(f"FAISS index of {self.name!r} failed to load: {exc}") from exc
+            if index.ntotal != len(snap.ids) or index.d != self.dim:
+                raise CorruptDataError(
+                    f"FAISS index of {self.name!r} holds {index.ntotal}x{index.d}, "
+                    f"expected {len(snap.ids)}x{self.dim}"
+                )
+            index.hnsw.efSearch = self.opts.ef_search
+        self._reset(index)
+        n = len(snap.ids)
+        stored = snap.vectors
+        if index is None:
+            self._index.add(stored)
+        self._ids = list(snap.ids)
+        self._slot = {rid: i for i, rid in enumerate(snap.ids)}
+        if len(self._slot) != n:
+            raise CorruptDataError(f"collection {self.name!r} stores duplicate ids")
+        self._alive = np.ones(n, dtype=bool)
+        self._norms = snap.norms.astype(np.float32)
+        self._payloads.append(snap.payloads)
+
+    def _compact(self) -> None:
+        snap = self._snapshot(with_index=False)
+        self._reset(None)
+        self._load(snap)
+
+    def _maybe_compact(self) -> None:
+        n = len(self._ids)
+        if n >= _MIN_COMPACT_SLOTS and self._dead > self.opts.compact_fraction * n:
+            self._compact()
+            if self._root is not None:
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Write a snapshot of the current state and start a fresh write-ahead log."""
+        assert self._root is not None and self._wal is not None
+        self._wal.close()
+        gen = write_snapshot(self._root, self._snapshot())
+        self._wal = WriteAheadLog(self._root / f"wal-{gen:06d}.log", self.dim, durable=self._wal.durable)
+
+    def _log(self, entry: WalEntry) -> None:
+        if self._wal is not None:
+            self._wal.append(entry)
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def _upsert(self, batch: PreparedUpsert) -> None:
+        if not batch.ids:
+            return
+        with self._lock:
+            self._log(WalEntry(OP_UPSERT, batch.ids, batch.payloads, batch.vectors))
+            self._append(batch.ids, batch.vectors, batch.payloads)
+            self._after_write()
+
+    def _after_write(self) -> None:
+        self._maybe_compact()
+        if self._wal is not None and self._wal_max and self._wal.size > self._wal_max:
+            self._checkpoint()
+
+    def _delete_ids(self, ids: list[str]) -> None:
+        with self._lock:
+            present = [i for i in ids if i in self._slot]
+            if not present:
+                return
+            self._log(WalEntry(OP_DELETE, present))
+            self._tombstone([self._slot[i] for i in present])
+            self._after_write()
+
+    def _delete_filter(self, flt: Filter) -> None:
+        with self._lock:
+            slots = np.flatnonzero(self._mask(flt))
+            ids: list[str] = [self._ids[s] for s in slots]  # type: ignore[misc]  # live slots have ids
+            if ids:
+                self._delete_ids(ids)
+
+    def _mask(self, flt: Filter | None) -> npt.NDArray[np.bool_]:
+        if flt is None:
+            return self._alive.copy()
+        return self._payloads.mask(flt) & self._alive
+
+    def _count(self, flt: Filter | None) -> int:
+        with self._lock:
+            if flt is None:
+                return len(self._slot)
+            return int(np.count_nonzero(self._mask(flt)))
+
+    def _vectors_out(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        out = self._storage()[slots]
+        if self.metric == "cosine":  # stored unit-length; give back what was written
+            out = out * self._norms[slots][:, None]
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
+        with self._lock:
+            slots = np.fromiter((self._slot[i] for i in ids if i in self._slot), dtype=np.int64)
+            vecs = self._vectors_out(slots) if include_vectors else None
+            return [
+                Record(
+                    self._ids[s],  # type: ignore[arg-type]
+                    None if vecs is None else vecs[j],
+                    dict(self._payloads.payload(s) or {}),
+                )
+                for j, s in enumerate(slots)
+            ]
+
+    def _query(self, q: PreparedQuery) -> list[Hits]:
+        vecs = q.vectors
+        if self.metric == "cosine":
+            vecs = np.ascontiguousarray(vecs / np.linalg.norm(vecs, axis=1, keepdims=True), dtype=np.float32)
+        with self._lock:
+            n_slots = len(self._ids)
+            if q.filter is None and self._dead == 0:
+                k = min(q.k, n_slots)
+                scores, slots = self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+            else:
+                mask = self._mask(q.filter)
+                allowed = int(np.count_nonzero(mask))
+                k = min(q.k, allowed)
+                if k == 0:
+                    scores, slots = self._empty(len(vecs))
+                elif self.opts.index == "hnsw" and allowed <= max(
+                    self.opts.exact_fraction * n_slots, 4 * k
+                ):
+                    scores, slots = self._exact_subset(vecs, k, np.flatnonzero(mask))
+                else:
+                    scores, slots = self._search(vecs, k, mask, q.params, allowed / n_slots)
+            return [self._hits(scores[i], slots[i], q) for i in range(len(vecs))]
+
+    @staticmethod
+    def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+
+    def _search(
+        self,
+        vecs: npt.NDArray[np.float32],
+        k: int,
+        mask: npt.NDArray[np.bool_] | None,
+        params: Any,
+        share: float = 1.0,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        sel = None
+        if mask is not None:
+            bits = np.packbits(mask, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+        if self.opts.index == "hnsw":
+            ef = int(params.get("ef_search", self.opts.ef_search))
+            # A pre-filter hides part of the graph; widen the beam in proportion so recall holds.
+            ef = min(max(ef, k) * max(1, int(1 / max(share, 1e-3) ** 0.5)), 4096)
+            sp: Any = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+        else:
+            sp = faiss.SearchParameters(sel=sel) if sel is not None else None
+        dist, labels = self._index.search(vecs, k, params=sp)
+        del sel  # keep the bitmap alive until the search returned
+        return self._scores(dist), labels
+
+    def _exact_subset(
+        self, vecs: npt.NDArray[np.float32], k: int, subset: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        metric = _METRIC[self.metric]
+        dist, local = faiss.knn(vecs, np.ascontiguousarray(self._storage()[subset]), k, metric=metric)
+        return self._scores(dist), np.where(local >= 0, subset[np.maximum(local, 0)], -1)
+
+    def _scores(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if self.metric == "l2":  # FAISS reports squared distance; the contract is -‖a−b‖
+            return -np.sqrt(np.maximum(dist, 0.0))
+        return dist
+
+    def _hits(self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery) -> Hits:
+        ids, payloads = self._ids, self._payloads
+        keep = slots >= 0
+        if not keep.all():
+            scores, slots = scores[keep], slots[keep]
+        vecs = self._vectors_out(slots) if q.include_vectors else None
+        return Hits(
+            Hit(
+                ids[s],  # type: ignore[arg-type]  # live slots have ids
+                float(sc),
+                dict(payloads.payload(s) or {}) if q.include_payload else {},
+                None if vecs is None else vecs[j],
+            )
+            for j, (s, sc) in enumerate(zip(slots.tolist(), scores.tolist()))
+        )
+
+    def _explain(self, flt: Filter) -> str:
+        plan = "bitmap pre-filter" if self.opts.index == "flat" else (
+            f"bitmap pre-filter on HNSW; exact scan when <= {self.opts.exact_fraction:.0%} of rows pass"
+        )
+        return f"{flt.explain()}  [{plan}]"
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def replay(self) -> None:
+        """Apply the write-ahead log left since the last snapshot (after a crash or kill)."""
+        if self._wal is None:
+            return
+        replayed = 0
+        for entry in self._wal.replay():
+            if entry.op == OP_UPSERT:
+                assert entry.vectors is not None and entry.payloads is not None
+                self._append(entry.ids, entry.vectors, entry.payloads)
+            else:
+                self._tombstone([self._slot[i] for i in entry.ids if i in self._slot])
+            replayed += 1
+        if replayed:
+            log.info("replayed %d logged writes into %r", replayed, self.name)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._wal is not None:
+                if self._wal.size:
+                    self._checkpoint()
+                self._wal.close()
+
+
+class FaissStore(BaseStore):
+    """Collections held in process by FAISS, optionally persisted under ``path``."""
+
+    backend: ClassVar[str] = "faiss"
+    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100_000, persistent=True)
+    Options = FaissOptions
+
+    def __init__(self, options: BaseModel) -> None:
+        assert isinstance(options, FaissOptions)
+        super().__init__(options)
+        self.opts = options
+        self._collections: dict[str, FaissCollection] = {}
+        self._root = Path(options.path) if options.path else None
+        self._lockfile: IO[bytes] | None = None
+        if options.threads:
+            faiss.omp_set_num_threads(options.threads)
+        if self._root is not None:
+            self._root.mkdir(parents=True, exist_ok=True)
+            self._lockfile = _lock_dir(self._root)
+
+    def _dir(self, name: str) -> Path | None:
+        return None if self._root is None else self._root / name
+
+    def list_collections(self) -> list[str]:
+        names = set(self._collections)
+        if self._root is not None:
+            names.update(p.name for p in self._root.iterdir() if (p / "CURRENT").is_file())
+        return sorted(names)
+
+    def _create(self, spec: CollectionSpec) -> FaissCollection:
+        merged = {**self.opts.model_dump(include=set(FaissIndexOptions.model_fields)), **spec.options}
+        try:
+            opts = FaissIndexOptions.model_validate(merged)
+        except ValueError as exc:
+            raise ConfigError(f"invalid FAISS index options for {spec.name!r}: {exc}") from None
+        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+        coll = FaissCollection(spec, opts, self._dir(spec.name), self.opts.durable, self.opts.wal_max_bytes)
+        self._collections[spec.name] = coll
+        return coll
+
+    def _open(self, name: str) -> FaissCollection:
+        coll = self._collections.get(name)
+        if coll is not None:
+            return coll
+        root = self._dir(name)
+        gen = None if root is None else current_generation(root)
+        if root is None or gen is None:
+            raise CollectionNotFoundError(f"no collection named {name!r}")
+        snap = read_snapshot(root, gen)
+        meta = snap.meta
+        opts = FaissIndexOptions.model_validate(meta["options"])
+        spec = CollectionSpec(name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta.get("fingerprint"))
+        coll = FaissCollection(spec, opts, root, self.opts.durable, self.opts.wal_max_bytes)
+        coll._load(snap)
+        coll.replay()
+        self._collections[name] = coll
+        return coll
+
+    def _drop(self, name: str) -> None:
+        coll = self._collections.pop(name, None)
+        if coll is not None and coll._wal is not None:
+            coll._wal.close()
+        root = self._dir(name)
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+
+    def close(self) -> None:
+        """Checkpoint every open collection and release the directory lock."""
+        for coll in self._collections.values():
+            coll.close()
+        self._collections.clear()
+        if self._lockfile is not None:
+            self._lockfile.close()
+            self._lockfile = None
+
+
+def _lock_dir(root: Path) -> IO[bytes]:
+    """Hold an exclusive lock on ``root`` so two processes never write one store."""
+    fh = open(root / ".lock", "wb")  # noqa: SIM115  # held for the store's lifetime
+    try:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - no advisory locks on this platform
+        pass
+    except OSError as exc:
+        fh.close()
+        raise BackendUnavailableError(f"{root} is in use by another edgevec store") from exc
+    with contextlib.suppress(OSError):
+        fh.write(str(os.getpid()).encode())
+        fh.flush()
+    return fh

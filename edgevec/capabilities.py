@@ -1,0 +1,50 @@
+"""Capability manifests: what a backend (or one collection) can do, checked before any I/O.
+
+One manifest per backend class drives both early errors (an unsupported filter operator raises
+:class:`~edgevec.errors.FilterNotSupportedError` before a request is sent) and the conformance
+suite's skips, so skips are never scattered through tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from edgevec.errors import FilterNotSupportedError
+from edgevec.filters import OPS, Filter
+
+__all__ = ["Capabilities"]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """Declared abilities of a backend; collections may narrow them (an HNSW index is not exact)."""
+
+    filter_ops: frozenset[str] = field(default=OPS)
+    """Filter operators the backend runs natively or by faithful rewriting."""
+    exact: bool = True
+    """Query results equal the exact numpy oracle (ids, and scores within 1e-4)."""
+    native_async: bool = False
+    """The async API uses the vendor's async client rather than worker threads."""
+    max_batch: int = 1000
+    """Records per write request; larger upserts are split."""
+    max_k: int = 10_000
+    """Largest ``k`` a query may ask for."""
+    persistent: bool = False
+    """Data survives :meth:`close` and a new process (given the same path or server)."""
+    namespaces: bool = False
+    """Collections map to namespaces of one index (a tenant boundary)."""
+
+    def narrowed(self, **changes: object) -> Capabilities:
+        """A copy with some fields changed (for example ``exact=False`` for an ANN index)."""
+        return replace(self, **changes)  # type: ignore[arg-type]  # field names checked by replace
+
+    def check_filter(self, flt: Filter | None, backend: str) -> None:
+        """Raise :class:`FilterNotSupportedError` if ``flt`` uses an operator this backend lacks."""
+        if flt is None:
+            return
+        missing = flt.ops() - self.filter_ops
+        if missing:
+            raise FilterNotSupportedError(
+                f"backend {backend!r} cannot run filter operator(s) {', '.join(sorted(missing))} "
+                f"in {flt.explain()}"
+            )

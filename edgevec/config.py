@@ -1,0 +1,154 @@
+"""Config from code, dicts, TOML files and ``EDGEVEC_*`` environment variables.
+
+A config file names the backend in one line and keeps each backend's options in its own table,
+so switching engines is a one-line change::
+
+    backend = "faiss"
+
+    [faiss]
+    path = "./vectors"
+
+    [qdrant]
+    url = "https://qdrant.example.com:6333"
+    api_key = { env = "QDRANT_API_KEY" }   # secrets are read from the environment
+
+Environment overrides (applied to config files and to ``connect()`` with no arguments):
+``EDGEVEC_BACKEND`` replaces the backend name and ``EDGEVEC_<BACKEND>_<OPTION>`` one option, e.g.
+``EDGEVEC_QDRANT_URL``. ``EDGEVEC_CONFIG`` names the file ``connect()`` reads by default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgevec.errors import ConfigError
+from edgevec.registry import available
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from edgevec.base import BaseStore
+
+__all__ = ["DEFAULT_BACKEND", "load_config", "resolve", "validate_options"]
+
+DEFAULT_BACKEND = "faiss"
+ENV_PREFIX = "EDGEVEC_"
+
+
+def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
+    """Read a TOML config file into ``(backend, options)`` (environment overrides applied)."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {p}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    backend, options = split_config(data, source=str(p))
+    return apply_env(backend, options)
+
+
+def split_config(data: Mapping[str, Any], *, source: str) -> tuple[str, dict[str, Any]]:
+    """Pick the backend and its options out of a config mapping (flat keys or per-backend tables)."""
+    names = available()
+    backend = data.get("backend", os.environ.get(ENV_PREFIX + "BACKEND", DEFAULT_BACKEND))
+    if not isinstance(backend, str):
+        raise ConfigError(f"{source}: 'backend' must be a string, got {backend!r}")
+    options: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "backend":
+            continue
+        if isinstance(value, Mapping) and key in names:
+            if key == backend:
+                options.update(value)
+        elif isinstance(value, Mapping) and set(value) != {"env"}:
+            raise ConfigError(
+                f"{source}: unknown table [{key}]; backend tables are: {', '.join(names)}"
+            )
+        else:
+            options[key] = value
+    return backend, options
+
+
+def apply_env(backend: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Apply ``EDGEVEC_BACKEND`` and ``EDGEVEC_<BACKEND>_<OPTION>`` overrides."""
+    backend = os.environ.get(ENV_PREFIX + "BACKEND", backend)
+    prefix = f"{ENV_PREFIX}{backend.upper()}_"
+    merged = dict(options)
+    for var, value in os.environ.items():
+        if var.startswith(prefix) and len(var) > len(prefix):
+            merged[var[len(prefix) :].lower()] = value
+    return backend, merged
+
+
+def _resolve_env_refs(options: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        if isinstance(value, Mapping) and set(value) == {"env"}:
+            var = value["env"]
+            if not isinstance(var, str) or var not in os.environ:
+                raise ConfigError(
+                    f"option {key!r} of backend {backend!r} refers to environment variable "
+                    f"{var!r}, which is not set"
+                )
+            out[key] = os.environ[var]
+        else:
+            out[key] = value
+    return out
+
+
+def validate_options(cls: type[BaseStore], options: Mapping[str, Any]) -> BaseModel:
+    """Validate ``options`` with the backend's pydantic model; :class:`ConfigError` names the key."""
+    from pydantic import ValidationError
+
+    resolved = _resolve_env_refs(options, cls.backend)
+    try:
+        return cls.Options.model_validate(resolved)
+    except ValidationError as exc:
+        valid = ", ".join(sorted(cls.Options.model_fields))
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            key = ".".join(str(part) for part in err["loc"]) or "(options)"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown option {key!r}")
+            else:
+                problems.append(f"option {key!r}: {err['msg']}")
+        raise ConfigError(
+            f"invalid config for backend {cls.backend!r}: {'; '.join(problems)} "
+            f"(valid options: {valid})"
+        ) from None  # pydantic's own message would echo input values, secrets included
+
+
+def resolve(
+    target: str | Mapping[str, Any] | None,
+    config: str | os.PathLike[str] | None,
+    options: Mapping[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """Turn ``connect``'s arguments into ``(backend, options)``."""
+    if config is not None:
+        if target is not None:
+            raise ConfigError("pass either a backend (name or dict) or config=, not both")
+        backend, opts = load_config(config)
+        opts.update(options)
+        return backend, opts
+    if target is None:
+        env_file = os.environ.get(ENV_PREFIX + "CONFIG")
+        if env_file:
+            return resolve(None, env_file, options)
+        return apply_env(DEFAULT_BACKEND, dict(options))
+    if isinstance(target, Mapping):
+        backend, opts = split_config(target, source="config dict")
+        opts.update(options)
+        return backend, opts
+    if isinstance(target, str):
+        return target, dict(options)
+    raise ConfigError(f"connect() takes a backend name, a dict or config=, got {target!r}")

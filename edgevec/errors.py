@@ -1,0 +1,92 @@
+"""The one exception tree edgevec raises.
+
+Every error is an :class:`EdgevecError`; errors caused by a lower layer (a vendor client, the
+file system) are chained with ``raise ... from exc`` so the original stays inspectable. Where a
+standard exception type fits too (``ValueError``, ``ImportError``, ``LookupError``,
+``TimeoutError``) the edgevec error also derives from it, so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "BackendError",
+    "BackendTimeoutError",
+    "BackendUnavailableError",
+    "CollectionExistsError",
+    "CollectionNotFoundError",
+    "ConfigError",
+    "CorruptDataError",
+    "DimensionMismatchError",
+    "EdgevecError",
+    "FilterNotSupportedError",
+    "InvalidImageError",
+    "InvalidInputError",
+    "InvalidVectorError",
+    "MissingDependencyError",
+    "RoutingError",
+]
+
+
+class EdgevecError(Exception):
+    """Base of every error edgevec raises."""
+
+
+class ConfigError(EdgevecError, ValueError):
+    """A backend name, option or config file is invalid; the message names the bad key."""
+
+
+class MissingDependencyError(EdgevecError, ImportError):
+    """An optional extra is not installed; the message says which ``pip install`` fixes it."""
+
+
+class InvalidInputError(EdgevecError, ValueError):
+    """An argument (id, payload, filter, ``k``, ...) is invalid. Nothing was written."""
+
+
+class DimensionMismatchError(InvalidInputError):
+    """A vector's length differs from the collection's dimension."""
+
+
+class InvalidVectorError(InvalidInputError):
+    """A vector holds NaN/Inf, is not numeric, or is zero under the cosine metric."""
+
+
+class InvalidImageError(InvalidInputError):
+    """An image is malformed, truncated, too large or of a format that is not allowed."""
+
+
+class FilterNotSupportedError(EdgevecError):
+    """The backend cannot run this filter; raised before any request is sent."""
+
+
+class CollectionNotFoundError(EdgevecError, LookupError):
+    """The named collection does not exist."""
+
+
+class CollectionExistsError(EdgevecError):
+    """A collection of that name exists (or exists with a different dimension or metric)."""
+
+
+class BackendError(EdgevecError):
+    """The engine or its client failed."""
+
+
+class BackendUnavailableError(BackendError):
+    """The engine could not be reached."""
+
+
+class BackendTimeoutError(BackendError, TimeoutError):
+    """The engine did not answer within the deadline."""
+
+
+class AuthenticationError(BackendError):
+    """The engine refused the credentials."""
+
+
+class CorruptDataError(BackendError):
+    """Stored data failed validation (checksum, size, dimension or count) when loaded."""
+
+
+class RoutingError(EdgevecError):
+    """No region or endpoint could serve the call."""

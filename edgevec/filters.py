@@ -1,0 +1,489 @@
+"""The portable filter: a data-only expression tree, its JSON form, and a vectorised evaluator.
+
+Build filters with :class:`F`::
+
+    (F("price") < 20) & (F("color") == "red")
+    F("tag").isin(["a", "b"]) | ~F("meta.archived").exists()
+
+or pass the JSON form anywhere a filter is accepted::
+
+    {"and": [{"field": "price", "op": "lt", "value": 20},
+             {"field": "color", "op": "eq", "value": "red"}]}
+
+Semantics every backend keeps (the test oracle in :mod:`edgevec.testing.oracle` is the judge):
+
+* A dotted field path walks nested mappings; a missing key or a ``None`` value is "absent".
+* Values are strict: ``3`` and ``"3"`` differ, and ``True`` is not ``1``. Numbers compare
+  numerically whether stored as int or float.
+* A list-valued field matches a comparison when any of its elements does.
+* ``ne`` / ``nin`` are the negation of ``eq`` / ``in``, so they match records where the field is
+  absent; ``lt lte gt gte`` only match numbers; ``exists`` matches a present, non-empty value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from edgevec.errors import InvalidInputError
+
+__all__ = [
+    "COMPARISON_OPS",
+    "OPS",
+    "And",
+    "Cmp",
+    "F",
+    "Filter",
+    "FilterLike",
+    "Not",
+    "Or",
+    "PayloadIndex",
+    "as_filter",
+    "lookup",
+]
+
+Op = Literal["eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "exists"]
+COMPARISON_OPS: tuple[Op, ...] = get_args(Op)
+OPS: frozenset[str] = frozenset((*COMPARISON_OPS, "and", "or", "not"))
+RANGE_OPS = frozenset({"lt", "lte", "gt", "gte"})
+Scalar: TypeAlias = "str | int | float | bool"
+_SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+class Filter:
+    """Base of the filter tree. Combine with ``&``, ``|`` and ``~``."""
+
+    __slots__ = ()
+
+    def __and__(self, other: Filter) -> Filter:
+        return And((self, _check_operand(other, "&")))
+
+    def __or__(self, other: Filter) -> Filter:
+        return Or((self, _check_operand(other, "|")))
+
+    def __invert__(self) -> Filter:
+        return Not(self)
+
+    def __bool__(self) -> bool:
+        raise TypeError("a filter has no truth value; combine filters with &, | and ~")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (plain dicts and lists) of this filter."""
+        raise NotImplementedError
+
+    def explain(self) -> str:
+        """A readable, canonical rendering of the filter, e.g. ``(price < 20) and (color == 'red')``."""
+        raise NotImplementedError
+
+    def nodes(self) -> Iterator[Filter]:
+        """Every node of the tree, depth first, this one included."""
+        yield self
+
+    def ops(self) -> frozenset[str]:
+        """The set of operators this filter uses (for capability checks)."""
+        found: set[str] = set()
+        for node in self.nodes():
+            found.add(node.op if isinstance(node, Cmp) else type(node).__name__.lower())
+        return frozenset(found)
+
+    def __repr__(self) -> str:
+        return f"<Filter {self.explain()}>"
+
+
+def _check_operand(other: object, symbol: str) -> Filter:
+    if not isinstance(other, Filter):
+        raise TypeError(f"cannot combine a filter with {type(other).__name__} using {symbol}")
+    return other
+
+
+@dataclass(frozen=True, repr=False, slots=True)
+class Cmp(Filter):
+    """A comparison of one payload field with a value."""
+
+    field: str
+    op: Op
+    value: Any = True
+
+    def to_json(self) -> dict[str, Any]:
+        value = list(self.value) if isinstance(self.value, tuple) else self.value
+        return {"field": self.field, "op": self.op, "value": value}
+
+    def explain(self) -> str:
+        if self.op == "exists":
+            return f"{self.field} exists"
+        if self.op in ("in", "nin"):
+            word = "in" if self.op == "in" else "not in"
+            return f"{self.field} {word} {list(self.value)!r}"
+        return f"{self.field} {_SYMBOL[self.op]} {self.value!r}"
+
+
+@dataclass(frozen=True, repr=False, slots=True)
+class And(Filter):
+    """All of ``args`` hold."""
+
+    args: tuple[Filter, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"and": [a.to_json() for a in self.args]}
+
+    def explain(self) -> str:
+        return " and ".join(_paren(a) for a in self.args)
+
+    def nodes(self) -> Iterator[Filter]:
+        yield self
+        for a in self.args:
+            yield from a.nodes()
+
+
+@dataclass(frozen=True, repr=False, slots=True)
+class Or(Filter):
+    """Any of ``args`` holds."""
+
+    args: tuple[Filter, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"or": [a.to_json() for a in self.args]}
+
+    def explain(self) -> str:
+        return " or ".join(_paren(a) for a in self.args)
+
+    def nodes(self) -> Iterator[Filter]:
+        yield self
+        for a in self.args:
+            yield from a.nodes()
+
+
+@dataclass(frozen=True, repr=False, slots=True)
+class Not(Filter):
+    """``arg`` does not hold."""
+
+    arg: Filter
+
+    def to_json(self) -> dict[str, Any]:
+        return {"not": self.arg.to_json()}
+
+    def explain(self) -> str:
+        return f"not {_paren(self.arg)}"
+
+    def nodes(self) -> Iterator[Filter]:
+        yield self
+        yield from self.arg.nodes()
+
+
+def _paren(f: Filter) -> str:
+    return f"({f.explain()})"
+
+
+class F:
+    """A payload field, the start of a filter: ``F("price") < 20``, ``F("meta.tag").isin([...])``."""
+
+    __slots__ = ("path",)
+    __hash__ = None  # type: ignore[assignment]  # == builds a filter, so fields are not hashable
+
+    def __init__(self, path: str) -> None:
+        self.path = _check_path(path, "F")
+
+    def _cmp(self, op: Op, value: Any) -> Cmp:
+        return Cmp(self.path, op, _check_value(op, value, f"F({self.path!r})"))
+
+    def __eq__(self, value: object) -> Cmp:  # type: ignore[override]  # builds a filter
+        return self._cmp("eq", value)
+
+    def __ne__(self, value: object) -> Cmp:  # type: ignore[override]
+        return self._cmp("ne", value)
+
+    def __lt__(self, value: float) -> Cmp:
+        return self._cmp("lt", value)
+
+    def __le__(self, value: float) -> Cmp:
+        return self._cmp("lte", value)
+
+    def __gt__(self, value: float) -> Cmp:
+        return self._cmp("gt", value)
+
+    def __ge__(self, value: float) -> Cmp:
+        return self._cmp("gte", value)
+
+    def isin(self, values: Iterable[Scalar]) -> Cmp:
+        """The field equals one of ``values`` (any element, for a list field)."""
+        return self._cmp("in", values)
+
+    def notin(self, values: Iterable[Scalar]) -> Cmp:
+        """The field equals none of ``values`` (absent fields match)."""
+        return self._cmp("nin", values)
+
+    def exists(self) -> Cmp:
+        """The field is present, not ``None`` and not an empty list."""
+        return Cmp(self.path, "exists", True)
+
+    def __repr__(self) -> str:
+        return f"F({self.path!r})"
+
+
+FilterLike: TypeAlias = "Filter | Mapping[str, Any]"
+
+
+def _check_path(path: object, where: str) -> str:
+    if not isinstance(path, str) or not path or any(not part for part in path.split(".")):
+        raise InvalidInputError(f"{where}: field must be a non-empty dotted path, got {path!r}")
+    return path
+
+
+def _is_scalar(value: object) -> bool:
+    if isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _check_value(op: str, value: Any, where: str) -> Any:
+    if op == "exists":
+        if value is not True:
+            raise InvalidInputError(f"{where}.value: 'exists' takes true, got {value!r}")
+        return True
+    if op in RANGE_OPS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _is_scalar(value):
+            raise InvalidInputError(
+                f"{where}.value: {op!r} needs a finite number, got {type(value).__name__} {value!r}"
+            )
+        return value
+    if op in ("in", "nin"):
+        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+            raise InvalidInputError(f"{where}.value: {op!r} needs a list of values, got {value!r}")
+        items = tuple(value)
+        if not items:
+            raise InvalidInputError(f"{where}.value: {op!r} needs a non-empty list")
+        for i, item in enumerate(items):
+            if not _is_scalar(item):
+                raise InvalidInputError(
+                    f"{where}.value[{i}]: expected str, int, float or bool, got {item!r}"
+                )
+        return items
+    if not _is_scalar(value):
+        raise InvalidInputError(
+            f"{where}.value: {op!r} needs a str, int, float or bool, got {value!r}"
+        )
+    return value
+
+
+def as_filter(obj: FilterLike | None, *, where: str = "filter") -> Filter | None:
+    """Return ``obj`` as a :class:`Filter` (parsing the JSON form); ``None`` stays ``None``.
+
+    Raises :class:`InvalidInputError` naming the path of the bad node, e.g. ``filter.and[1].op``.
+    """
+    if obj is None or isinstance(obj, Filter):
+        return obj
+    return _parse(obj, where)
+
+
+def _parse(obj: object, where: str) -> Filter:
+    if isinstance(obj, Filter):
+        return obj
+    if not isinstance(obj, Mapping):
+        raise InvalidInputError(f"{where}: expected a filter object, got {type(obj).__name__}")
+    for key in obj:
+        if key not in ("and", "or", "not", "field", "op", "value"):
+            raise InvalidInputError(f"{where}: unknown key {key!r}")
+    logical = [k for k in ("and", "or", "not") if k in obj]
+    if logical:
+        if len(obj) != 1:
+            raise InvalidInputError(f"{where}: {logical[0]!r} must be the only key of its object")
+        key = logical[0]
+        sub = obj[key]
+        if key == "not":
+            return Not(_parse(sub, f"{where}.not"))
+        if not isinstance(sub, Sequence) or isinstance(sub, str) or not sub:
+            raise InvalidInputError(f"{where}.{key}: expected a non-empty list of filters")
+        args = tuple(_parse(s, f"{where}.{key}[{i}]") for i, s in enumerate(sub))
+        return And(args) if key == "and" else Or(args)
+    if "field" not in obj or "op" not in obj:
+        raise InvalidInputError(f"{where}: a comparison needs 'field' and 'op'")
+    field = _check_path(obj["field"], f"{where}.field")
+    op = obj["op"]
+    if op not in COMPARISON_OPS:
+        raise InvalidInputError(
+            f"{where}.op: unknown operator {op!r}; valid: {', '.join(sorted(OPS))}"
+        )
+    if op == "exists":
+        present = obj.get("value", True)
+        if not isinstance(present, bool):
+            raise InvalidInputError(f"{where}.value: 'exists' takes true or false")
+        node = Cmp(field, "exists", True)
+        return node if present else Not(node)
+    if "value" not in obj:
+        raise InvalidInputError(f"{where}.value: {op!r} needs a value")
+    return Cmp(field, op, _check_value(op, obj["value"], where))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+_MISSING = object()
+
+
+def lookup(payload: Mapping[str, Any] | None, path: str) -> Any:
+    """The value at dotted ``path`` in ``payload``, or ``None`` when any step is absent."""
+    cur: Any = payload
+    for part in path.split("."):
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part, _MISSING)
+        if cur is _MISSING:
+            return None
+    return cur
+
+
+_NUM, _STR, _BOOL = 0, 1, 2
+
+
+class _Column:
+    """One field path over all rows, as flat typed element arrays (a list field gives many)."""
+
+    __slots__ = ("_arrays", "_chunks", "codes", "n_rows")
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.n_rows = 0
+        self._chunks: list[tuple[npt.NDArray[Any], ...]] = []
+        self._arrays: tuple[npt.NDArray[Any], ...] | None = None
+
+    def extend(self, payloads: Sequence[Mapping[str, Any] | None], path: str) -> None:
+        rows: list[int] = []
+        kinds: list[int] = []
+        nums: list[float] = []
+        codes = self.codes
+        base = self.n_rows
+        for i, payload in enumerate(payloads):
+            value = lookup(payload, path)
+            if value is None:
+                continue
+            elems = value if isinstance(value, list | tuple) else (value,)
+            for e in elems:
+                if isinstance(e, bool):
+                    rows.append(base + i)
+                    kinds.append(_BOOL)
+                    nums.append(float(e))
+                elif isinstance(e, int | float):
+                    rows.append(base + i)
+                    kinds.append(_NUM)
+                    nums.append(float(e))
+                elif isinstance(e, str):
+                    rows.append(base + i)
+                    kinds.append(_STR)
+                    nums.append(float(codes.setdefault(e, len(codes))))
+        self.n_rows += len(payloads)
+        if rows:
+            self._chunks.append(
+                (
+                    np.asarray(rows, dtype=np.int64),
+                    np.asarray(kinds, dtype=np.int8),
+                    np.asarray(nums, dtype=np.float64),
+                )
+            )
+            self._arrays = None
+
+    def arrays(self) -> tuple[npt.NDArray[Any], ...]:
+        if self._arrays is None:
+            if not self._chunks:
+                empty = np.empty(0)
+                self._arrays = (empty.astype(np.int64), empty.astype(np.int8), empty)
+            else:
+                self._arrays = tuple(np.concatenate(parts) for parts in zip(*self._chunks))
+                self._chunks = [self._arrays]
+        return self._arrays
+
+    def rows_where(self, op: str, value: Any, n: int) -> npt.NDArray[np.bool_]:
+        rows, kinds, nums = self.arrays()
+        if op == "exists":
+            sel: npt.NDArray[np.bool_] = np.ones(len(rows), dtype=bool)
+        elif op in RANGE_OPS:
+            v = float(value)
+            cmp = {"lt": np.less, "lte": np.less_equal, "gt": np.greater, "gte": np.greater_equal}
+            sel = (kinds == _NUM) & cmp[op](nums, v)
+        else:
+            values = value if op in ("in", "nin") else (value,)
+            sel = np.zeros(len(rows), dtype=bool)
+            for kind, wanted in self._keys(values):
+                if wanted:
+                    sel |= (kinds == kind) & np.isin(nums, wanted)
+        out = np.zeros(n, dtype=bool)
+        out[rows[sel]] = True
+        return out
+
+    def _keys(self, values: Iterable[Any]) -> list[tuple[int, list[float]]]:
+        num: list[float] = []
+        strs: list[float] = []
+        bools: list[float] = []
+        for v in values:
+            if isinstance(v, bool):
+                bools.append(float(v))
+            elif isinstance(v, str):
+                code = self.codes.get(v)
+                if code is not None:
+                    strs.append(float(code))
+            else:
+                num.append(float(v))
+        return [(_NUM, num), (_STR, strs), (_BOOL, bools)]
+
+
+class PayloadIndex:
+    """Column store over an append-only list of payloads, answering filters with numpy masks.
+
+    Columns are built lazily per field path on first use and extended incrementally as rows are
+    appended, so a filter costs a few vectorised passes over typed arrays rather than a Python loop
+    per record. Rows are never modified in place; callers tombstone and append (FAISS does).
+    """
+
+    def __init__(self) -> None:
+        self._payloads: list[Mapping[str, Any] | None] = []
+        self._columns: dict[str, _Column] = {}
+
+    def __len__(self) -> int:
+        return len(self._payloads)
+
+    def append(self, payloads: Sequence[Mapping[str, Any] | None]) -> None:
+        self._payloads.extend(payloads)
+
+    def payload(self, row: int) -> Mapping[str, Any] | None:
+        return self._payloads[row]
+
+    def clear_row(self, row: int) -> None:
+        """Drop a dead row's payload (its column entries are masked out by the caller)."""
+        self._payloads[row] = None
+
+    def mask(self, flt: Filter) -> npt.NDArray[np.bool_]:
+        """Boolean mask over all rows: ``True`` where the row's payload satisfies ``flt``."""
+        n = len(self._payloads)
+        if isinstance(flt, And):
+            out = self.mask(flt.args[0])
+            for a in flt.args[1:]:
+                out &= self.mask(a)
+            return out
+        if isinstance(flt, Or):
+            out = self.mask(flt.args[0])
+            for a in flt.args[1:]:
+                out |= self.mask(a)
+            return out
+        if isinstance(flt, Not):
+            return ~self.mask(flt.arg)
+        if not isinstance(flt, Cmp):
+            raise InvalidInputError(f"not a filter node: {flt!r}")
+        col = self._column(flt.field)
+        if flt.op == "ne":
+            return ~col.rows_where("eq", flt.value, n)
+        if flt.op == "nin":
+            return ~col.rows_where("in", flt.value, n)
+        return col.rows_where(flt.op, flt.value, n)
+
+    def _column(self, path: str) -> _Column:
+        col = self._columns.get(path)
+        if col is None:
+            col = self._columns[path] = _Column()
+        if col.n_rows < len(self._payloads):
+            col.extend(self._payloads[col.n_rows :], path)
+        return col

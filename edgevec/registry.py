@@ -1,0 +1,87 @@
+"""Backend name -> store class, imported lazily so ``import edgevec`` loads no vendor client.
+
+Built-in backends live in :data:`BUILTIN_BACKENDS`; third-party packages add theirs through the
+``edgevec.backends`` entry-point group, e.g. in their ``pyproject.toml``::
+
+    [project.entry-points."edgevec.backends"]
+    mystore = "mypackage.store:MyStore"
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from edgevec.errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from edgevec.base import BaseStore
+
+__all__ = ["BUILTIN_BACKENDS", "ENTRY_POINT_GROUP", "BackendEntry", "available", "load_backend"]
+
+ENTRY_POINT_GROUP = "edgevec.backends"
+
+
+@dataclass(frozen=True, slots=True)
+class BackendEntry:
+    """Where a built-in backend lives and which extra installs its client."""
+
+    target: str
+    extra: str
+    clients: tuple[str, ...]
+    """Top-level modules of the vendor client; an ImportError naming one means "not installed"."""
+
+
+BUILTIN_BACKENDS: dict[str, BackendEntry] = {
+    "faiss": BackendEntry("edgevec.backends.faiss:FaissStore", "faiss", ("faiss",)),
+    "qdrant": BackendEntry("edgevec.backends.qdrant:QdrantStore", "qdrant", ("qdrant_client",)),
+    "milvus": BackendEntry("edgevec.backends.milvus:MilvusStore", "milvus", ("pymilvus", "milvus_lite")),
+    "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone", ("pinecone",)),
+    "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate", ("weaviate",)),
+}
+
+
+def _plugins() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available() -> list[str]:
+    """Every backend name ``connect`` accepts (built-in and registered), installed or not."""
+    return sorted({*BUILTIN_BACKENDS, *_plugins()})
+
+
+def _import(target: str) -> object:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def load_backend(name: str) -> type[BaseStore]:
+    """The store class for ``name``; :class:`ConfigError` for an unknown name, and
+    :class:`MissingDependencyError` (with the ``pip install`` line) when its extra is missing."""
+    from edgevec.base import BaseStore
+
+    if not isinstance(name, str):
+        raise ConfigError(f"backend must be a name, got {type(name).__name__}")
+    entry = BUILTIN_BACKENDS.get(name)
+    if entry is not None:
+        try:
+            cls = _import(entry.target)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.split(".")[0] in entry.clients:
+                raise MissingDependencyError(
+                    f"backend {name!r} needs its client library: pip install \"edgevec[{entry.extra}]\""
+                ) from exc
+            raise
+    else:
+        target = _plugins().get(name)
+        if target is None:
+            raise ConfigError(
+                f"unknown backend {name!r}; valid choices: {', '.join(available())}"
+            )
+        cls = _import(target)
+    if not (isinstance(cls, type) and issubclass(cls, BaseStore)):
+        raise ConfigError(f"backend {name!r} resolves to {cls!r}, not an edgevec BaseStore")
+    return cls

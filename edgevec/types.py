@@ -1,0 +1,154 @@
+"""Plain value types shared by every backend: records, hits, metrics and collection specs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from edgevec.errors import InvalidInputError
+
+__all__ = [
+    "MAX_ID_BYTES",
+    "METRICS",
+    "CollectionSpec",
+    "Hit",
+    "Hits",
+    "Metric",
+    "Record",
+    "check_id",
+    "check_metric",
+]
+
+Metric = Literal["cosine", "dot", "l2"]
+"""Similarity metric. Scores are always higher-is-better: cosine similarity, inner product, -‖a−b‖."""
+
+METRICS: tuple[Metric, ...] = get_args(Metric)
+MAX_ID_BYTES = 512
+
+FloatVector = npt.NDArray[np.float32]
+
+
+def check_metric(metric: str) -> Metric:
+    """Return ``metric`` as a :data:`Metric`, or raise :class:`InvalidInputError` naming the choices."""
+    if metric not in METRICS:
+        raise InvalidInputError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    return metric  # type: ignore[return-value]  # narrowed by the membership test above
+
+
+def check_id(value: object) -> str:
+    """Validate a record id: a non-empty ``str`` of at most 512 UTF-8 bytes."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"ids must be str, got {type(value).__name__}: {value!r}")
+    if not value:
+        raise InvalidInputError("ids must be non-empty")
+    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8")) > MAX_ID_BYTES:
+        raise InvalidInputError(f"id longer than {MAX_ID_BYTES} UTF-8 bytes: {value[:32]!r}...")
+    return value
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Record:
+    """One stored item: a caller-chosen id, its vector and a JSON-like payload."""
+
+    id: str
+    vector: FloatVector | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_id(self.id)
+        if self.vector is not None:
+            vec = np.asarray(self.vector)
+            if vec.dtype != np.float32 or not vec.flags.c_contiguous:
+                object.__setattr__(self, "vector", np.ascontiguousarray(vec, dtype=np.float32))
+        if not isinstance(self.payload, Mapping):
+            raise InvalidInputError(
+                f"payload of {self.id!r} must be a mapping, got {type(self.payload).__name__}"
+            )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        if self.id != other.id or dict(self.payload) != dict(other.payload):
+            return False
+        if self.vector is None or other.vector is None:
+            return self.vector is None and other.vector is None
+        return bool(np.array_equal(self.vector, other.vector))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable payloads make records unhashable
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Hit:
+    """One search result. ``score`` is higher-is-better for every metric."""
+
+    id: str
+    score: float
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    vector: FloatVector | None = None
+    source: str | None = None
+    """Where the hit came from (a region or endpoint) when a router merged several stores."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hit):
+            return NotImplemented
+        same_vec = (self.vector is None and other.vector is None) or (
+            self.vector is not None
+            and other.vector is not None
+            and bool(np.array_equal(self.vector, other.vector))
+        )
+        return (
+            self.id == other.id
+            and self.score == other.score
+            and dict(self.payload) == dict(other.payload)
+            and self.source == other.source
+            and same_vec
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Hits(list[Hit]):
+    """What ``query`` returns: hits best-first, plus whether the answer is complete.
+
+    ``partial`` is ``True`` and ``missing`` names the regions that did not answer when a federated
+    query ran past its deadline; for a single store they are ``False`` and ``[]``.
+    """
+
+    __slots__ = ("missing", "partial")
+
+    def __init__(
+        self, hits: Iterable[Hit] = (), *, partial: bool = False, missing: Iterable[str] = ()
+    ) -> None:
+        super().__init__(hits)
+        self.partial = partial
+        self.missing = list(missing)
+
+    @property
+    def ids(self) -> list[str]:
+        """The hit ids, best first."""
+        return [h.id for h in self]
+
+    @property
+    def scores(self) -> FloatVector:
+        """The hit scores as a float32 array, best first."""
+        return np.fromiter((h.score for h in self), dtype=np.float32, count=len(self))
+
+    def __repr__(self) -> str:
+        extra = f", partial=True, missing={self.missing!r}" if self.partial else ""
+        return f"Hits({list.__repr__(self)}{extra})"
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSpec:
+    """What defines a collection: its name, dimension, metric and backend-specific index options."""
+
+    name: str
+    dim: int
+    metric: Metric = "cosine"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    """Fingerprint of the embedder the collection was created with, if any."""

@@ -1,0 +1,40 @@
+"""Sessions: lint, typing, tests (core, no extras) and one per backend. ``nox`` runs them all."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typing", "tests", "faiss"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+PYTEST = ("pytest", "--strict-markers", "-W", "error", "-q")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests and the benchmarks."""
+    session.install("-e", ".[test,faiss]", "mypy>=1.11", "nox>=2024.4")
+    session.run("mypy", "--strict")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The core suite with no backend extra installed: backend tests skip with the reason."""
+    session.install("-e", ".[test]")
+    session.run(*PYTEST, *session.posargs)
+
+
+@nox.session
+def faiss(session: nox.Session) -> None:
+    """Everything with FAISS installed, the conformance suite included."""
+    session.install("-e", ".[test,faiss]")
+    session.run(*PYTEST, *session.posargs)
