@@ -34,7 +34,8 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
         raise DimensionMismatchError(
             f"{what} must have shape (n, {dim}); got shape {arr.shape} (dimension {got})"
         )
-    mat = np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes Inf: caught below
+        mat = np.ascontiguousarray(arr, dtype=np.float32)
     finite = np.isfinite(mat).all(axis=1)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])

@@ -1,0 +1,509 @@
+"""The conformance suite every backend passes: subclass :class:`ConformanceSuite` in a test module.
+
+::
+
+    import pytest
+    from edgevec.testing import ConformanceSuite
+
+    class TestMyBackend(ConformanceSuite):
+        @pytest.fixture
+        def connect_options(self, tmp_path):
+            return {"backend": "mine", "path": str(tmp_path)}
+
+Every test runs twice, through ``edgevec.connect`` and ``edgevec.connect_async`` (the async store is
+driven from a background event loop, see :mod:`edgevec.testing.blocking`). What a backend can do
+comes from its capability manifest: exact backends must equal the numpy oracle, approximate ones
+must reach the recall floor, and filter operators a backend does not declare are expected to raise
+:class:`~edgevec.errors.FilterNotSupportedError` before any I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import edgevec
+from edgevec.capabilities import Capabilities
+from edgevec.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    DimensionMismatchError,
+    FilterNotSupportedError,
+    InvalidInputError,
+    InvalidVectorError,
+)
+from edgevec.filters import OPS, F, Filter
+from edgevec.testing.blocking import Blocking, LoopThread
+from edgevec.testing.oracle import assert_hits_match, exact_scores, matches, oracle_topk
+from edgevec.testing.strategies import filters, random_payloads
+from edgevec.types import METRICS, Metric, Record
+
+__all__ = ["ConformanceSuite", "recall_at_k"]
+
+EXAMPLES = int(os.environ.get("EDGEVEC_HYPOTHESIS_EXAMPLES", "25"))
+AWKWARD_IDS = ["1", "ü/ 🙂", "with space", "x" * 512, "é" * 256, "a:b/c?d=e&f#g", "0" * 36]
+
+
+def recall_at_k(got: list[list[str]], truth: list[list[str]]) -> float:
+    """Mean share of the true top-k ids found, over all queries."""
+    found = sum(len(set(g) & set(t)) for g, t in zip(got, truth))
+    total = sum(len(t) for t in truth)
+    return found / total if total else 1.0
+
+
+def _rand(n: int, dim: int, seed: int) -> npt.NDArray[np.float32]:
+    return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+class ConformanceSuite:
+    """Backend-agnostic tests. Subclasses provide ``connect_options`` (and may override
+    ``collection_options`` and ``recall_floor``)."""
+
+    recall_floor = 0.95
+
+    @pytest.fixture
+    def connect_options(self) -> dict[str, Any]:
+        raise NotImplementedError("subclasses provide the connect options of their backend")
+
+    @pytest.fixture
+    def collection_options(self) -> dict[str, Any]:
+        """Extra ``create_collection`` keyword arguments (index kind and parameters)."""
+        return {}
+
+    @pytest.fixture(params=["sync", "async"])
+    def api(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    @pytest.fixture
+    def store(self, connect_options: dict[str, Any], api: str) -> Iterator[Any]:
+        if api == "sync":
+            with edgevec.connect(connect_options) as sync_store:
+                yield sync_store
+            return
+        runner = LoopThread()
+        try:
+            astore = runner.call(lambda: edgevec.connect_async(connect_options))
+            store = Blocking(astore, runner)
+            try:
+                yield store
+            finally:
+                store.close()
+        finally:
+            runner.close()
+
+    @pytest.fixture
+    def make(
+        self, store: Any, collection_options: dict[str, Any]
+    ) -> Iterator[Callable[..., Any]]:
+        """Create a uniquely named collection; all are dropped afterwards."""
+        made: list[str] = []
+
+        def make(dim: int = 8, metric: Metric = "cosine", **kw: Any) -> Any:
+            name = f"conf_{uuid.uuid4().hex[:12]}"
+            made.append(name)
+            return store.create_collection(name, dim, metric, **{**collection_options, **kw})
+
+        yield make
+        for name in made:
+            store.drop_collection(name, missing_ok=True)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _fill(
+        coll: Any, n: int, dim: int, seed: int = 0, payloads: list[dict[str, Any]] | None = None
+    ) -> tuple[list[str], npt.NDArray[np.float32], list[dict[str, Any]]]:
+        ids = [f"r{i}" for i in range(n)]
+        vecs = _rand(n, dim, seed)
+        pays = payloads if payloads is not None else random_payloads(n, seed)
+        coll.upsert_arrays(ids, vecs, pays)
+        return ids, vecs, pays
+
+    @staticmethod
+    def _caps(coll: Any) -> Capabilities:
+        caps = coll.capabilities
+        assert isinstance(caps, Capabilities)
+        return caps
+
+    def _check(self, coll: Any, hits: Any, data: tuple[Any, ...], q: Any, k: int, flt: Filter | None) -> None:
+        ids, vecs, pays = data
+        if self._caps(coll).exact:
+            assert_hits_match(hits, ids, vecs, pays, q, k, coll.metric, flt)
+        else:
+            truth = [i for i, _ in oracle_topk(ids, vecs, pays, q, k, coll.metric, flt)]
+            assert len(hits) == len(truth)
+            assert all(matches(flt, pays[ids.index(h.id)]) for h in hits)
+
+    # -- collections -----------------------------------------------------------------------
+
+    def test_collection_lifecycle(self, store: Any, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="dot")
+        assert coll.name in store.list_collections()
+        assert store.has_collection(coll.name)
+        again = store.collection(coll.name)
+        assert (again.dim, again.metric) == (4, "dot")
+        with pytest.raises(CollectionExistsError):
+            store.create_collection(coll.name, 4, "dot")
+        same = store.create_collection(coll.name, 4, "dot", exist_ok=True)
+        assert same.dim == 4
+        with pytest.raises(CollectionExistsError):
+            store.create_collection(coll.name, 5, "dot", exist_ok=True)
+        store.drop_collection(coll.name)
+        assert coll.name not in store.list_collections()
+        with pytest.raises(CollectionNotFoundError):
+            store.collection(coll.name)
+        with pytest.raises(CollectionNotFoundError):
+            store.drop_collection(coll.name)
+
+    def test_invalid_collection_specs(self, store: Any) -> None:
+        for name in ["", "has space", "1starts_with_digit", "x" * 64, "dash-ed"]:
+            with pytest.raises(InvalidInputError):
+                store.create_collection(name, 4)
+        with pytest.raises(InvalidInputError):
+            store.create_collection("okname", 0)
+        with pytest.raises(InvalidInputError):
+            store.create_collection("okname", 4, "manhattan")
+
+    def test_empty_collection(self, make: Callable[..., Any]) -> None:
+        coll = make()
+        assert coll.count() == 0
+        assert list(coll.query(np.ones(8, np.float32), k=5)) == []
+        assert coll.get(["nope"]) == []
+        coll.delete(ids=["nope"])
+        assert coll.count(F("color") == "red") == 0
+
+    # -- ids and payloads -------------------------------------------------------------------
+
+    def test_id_round_trip(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="l2")
+        vecs = _rand(len(AWKWARD_IDS), 4, 1)
+        coll.upsert([Record(i, v, {"i": n}) for n, (i, v) in enumerate(zip(AWKWARD_IDS, vecs))])
+        got = coll.get(AWKWARD_IDS)
+        assert [r.id for r in got] == AWKWARD_IDS
+        for r, v in zip(got, vecs):
+            assert r.vector is not None
+            np.testing.assert_allclose(r.vector, v, rtol=1e-5, atol=1e-6)
+        for n, v in enumerate(vecs):
+            top = coll.query(v, k=1)[0]
+            assert top.id == AWKWARD_IDS[n]
+            assert top.payload == {"i": n}
+        with pytest.raises(InvalidInputError):
+            coll.upsert([Record("x" * 513, vecs[0])])
+        with pytest.raises(InvalidInputError):
+            coll.upsert_arrays([""], vecs[:1])
+        assert coll.count() == len(AWKWARD_IDS)
+
+    def test_payload_round_trip(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="cosine")
+        payloads: list[dict[str, Any]] = [
+            {},
+            {"s": "héllo ✓ 日本", "i": -7, "f": 2.5, "b": True, "null": None},
+            {"nested": {"deep": {"x": [1, 2, 3], "y": "z"}}, "list": ["a", "b"]},
+            {"big": 2**53 + 1, "neg": -(2**31), "zero": 0.0, "empty_list": [], "e": {}},
+        ]
+        ids = [f"p{i}" for i in range(len(payloads))]
+        coll.upsert_arrays(ids, _rand(len(ids), 4, 2), payloads)
+        got = {r.id: dict(r.payload) for r in coll.get(ids)}
+        assert got == dict(zip(ids, payloads))
+
+    def test_non_json_payload_rejected(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        vecs = _rand(2, 4, 3)
+        for bad in [{"x": object()}, {"x": float("nan")}, {1: "int key"}, {"x": {"y": float("inf")}}]:
+            with pytest.raises(InvalidInputError):
+                coll.upsert_arrays(["good", "bad"], vecs, [{"ok": 1}, bad])
+        assert coll.count() == 0
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def test_upsert_overwrite_is_idempotent(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="l2")
+        v = _rand(3, 4, 4)
+        recs = [Record(f"id{i}", v[i], {"v": 1}) for i in range(3)]
+        coll.upsert(recs)
+        coll.upsert(recs)
+        assert coll.count() == 3
+        coll.upsert([Record("id1", v[0] + 10, {"v": 2})])
+        assert coll.count() == 3
+        (r,) = coll.get(["id1"])
+        assert r.payload == {"v": 2}
+        assert r.vector is not None
+        np.testing.assert_allclose(r.vector, v[0] + 10, rtol=1e-5)
+        top = coll.query(v[0] + 10, k=1)[0]
+        assert (top.id, top.payload) == ("id1", {"v": 2})
+        assert coll.count(F("v") == 1) == 2
+
+    def test_duplicate_ids_in_one_batch_last_wins(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        v = _rand(2, 4, 5)
+        coll.upsert([Record("a", v[0], {"n": 1}), Record("a", v[1], {"n": 2})])
+        assert coll.count() == 1
+        assert coll.get(["a"])[0].payload == {"n": 2}
+
+    def test_get_missing_ids_are_absent(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        ids, _, _ = self._fill(coll, 5, 4)
+        got = coll.get(["missing", ids[3], "also-missing", ids[0]])
+        assert [r.id for r in got] == [ids[3], ids[0]]
+        assert all(r.vector is None for r in coll.get(ids, include_vectors=False))
+
+    def test_delete_by_ids(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="dot")
+        ids, vecs, _ = self._fill(coll, 10, 4)
+        coll.delete(ids=[ids[0], ids[5], "not-there"])
+        assert coll.count() == 8
+        assert coll.get([ids[0], ids[5]]) == []
+        assert ids[0] not in coll.query(vecs[0], k=10).ids
+        coll.delete(ids=[])
+        assert coll.count() == 8
+        with pytest.raises(InvalidInputError):
+            coll.delete()
+        with pytest.raises(InvalidInputError):
+            coll.delete(ids=["a"], filter=F("x") == 1)
+        with pytest.raises(InvalidInputError):
+            coll.delete(ids="r1")  # a lone str is a slip, not a list of one-char ids
+
+    def test_delete_by_filter(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        ids, vecs, pays = self._fill(coll, 60, 4)
+        flt = (F("color") == "red") | (F("n") > 15)
+        doomed = {i for i, p in zip(ids, pays) if matches(flt, p)}
+        assert doomed
+        coll.delete(filter=flt)
+        assert coll.count() == 60 - len(doomed)
+        assert coll.count(flt) == 0
+        left = {r.id for r in coll.get(ids)}
+        assert left == set(ids) - doomed
+        hits = coll.query(vecs[0], k=60)
+        assert not doomed & set(hits.ids)
+
+    def test_count_with_and_without_filter(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        _, _, pays = self._fill(coll, 80, 4)
+        assert coll.count() == 80
+        for flt in [F("color") == "red", F("n") >= 10, F("tags").isin(["a"]), ~F("flag").exists()]:
+            if flt.ops() <= self._caps(coll).filter_ops:
+                assert coll.count(flt) == sum(matches(flt, p) for p in pays), flt.explain()
+
+    # -- bad input -------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            pytest.param(lambda v: v[:, :3], id="short"),
+            pytest.param(lambda v: np.hstack([v, v[:, :1]]), id="long"),
+            pytest.param(lambda v: np.where(np.arange(len(v))[:, None] == 1, np.nan, v), id="nan"),
+            pytest.param(lambda v: np.where(np.arange(len(v))[:, None] == 2, np.inf, v), id="inf"),
+            pytest.param(lambda v: v * 1e39, id="overflow"),
+        ],
+    )
+    def test_rejected_batch_writes_nothing(
+        self, make: Callable[..., Any], bad: Callable[[Any], Any]
+    ) -> None:
+        coll = make(dim=4, metric="l2")
+        self._fill(coll, 3, 4, seed=9)
+        vecs = bad(_rand(4, 4, 10).astype(np.float64))
+        with pytest.raises((DimensionMismatchError, InvalidVectorError)):
+            coll.upsert_arrays([f"n{i}" for i in range(4)], vecs)
+        assert coll.count() == 3
+        assert coll.get([f"n{i}" for i in range(4)]) == []
+
+    def test_bad_records_and_queries(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="cosine")
+        v = _rand(2, 4, 11)
+        with pytest.raises(DimensionMismatchError):
+            coll.upsert([Record("a", v[0]), Record("b", np.ones(5, np.float32))])
+        with pytest.raises(InvalidVectorError):
+            coll.upsert([Record("z", np.zeros(4, np.float32))])  # cosine of a zero vector
+        with pytest.raises(InvalidInputError):
+            coll.upsert([Record("a", None)])
+        assert coll.count() == 0
+        self._fill(coll, 3, 4)
+        with pytest.raises(DimensionMismatchError):
+            coll.query(np.ones(3, np.float32))
+        with pytest.raises(InvalidVectorError):
+            coll.query(np.array([np.nan, 1, 1, 1], np.float32))
+        for k in (0, -1, 1.5, True):
+            with pytest.raises(InvalidInputError):
+                coll.query(v[0], k=k)
+        with pytest.raises(InvalidInputError):
+            coll.query(v[0], filter={"field": "x", "op": "regex", "value": "a"})
+        with pytest.raises(InvalidInputError):
+            coll.query(v[0], filter={"field": "x", "op": "in", "value": []})
+        with pytest.raises(InvalidInputError):
+            coll.count({"field": "x", "op": "lt", "value": "3"})
+
+    def test_unsupported_filter_raises_before_io(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        missing = OPS - self._caps(coll).filter_ops
+        if not missing:
+            pytest.skip("backend declares every filter operator")
+        op = sorted(missing)[0]
+        flt = {"not": {"field": "x", "op": "eq", "value": 1}} if op == "not" else None
+        if op in ("and", "or"):
+            flt = {op: [{"field": "x", "op": "eq", "value": 1}] * 2}
+        elif flt is None:
+            value = [1] if op in ("in", "nin") else True if op == "exists" else 1
+            flt = {"field": "x", "op": op, "value": value}
+        with pytest.raises(FilterNotSupportedError):
+            coll.query(np.ones(4, np.float32), filter=flt)
+
+    # -- search ----------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("metric", METRICS)
+    def test_scores_follow_the_contract(self, make: Callable[..., Any], metric: Metric) -> None:
+        coll = make(dim=6, metric=metric)
+        data = self._fill(coll, 50, 6, seed=12)
+        q = _rand(1, 6, 13)[0]
+        hits = coll.query(q, k=10)
+        assert len(hits) == 10
+        scores = hits.scores
+        assert np.all(np.diff(scores) <= 1e-6), "scores must be best-first, higher is better"
+        if self._caps(coll).exact:
+            assert_hits_match(hits, *data, q, 10, metric)
+        true = exact_scores(data[1], q, metric)
+        row = {rid: i for i, rid in enumerate(data[0])}
+        for h in hits:
+            assert abs(h.score - true[row[h.id]]) < 1e-4
+        if metric == "l2":
+            assert all(h.score <= 0 for h in hits)
+        if metric == "cosine":
+            assert all(-1 - 1e-5 <= h.score <= 1 + 1e-5 for h in hits)
+        assert not hits.partial
+        assert hits.missing == []
+
+    def test_self_query_ranks_first(self, make: Callable[..., Any]) -> None:
+        for metric in ("cosine", "l2"):
+            coll = make(dim=8, metric=metric)
+            ids, vecs, _ = self._fill(coll, 40, 8, seed=14)
+            top = coll.query(vecs[7], k=1)[0]
+            assert top.id == ids[7]
+            assert abs(top.score - (1.0 if metric == "cosine" else 0.0)) < 1e-4
+
+    def test_k_larger_than_collection(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="l2")
+        data = self._fill(coll, 7, 4, seed=15)
+        q = _rand(1, 4, 16)[0]
+        hits = coll.query(q, k=100)
+        assert len(hits) == 7
+        if self._caps(coll).exact:
+            assert_hits_match(hits, *data, q, 100, "l2")
+        flt = F("color") == "red"
+        expect = sum(matches(flt, p) for p in data[2])
+        assert len(coll.query(q, k=100, filter=flt)) == expect
+
+    def test_query_batch_equals_single_queries(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=8, metric="dot")
+        self._fill(coll, 100, 8, seed=17)
+        qs = _rand(5, 8, 18)
+        batch = coll.query_batch(qs, k=4, filter=F("n") >= 3)
+        assert len(batch) == 5
+        for q, hits in zip(qs, batch):
+            single = coll.query(q, k=4, filter=F("n") >= 3)
+            assert hits.ids == single.ids
+            np.testing.assert_allclose(hits.scores, single.scores, atol=1e-5)
+        assert coll.query_batch(np.zeros((0, 8), np.float32), k=3) == []
+
+    def test_include_vectors_and_payload(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="cosine")
+        ids, vecs, pays = self._fill(coll, 10, 4, seed=19)
+        hit = coll.query(vecs[2], k=1, include_vectors=True)[0]
+        assert hit.vector is not None
+        np.testing.assert_allclose(hit.vector, vecs[2], rtol=1e-5, atol=1e-6)
+        assert hit.payload == pays[2]
+        bare = coll.query(vecs[2], k=1, include_payload=False)[0]
+        assert bare.vector is None
+        assert bare.payload == {}
+
+    def test_filter_semantics(self, make: Callable[..., Any]) -> None:
+        """Strict types, absent fields, lists and nested paths behave as the oracle says."""
+        coll = make(dim=4)
+        pays: list[dict[str, Any]] = [
+            {"v": 3}, {"v": "3"}, {"v": True}, {"v": 3.0}, {"v": 1}, {},
+            {"v": None}, {"v": [3, 4]}, {"v": ["3"]}, {"v": []}, {"v": 2.5},
+            {"m": {"v": 3}}, {"m": {"v": "x"}}, {"m": 5},
+        ]  # fmt: skip
+        ids = [f"s{i}" for i in range(len(pays))]
+        coll.upsert_arrays(ids, _rand(len(pays), 4, 20), pays)
+        cases = [
+            F("v") == 3, F("v") == "3", F("v") == True, F("v") == 1, F("v") != 3,  # noqa: E712
+            F("v").isin([3, "x"]), F("v").notin(["3"]), F("v") > 2, F("v") <= 3,
+            F("v").exists(), ~F("v").exists(), F("m.v") == 3, F("m.v").exists(),
+            (F("v") >= 1) & (F("v") < 3), (F("v") == "3") | (F("m.v") == "x"),
+        ]  # fmt: skip
+        supported = self._caps(coll).filter_ops
+        checked = 0
+        for flt in cases:
+            if not flt.ops() <= supported:
+                continue
+            want = sorted(i for i, p in zip(ids, pays) if matches(flt, p))
+            assert coll.count(flt) == len(want), flt.explain()
+            got = sorted(coll.query(np.ones(4, np.float32), k=len(ids), filter=flt).ids)
+            assert got == want, flt.explain()
+            checked += 1
+        assert checked >= 5, "too few filter operators to check the semantics"
+
+    def test_filter_json_form_equals_builder(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4)
+        _, vecs, _ = self._fill(coll, 30, 4, seed=21)
+        built = (F("n") < 10) & (F("color") == "red")
+        as_json = {
+            "and": [
+                {"field": "n", "op": "lt", "value": 10},
+                {"field": "color", "op": "eq", "value": "red"},
+            ]
+        }
+        assert coll.query(vecs[0], k=30, filter=as_json).ids == coll.query(vecs[0], k=30, filter=built).ids
+        assert isinstance(coll.explain(built), str)
+
+    @pytest.fixture(params=METRICS)
+    def oracle_data(self, make: Callable[..., Any], request: pytest.FixtureRequest) -> tuple[Any, ...]:
+        """One filled collection per metric, shared by every hypothesis example of a test."""
+        coll = make(dim=16, metric=request.param)
+        return coll, self._fill(coll, 300, 16, seed=22)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(data=st.data())
+    def test_random_filters_match_oracle(
+        self, oracle_data: tuple[Any, ...], data: st.DataObject
+    ) -> None:
+        """Random vectors and random filters: exact backends equal the oracle (ids and scores)."""
+        coll, filled = oracle_data
+        flt = data.draw(filters(self._caps(coll).filter_ops), label="filter")
+        k = data.draw(st.integers(1, 40), label="k")
+        seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+        q = _rand(1, 16, seed)[0]
+        hits = coll.query(q, k=k, filter=flt)
+        self._check(coll, hits, filled, q, k, flt)
+        assert coll.count(flt) == sum(matches(flt, p) for p in filled[2])
+
+    @pytest.mark.parametrize("share", [None, 0.2, 0.02])
+    def test_recall(self, make: Callable[..., Any], share: float | None) -> None:
+        """Recall@10 >= the floor, unfiltered and with broad and narrow filters."""
+        n, dim = 2000, 32
+        coll = make(dim=dim, metric="l2")
+        rng = np.random.default_rng(23)
+        centers = rng.normal(size=(20, dim))
+        vecs = (centers[rng.integers(0, 20, n)] + rng.normal(scale=0.6, size=(n, dim))).astype(np.float32)
+        ids = [f"v{i}" for i in range(n)]
+        bucket = rng.random(n)
+        pays = [{"b": float(b)} for b in bucket]
+        coll.upsert_arrays(ids, vecs, pays)
+        flt = None if share is None else F("b") < share
+        qs = (centers[rng.integers(0, 20, 40)] + rng.normal(scale=0.6, size=(40, dim))).astype(np.float32)
+        got = [h.ids for h in coll.query_batch(qs, k=10, filter=flt)]
+        truth = [[i for i, _ in oracle_topk(ids, vecs, pays, q, 10, "l2", flt)] for q in qs]
+        floor = 1.0 if self._caps(coll).exact else self.recall_floor
+        assert recall_at_k(got, truth) >= floor
