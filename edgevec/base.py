@@ -141,7 +141,11 @@ def prepare_upsert(records: Iterable[Record], dim: int, metric: Metric) -> Prepa
             raise DimensionMismatchError(
                 f"record {r.id!r} has vector shape {r.vector.shape}, expected ({dim},)"
             )
-    vectors = np.stack([r.vector for r in recs]) if recs else np.empty((0, dim), np.float32)
+    vectors = (
+        np.stack([r.vector for r in recs if r.vector is not None])
+        if recs
+        else np.empty((0, dim), np.float32)
+    )
     return prepare_arrays(
         [r.id for r in recs], vectors, [dict(r.payload) for r in recs], dim, metric
     )
@@ -160,7 +164,7 @@ def prepare_arrays(
     if mat.shape[0] != len(id_list):
         raise InvalidInputError(f"{len(id_list)} ids but {mat.shape[0]} vectors")
     if payloads is None:
-        pay = [{} for _ in id_list]
+        pay: list[dict[str, Any]] = [{} for _ in id_list]
     else:
         pay = [dict(p) if p is not None else {} for p in payloads]
         if len(pay) != len(id_list):
@@ -203,7 +207,9 @@ def prepare_query(
 ) -> PreparedQuery:
     """Validate a (batch) query; the filter is parsed and checked against the capabilities."""
     mat = (
-        as_matrix(vector, dim, metric, what="query vectors") if batch else as_query(vector, dim, metric)
+        as_matrix(vector, dim, metric, what="query vectors")
+        if batch
+        else as_query(vector, dim, metric)
     )
     flt = as_filter(filter)
     capabilities.check_filter(flt, backend)
@@ -212,7 +218,9 @@ def prepare_query(
     )
 
 
-def prepare_query_batch(vectors: Any, k: int, filter: FilterLike | None, **kw: Any) -> PreparedQuery:
+def prepare_query_batch(
+    vectors: Any, k: int, filter: FilterLike | None, **kw: Any
+) -> PreparedQuery:
     """Same as :func:`prepare_query` for an ``(n, dim)`` batch."""
     return prepare_query(vectors, k, filter, batch=True, **kw)
 
@@ -325,9 +333,7 @@ class BaseCollection(ABC):
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
         return self._get(check_ids(ids), include_vectors)
 
-    def delete(
-        self, ids: Iterable[str] | None = None, *, filter: FilterLike | None = None
-    ) -> None:
+    def delete(self, ids: Iterable[str] | None = None, *, filter: FilterLike | None = None) -> None:
         """Delete by ids (missing ids are ignored) or by filter."""
         check_delete_args(ids, filter)
         if ids is not None:

@@ -58,7 +58,7 @@ def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
 
 
 def split_config(data: Mapping[str, Any], *, source: str) -> tuple[str, dict[str, Any]]:
-    """Pick the backend and its options out of a config mapping (flat keys or per-backend tables)."""
+    """Pick the backend and its options from a config mapping (flat keys or per-backend tables)."""
     names = available()
     backend = data.get("backend", os.environ.get(ENV_PREFIX + "BACKEND", DEFAULT_BACKEND))
     if not isinstance(backend, str):
@@ -107,7 +107,7 @@ def _resolve_env_refs(options: Mapping[str, Any], backend: str) -> dict[str, Any
 
 
 def validate_options(cls: type[BaseStore], options: Mapping[str, Any]) -> BaseModel:
-    """Validate ``options`` with the backend's pydantic model; :class:`ConfigError` names the key."""
+    """Validate ``options`` with the backend's model; :class:`ConfigError` names the key."""
     from pydantic import ValidationError
 
     resolved = _resolve_env_refs(options, cls.backend)

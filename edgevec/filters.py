@@ -77,7 +77,7 @@ class Filter:
         raise NotImplementedError
 
     def explain(self) -> str:
-        """A readable, canonical rendering of the filter, e.g. ``(price < 20) and (color == 'red')``."""
+        """Readable canonical rendering, e.g. ``(price < 20) and (color == 'red')``."""
         raise NotImplementedError
 
     def nodes(self) -> Iterator[Filter]:
@@ -180,7 +180,7 @@ def _paren(f: Filter) -> str:
 
 
 class F:
-    """A payload field, the start of a filter: ``F("price") < 20``, ``F("meta.tag").isin([...])``."""
+    """A payload field, the start of a filter: ``F("price") < 20``, ``F("m.tag").isin([...])``."""
 
     __slots__ = ("path",)
     __hash__ = None  # type: ignore[assignment]  # == builds a filter, so fields are not hashable

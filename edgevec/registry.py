@@ -37,7 +37,9 @@ class BackendEntry:
 BUILTIN_BACKENDS: dict[str, BackendEntry] = {
     "faiss": BackendEntry("edgevec.backends.faiss:FaissStore", "faiss", ("faiss",)),
     "qdrant": BackendEntry("edgevec.backends.qdrant:QdrantStore", "qdrant", ("qdrant_client",)),
-    "milvus": BackendEntry("edgevec.backends.milvus:MilvusStore", "milvus", ("pymilvus", "milvus_lite")),
+    "milvus": BackendEntry(
+        "edgevec.backends.milvus:MilvusStore", "milvus", ("pymilvus", "milvus_lite")
+    ),
     "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone", ("pinecone",)),
     "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate", ("weaviate",)),
 }
@@ -72,15 +74,14 @@ def load_backend(name: str) -> type[BaseStore]:
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] in entry.clients:
                 raise MissingDependencyError(
-                    f"backend {name!r} needs its client library: pip install \"edgevec[{entry.extra}]\""
+                    f"backend {name!r} needs its client library: "
+                    f'pip install "edgevec[{entry.extra}]"'
                 ) from exc
             raise
     else:
         target = _plugins().get(name)
         if target is None:
-            raise ConfigError(
-                f"unknown backend {name!r}; valid choices: {', '.join(available())}"
-            )
+            raise ConfigError(f"unknown backend {name!r}; valid choices: {', '.join(available())}")
         cls = _import(target)
     if not (isinstance(cls, type) and issubclass(cls, BaseStore)):
         raise ConfigError(f"backend {name!r} resolves to {cls!r}, not an edgevec BaseStore")

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 Metric = Literal["cosine", "dot", "l2"]
-"""Similarity metric. Scores are always higher-is-better: cosine similarity, inner product, -‖a−b‖."""
+"""Similarity metric; scores are higher-is-better: cosine similarity, inner product, -‖a-b‖."""
 
 METRICS: tuple[Metric, ...] = get_args(Metric)
 MAX_ID_BYTES = 512
@@ -33,10 +33,10 @@ FloatVector = npt.NDArray[np.float32]
 
 
 def check_metric(metric: str) -> Metric:
-    """Return ``metric`` as a :data:`Metric`, or raise :class:`InvalidInputError` naming the choices."""
+    """Return ``metric`` as a :data:`Metric`; :class:`InvalidInputError` names the choices."""
     if metric not in METRICS:
         raise InvalidInputError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-    return metric  # type: ignore[return-value]  # narrowed by the membership test above
+    return metric
 
 
 def check_id(value: object) -> str:

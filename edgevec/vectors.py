@@ -19,7 +19,7 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
     """Return ``vectors`` as a C-contiguous float32 ``(n, dim)`` matrix, validated.
 
     Raises :class:`DimensionMismatchError` for a wrong shape and :class:`InvalidVectorError` for
-    non-numeric data, NaN/Inf, or a zero vector under the cosine metric (its direction is undefined).
+    non-numeric data, NaN/Inf, or a zero vector under cosine (its direction is undefined).
     """
     try:
         arr = np.asarray(vectors)
@@ -49,7 +49,7 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
 
 
 def as_query(vector: Any, dim: int, metric: Metric) -> Matrix:
-    """Validate one query vector (shape ``(dim,)`` or ``(1, dim)``) and return it as ``(1, dim)``."""
+    """Validate one query vector (``(dim,)`` or ``(1, dim)``); returns it as ``(1, dim)``."""
     arr = np.asarray(vector) if not isinstance(vector, np.ndarray) else vector
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
 
-from edgevec.testing import ConformanceSuite  # noqa: E402  # after the skip guard
+from edgevec.testing import ConformanceSuite  # after the skip guard
 
 
 class TestFaissFlat(ConformanceSuite):

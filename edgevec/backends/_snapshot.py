@@ -33,7 +33,14 @@ import orjson
 
 from edgevec.errors import CorruptDataError
 
-__all__ = ["FORMAT_VERSION", "Snapshot", "WalEntry", "WriteAheadLog", "read_snapshot", "write_snapshot"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Snapshot",
+    "WalEntry",
+    "WriteAheadLog",
+    "read_snapshot",
+    "write_snapshot",
+]
 
 log = logging.getLogger("edgevec.snapshot")
 
@@ -155,7 +162,9 @@ def read_snapshot(root: Path, gen: int) -> Snapshot:
         raise CorruptDataError(f"{snap_dir} has unknown format {meta.get('format')!r}")
     digests: Mapping[str, str] = meta.get("sha256", {})
     count, dim = meta.get("count"), meta.get("dim")
-    vectors = _load_npy(_read_checked(snap_dir / "vectors.npy", digests.get("vectors.npy")), snap_dir)
+    vectors = _load_npy(
+        _read_checked(snap_dir / "vectors.npy", digests.get("vectors.npy")), snap_dir
+    )
     norms = _load_npy(_read_checked(snap_dir / "norms.npy", digests.get("norms.npy")), snap_dir)
     raw = _read_checked(snap_dir / "records.jsonl", digests.get("records.jsonl"))
     rows = [orjson.loads(line) for line in raw.splitlines()]

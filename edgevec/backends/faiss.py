@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
-import faiss
+import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,6 +52,9 @@ __all__ = ["FaissCollection", "FaissIndexOptions", "FaissOptions", "FaissStore"]
 
 log = logging.getLogger("edgevec.faiss")
 
+# FAISS's bundled stubs are partial (no SearchParametersHNSW, IndexFlat.get_xb, ...): use it as Any.
+faiss: Any = _faiss
+
 
 class FaissIndexOptions(BaseModel):
     """Per-collection index options (``create_collection(..., index="hnsw", ef_search=128)``)."""
@@ -74,14 +77,18 @@ class FaissOptions(FaissIndexOptions):
     path: str | None = None
     """Directory to persist collections in; ``None`` keeps everything in memory."""
     durable: bool = True
-    """fsync every write-ahead-log append (with ``path``), so an acknowledged write survives a crash."""
+    """fsync each write-ahead-log append (with ``path``): an acknowledged write survives a crash."""
     wal_max_bytes: int = Field(64 * 2**20, ge=0)
     """Checkpoint (write a snapshot, empty the log) once the log grows past this size."""
     threads: int | None = Field(None, ge=1)
     """OpenMP threads FAISS may use (process-wide); ``None`` leaves FAISS's default."""
 
 
-_METRIC = {"cosine": faiss.METRIC_INNER_PRODUCT, "dot": faiss.METRIC_INNER_PRODUCT, "l2": faiss.METRIC_L2}
+_METRIC = {
+    "cosine": faiss.METRIC_INNER_PRODUCT,
+    "dot": faiss.METRIC_INNER_PRODUCT,
+    "l2": faiss.METRIC_L2,
+}
 _MIN_COMPACT_SLOTS = 64
 
 
@@ -90,7 +97,14 @@ class FaissCollection(BaseCollection):
 
     backend: ClassVar[str] = "faiss"
 
-    def __init__(self, spec: CollectionSpec, opts: FaissIndexOptions, root: Path | None, durable: bool, wal_max: int) -> None:
+    def __init__(
+        self,
+        spec: CollectionSpec,
+        opts: FaissIndexOptions,
+        root: Path | None,
+        durable: bool,
+        wal_max: int,
+    ) -> None:
         exact = opts.index == "flat"
         super().__init__(spec, FaissStore.capabilities.narrowed(exact=exact))
         self.opts = opts
@@ -122,20 +136,25 @@ class FaissCollection(BaseCollection):
         self._index = index if index is not None else self._new_index()
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
-        self._alive = np.zeros(0, dtype=bool)
-        self._norms = np.zeros(0, dtype=np.float32)
+        self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._norms: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self._payloads = PayloadIndex()
         self._dead = 0
 
     def _storage(self) -> npt.NDArray[np.float32]:
         """A view of the stored (for cosine: unit-length) vectors, one row per slot."""
-        flat = self._index if self.opts.index == "flat" else faiss.downcast_index(self._index.storage)
+        flat = (
+            self._index if self.opts.index == "flat" else faiss.downcast_index(self._index.storage)
+        )
         n = self._index.ntotal
         if n == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+        view: npt.NDArray[np.float32] = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim)
+        return view.reshape(n, self.dim)
 
-    def _append(self, ids: list[str], vectors: npt.NDArray[np.float32], payloads: list[dict[str, Any]]) -> None:
+    def _append(
+        self, ids: list[str], vectors: npt.NDArray[np.float32], payloads: list[dict[str, Any]]
+    ) -> None:
         old = [self._slot[i] for i in ids if i in self._slot]
         self._tombstone(old)
         start = len(self._ids)
@@ -176,7 +195,7 @@ class FaissCollection(BaseCollection):
             "name": self.name, "dim": self.dim, "metric": self.metric,
             "options": self.opts.model_dump(), "fingerprint": self.spec.fingerprint,
         }  # fmt: skip
-        return Snapshot(meta, ids, payloads, vectors, norms, index)  # type: ignore[arg-type]
+        return Snapshot(meta, ids, payloads, vectors, norms, index)
 
     def _load(self, snap: Snapshot) -> None:
         index = None
@@ -184,7 +203,9 @@ class FaissCollection(BaseCollection):
             try:
                 index = faiss.deserialize_index(np.frombuffer(snap.index, dtype=np.uint8))
             except RuntimeError as exc:
-                raise CorruptDataError(f"FAISS index of {self.name!r} failed to load: {exc}") from exc
+                raise CorruptDataError(
+                    f"FAISS index of {self.name!r} failed to load: {exc}"
+                ) from exc
             if index.ntotal != len(snap.ids) or index.d != self.dim:
                 raise CorruptDataError(
                     f"FAISS index of {self.name!r} holds {index.ntotal}x{index.d}, "
@@ -218,10 +239,15 @@ class FaissCollection(BaseCollection):
 
     def _checkpoint(self) -> None:
         """Write a snapshot of the current state and start a fresh write-ahead log."""
-        assert self._root is not None and self._wal is not None
+        assert self._root is not None
+        assert self._wal is not None
         self._wal.close()
+        if self._dead:  # snapshots hold live rows only, so the saved HNSW graph matches them
+            self._compact()
         gen = write_snapshot(self._root, self._snapshot())
-        self._wal = WriteAheadLog(self._root / f"wal-{gen:06d}.log", self.dim, durable=self._wal.durable)
+        self._wal = WriteAheadLog(
+            self._root / f"wal-{gen:06d}.log", self.dim, durable=self._wal.durable
+        )
 
     def _log(self, entry: WalEntry) -> None:
         if self._wal is not None:
@@ -260,8 +286,10 @@ class FaissCollection(BaseCollection):
 
     def _mask(self, flt: Filter | None) -> npt.NDArray[np.bool_]:
         if flt is None:
-            return self._alive.copy()
-        return self._payloads.mask(flt) & self._alive
+            alive: npt.NDArray[np.bool_] = self._alive.copy()
+            return alive
+        mask: npt.NDArray[np.bool_] = self._payloads.mask(flt) & self._alive
+        return mask
 
     def _count(self, flt: Filter | None) -> int:
         with self._lock:
@@ -281,7 +309,7 @@ class FaissCollection(BaseCollection):
             vecs = self._vectors_out(slots) if include_vectors else None
             return [
                 Record(
-                    self._ids[s],  # type: ignore[arg-type]
+                    self._ids[s],
                     None if vecs is None else vecs[j],
                     dict(self._payloads.payload(s) or {}),
                 )
@@ -291,12 +319,16 @@ class FaissCollection(BaseCollection):
     def _query(self, q: PreparedQuery) -> list[Hits]:
         vecs = q.vectors
         if self.metric == "cosine":
-            vecs = np.ascontiguousarray(vecs / np.linalg.norm(vecs, axis=1, keepdims=True), dtype=np.float32)
+            vecs = np.ascontiguousarray(
+                vecs / np.linalg.norm(vecs, axis=1, keepdims=True), dtype=np.float32
+            )
         with self._lock:
             n_slots = len(self._ids)
             if q.filter is None and self._dead == 0:
                 k = min(q.k, n_slots)
-                scores, slots = self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+                scores, slots = (
+                    self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+                )
             else:
                 mask = self._mask(q.filter)
                 allowed = int(np.count_nonzero(mask))
@@ -342,15 +374,19 @@ class FaissCollection(BaseCollection):
         self, vecs: npt.NDArray[np.float32], k: int, subset: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         metric = _METRIC[self.metric]
-        dist, local = faiss.knn(vecs, np.ascontiguousarray(self._storage()[subset]), k, metric=metric)
+        dist, local = faiss.knn(
+            vecs, np.ascontiguousarray(self._storage()[subset]), k, metric=metric
+        )
         return self._scores(dist), np.where(local >= 0, subset[np.maximum(local, 0)], -1)
 
     def _scores(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        if self.metric == "l2":  # FAISS reports squared distance; the contract is -‖a−b‖
+        if self.metric == "l2":  # FAISS reports squared distance; the contract is -‖a-b‖
             return -np.sqrt(np.maximum(dist, 0.0))
         return dist
 
-    def _hits(self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery) -> Hits:
+    def _hits(
+        self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery
+    ) -> Hits:
         ids, payloads = self._ids, self._payloads
         keep = slots >= 0
         if not keep.all():
@@ -358,7 +394,7 @@ class FaissCollection(BaseCollection):
         vecs = self._vectors_out(slots) if q.include_vectors else None
         return Hits(
             Hit(
-                ids[s],  # type: ignore[arg-type]  # live slots have ids
+                ids[s],
                 float(sc),
                 dict(payloads.payload(s) or {}) if q.include_payload else {},
                 None if vecs is None else vecs[j],
@@ -367,8 +403,13 @@ class FaissCollection(BaseCollection):
         )
 
     def _explain(self, flt: Filter) -> str:
-        plan = "bitmap pre-filter" if self.opts.index == "flat" else (
-            f"bitmap pre-filter on HNSW; exact scan when <= {self.opts.exact_fraction:.0%} of rows pass"
+        plan = (
+            "bitmap pre-filter"
+            if self.opts.index == "flat"
+            else (
+                "bitmap pre-filter on HNSW; exact scan when <= "
+                f"{self.opts.exact_fraction:.0%} of rows pass"
+            )
         )
         return f"{flt.explain()}  [{plan}]"
 
@@ -381,7 +422,8 @@ class FaissCollection(BaseCollection):
         replayed = 0
         for entry in self._wal.replay():
             if entry.op == OP_UPSERT:
-                assert entry.vectors is not None and entry.payloads is not None
+                assert entry.vectors is not None
+                assert entry.payloads is not None
                 self._append(entry.ids, entry.vectors, entry.payloads)
             else:
                 self._tombstone([self._slot[i] for i in entry.ids if i in self._slot])
@@ -427,13 +469,18 @@ class FaissStore(BaseStore):
         return sorted(names)
 
     def _create(self, spec: CollectionSpec) -> FaissCollection:
-        merged = {**self.opts.model_dump(include=set(FaissIndexOptions.model_fields)), **spec.options}
+        merged = {
+            **self.opts.model_dump(include=set(FaissIndexOptions.model_fields)),
+            **spec.options,
+        }
         try:
             opts = FaissIndexOptions.model_validate(merged)
         except ValueError as exc:
             raise ConfigError(f"invalid FAISS index options for {spec.name!r}: {exc}") from None
         spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
-        coll = FaissCollection(spec, opts, self._dir(spec.name), self.opts.durable, self.opts.wal_max_bytes)
+        coll = FaissCollection(
+            spec, opts, self._dir(spec.name), self.opts.durable, self.opts.wal_max_bytes
+        )
         self._collections[spec.name] = coll
         return coll
 
@@ -448,7 +495,9 @@ class FaissStore(BaseStore):
         snap = read_snapshot(root, gen)
         meta = snap.meta
         opts = FaissIndexOptions.model_validate(meta["options"])
-        spec = CollectionSpec(name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta.get("fingerprint"))
+        spec = CollectionSpec(
+            name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta.get("fingerprint")
+        )
         coll = FaissCollection(spec, opts, root, self.opts.durable, self.opts.wal_max_bytes)
         coll._load(snap)
         coll.replay()

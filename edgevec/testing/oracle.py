@@ -61,13 +61,13 @@ def matches(flt: Filter | None, payload: Mapping[str, Any]) -> bool:
         hit = any(_same(e, x) for e in elems for x in v)
         return hit if op == "in" else not hit
     nums = [e for e in elems if _is_number(e)]
-    compare = {
-        "lt": lambda e: e < v,
-        "lte": lambda e: e <= v,
-        "gt": lambda e: e > v,
-        "gte": lambda e: e >= v,
-    }[op]
-    return any(compare(e) for e in nums)
+    if op == "lt":
+        return any(e < v for e in nums)
+    if op == "lte":
+        return any(e <= v for e in nums)
+    if op == "gt":
+        return any(e > v for e in nums)
+    return any(e >= v for e in nums)
 
 
 def exact_scores(
@@ -76,11 +76,14 @@ def exact_scores(
     """edgevec's score of every row against ``query``, in float64."""
     x = vectors.astype(np.float64)
     q = query.astype(np.float64).reshape(-1)
+    out: npt.NDArray[np.float64]
     if metric == "dot":
-        return x @ q
-    if metric == "cosine":
-        return (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
-    return -np.linalg.norm(x - q, axis=1)
+        out = x @ q
+    elif metric == "cosine":
+        out = (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q))
+    else:
+        out = -np.linalg.norm(x - q, axis=1)
+    return out
 
 
 def oracle_topk(

@@ -21,7 +21,7 @@ TAGS = ("a", "b", "c", "d")
 
 
 def random_payloads(n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` payloads with fields color, n (int or float), tags (list), flag, meta.k, some absent."""
+    """``n`` payloads: color, n (int or float), tags (list), flag, meta.k; some fields absent."""
     rng = np.random.default_rng(seed)
     out: list[dict[str, Any]] = []
     for i in range(n):

@@ -100,9 +100,7 @@ class ConformanceSuite:
             runner.close()
 
     @pytest.fixture
-    def make(
-        self, store: Any, collection_options: dict[str, Any]
-    ) -> Iterator[Callable[..., Any]]:
+    def make(self, store: Any, collection_options: dict[str, Any]) -> Iterator[Callable[..., Any]]:
         """Create a uniquely named collection; all are dropped afterwards."""
         made: list[str] = []
 
@@ -133,7 +131,9 @@ class ConformanceSuite:
         assert isinstance(caps, Capabilities)
         return caps
 
-    def _check(self, coll: Any, hits: Any, data: tuple[Any, ...], q: Any, k: int, flt: Filter | None) -> None:
+    def _check(
+        self, coll: Any, hits: Any, data: tuple[Any, ...], q: Any, k: int, flt: Filter | None
+    ) -> None:
         ids, vecs, pays = data
         if self._caps(coll).exact:
             assert_hits_match(hits, ids, vecs, pays, q, k, coll.metric, flt)
@@ -217,7 +217,12 @@ class ConformanceSuite:
     def test_non_json_payload_rejected(self, make: Callable[..., Any]) -> None:
         coll = make(dim=4)
         vecs = _rand(2, 4, 3)
-        for bad in [{"x": object()}, {"x": float("nan")}, {1: "int key"}, {"x": {"y": float("inf")}}]:
+        for bad in [
+            {"x": object()},
+            {"x": float("nan")},
+            {1: "int key"},
+            {"x": {"y": float("inf")}},
+        ]:
             with pytest.raises(InvalidInputError):
                 coll.upsert_arrays(["good", "bad"], vecs, [{"ok": 1}, bad])
         assert coll.count() == 0
@@ -347,10 +352,13 @@ class ConformanceSuite:
         if not missing:
             pytest.skip("backend declares every filter operator")
         op = sorted(missing)[0]
-        flt = {"not": {"field": "x", "op": "eq", "value": 1}} if op == "not" else None
-        if op in ("and", "or"):
-            flt = {op: [{"field": "x", "op": "eq", "value": 1}] * 2}
-        elif flt is None:
+        leaf: dict[str, Any] = {"field": "x", "op": "eq", "value": 1}
+        flt: dict[str, Any]
+        if op == "not":
+            flt = {"not": leaf}
+        elif op in ("and", "or"):
+            flt = {op: [leaf, leaf]}
+        else:
             value = [1] if op in ("in", "nin") else True if op == "exists" else 1
             flt = {"field": "x", "op": op, "value": value}
         with pytest.raises(FilterNotSupportedError):
@@ -414,7 +422,7 @@ class ConformanceSuite:
 
     def test_include_vectors_and_payload(self, make: Callable[..., Any]) -> None:
         coll = make(dim=4, metric="cosine")
-        ids, vecs, pays = self._fill(coll, 10, 4, seed=19)
+        _ids, vecs, pays = self._fill(coll, 10, 4, seed=19)
         hit = coll.query(vecs[2], k=1, include_vectors=True)[0]
         assert hit.vector is not None
         np.testing.assert_allclose(hit.vector, vecs[2], rtol=1e-5, atol=1e-6)
@@ -461,11 +469,16 @@ class ConformanceSuite:
                 {"field": "color", "op": "eq", "value": "red"},
             ]
         }
-        assert coll.query(vecs[0], k=30, filter=as_json).ids == coll.query(vecs[0], k=30, filter=built).ids
+        assert (
+            coll.query(vecs[0], k=30, filter=as_json).ids
+            == coll.query(vecs[0], k=30, filter=built).ids
+        )
         assert isinstance(coll.explain(built), str)
 
     @pytest.fixture(params=METRICS)
-    def oracle_data(self, make: Callable[..., Any], request: pytest.FixtureRequest) -> tuple[Any, ...]:
+    def oracle_data(
+        self, make: Callable[..., Any], request: pytest.FixtureRequest
+    ) -> tuple[Any, ...]:
         """One filled collection per metric, shared by every hypothesis example of a test."""
         coll = make(dim=16, metric=request.param)
         return coll, self._fill(coll, 300, 16, seed=22)
@@ -496,13 +509,17 @@ class ConformanceSuite:
         coll = make(dim=dim, metric="l2")
         rng = np.random.default_rng(23)
         centers = rng.normal(size=(20, dim))
-        vecs = (centers[rng.integers(0, 20, n)] + rng.normal(scale=0.6, size=(n, dim))).astype(np.float32)
+        vecs = (centers[rng.integers(0, 20, n)] + rng.normal(scale=0.6, size=(n, dim))).astype(
+            np.float32
+        )
         ids = [f"v{i}" for i in range(n)]
         bucket = rng.random(n)
         pays = [{"b": float(b)} for b in bucket]
         coll.upsert_arrays(ids, vecs, pays)
         flt = None if share is None else F("b") < share
-        qs = (centers[rng.integers(0, 20, 40)] + rng.normal(scale=0.6, size=(40, dim))).astype(np.float32)
+        qs = (centers[rng.integers(0, 20, 40)] + rng.normal(scale=0.6, size=(40, dim))).astype(
+            np.float32
+        )
         got = [h.ids for h in coll.query_batch(qs, k=10, filter=flt)]
         truth = [[i for i, _ in oracle_topk(ids, vecs, pays, q, 10, "l2", flt)] for q in qs]
         floor = 1.0 if self._caps(coll).exact else self.recall_floor

@@ -1,0 +1,123 @@
+"""connect() by name, dict, TOML file and environment; the registry and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import edgevec
+from edgevec import ConfigError, MissingDependencyError
+from edgevec.registry import BUILTIN_BACKENDS, available, load_backend
+
+
+def test_unknown_backend_names_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"unknown backend 'faiz'.*faiss.*qdrant"):
+        edgevec.connect("faiz")
+
+
+def test_unknown_option_names_the_key_and_valid_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown option 'colour'.*valid options: .*label"):
+        edgevec.connect("tiny", colour="red")
+
+
+def test_bad_option_value_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="option 'label'"):
+        edgevec.connect({"backend": "tiny", "label": 5})
+
+
+def test_connect_by_dict() -> None:
+    store = edgevec.connect({"backend": "tiny", "label": "x"})
+    assert store.backend == "tiny"
+    assert store.options.label == "x"  # type: ignore[attr-defined]
+
+
+def test_entry_point_backend_is_listed() -> None:
+    assert "tiny" in available()
+    assert set(BUILTIN_BACKENDS) <= set(available())
+
+
+def test_toml_config_switches_backend_in_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "edgevec.toml"
+    cfg.write_text('backend = "tiny"\n\n[tiny]\nlabel = "from-file"\n\n[faiss]\npath = "unused"\n')
+    store = edgevec.connect(config=cfg)
+    assert (store.backend, store.options.label) == ("tiny", "from-file")  # type: ignore[attr-defined]
+
+
+def test_env_overrides_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "edgevec.toml"
+    cfg.write_text('backend = "faiss"\n[tiny]\nlabel = "file"\n')
+    monkeypatch.setenv("EDGEVEC_BACKEND", "tiny")
+    monkeypatch.setenv("EDGEVEC_TINY_LABEL", "env")
+    store = edgevec.connect(config=cfg)
+    assert (store.backend, store.options.label) == ("tiny", "env")  # type: ignore[attr-defined]
+
+
+def test_env_override_with_unknown_option_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('backend = "tiny"\n')
+    monkeypatch.setenv("EDGEVEC_TINY_COLOUR", "x")
+    with pytest.raises(ConfigError, match="unknown option 'colour'"):
+        edgevec.connect(config=cfg)
+
+
+def test_connect_without_arguments_reads_edgevec_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('backend = "tiny"\nlabel = "flat-key"\n')
+    monkeypatch.setenv("EDGEVEC_CONFIG", str(cfg))
+    store = edgevec.connect()
+    assert store.options.label == "flat-key"  # type: ignore[attr-defined]
+
+
+def test_secret_references_read_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('backend = "tiny"\nlabel = { env = "TINY_LABEL" }\n')
+    with pytest.raises(ConfigError, match=r"TINY_LABEL.*not set"):
+        edgevec.connect(config=cfg)
+    monkeypatch.setenv("TINY_LABEL", "secret-ish")
+    assert edgevec.connect(config=cfg).options.label == "secret-ish"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("backend = 3\n", "'backend' must be a string"),
+        ('backend = "tiny"\n[tinny]\nlabel = "x"\n', r"unknown table \[tinny\]"),
+        ("backend = \n", "not valid TOML"),
+    ],
+)
+def test_bad_config_files(tmp_path: Path, text: str, match: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        edgevec.connect(config=cfg)
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        edgevec.connect(config="/nonexistent/edgevec.toml")
+
+
+def test_name_and_config_together_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        edgevec.connect("tiny", config=tmp_path / "x.toml")
+
+
+def test_missing_extra_gives_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A built-in whose client is absent here must say which extra installs it.
+    monkeypatch.setitem(
+        BUILTIN_BACKENDS,
+        "faiss",
+        BUILTIN_BACKENDS["faiss"].__class__(
+            "edgevec_no_such_client_module:Store", "faiss", ("edgevec_no_such_client_module",)
+        ),
+    )
+    with pytest.raises(MissingDependencyError, match=r'pip install "edgevec\[faiss\]"') as info:
+        load_backend("faiss")
+    assert isinstance(info.value, ImportError)
