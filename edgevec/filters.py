@@ -446,6 +446,11 @@ class PayloadIndex:
     def __len__(self) -> int:
         return len(self._payloads)
 
+    @property
+    def rows(self) -> list[Mapping[str, Any] | None]:
+        """The payload of every row (``None`` for cleared rows); read-only by convention."""
+        return self._payloads
+
     def append(self, payloads: Sequence[Mapping[str, Any] | None]) -> None:
         self._payloads.extend(payloads)
 

@@ -81,9 +81,12 @@ class Record:
     __hash__ = None  # type: ignore[assignment]  # mutable payloads make records unhashable
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(eq=False, slots=True)
 class Hit:
-    """One search result. ``score`` is higher-is-better for every metric."""
+    """One search result. ``score`` is higher-is-better for every metric.
+
+    Not frozen: a frozen dataclass costs ~4x more to build, and queries build many hits.
+    """
 
     id: str
     score: float

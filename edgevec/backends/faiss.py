@@ -355,12 +355,16 @@ class FaissCollection(BaseCollection):
         params: Any,
         share: float = 1.0,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        ef_asked = params.get("ef_search")
+        if mask is None and ef_asked is None:  # the common case: no per-call parameters to build
+            dist, labels = self._index.search(vecs, k)
+            return self._scores(dist), labels
         sel = None
         if mask is not None:
             bits = np.packbits(mask, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
         if self.opts.index == "hnsw":
-            ef = int(params.get("ef_search", self.opts.ef_search))
+            ef = int(ef_asked or self.opts.ef_search)
             # A pre-filter hides part of the graph; widen the beam in proportion so recall holds.
             ef = min(max(ef, k) * max(1, int(1 / max(share, 1e-3) ** 0.5)), 4096)
             sp: Any = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
@@ -387,20 +391,21 @@ class FaissCollection(BaseCollection):
     def _hits(
         self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery
     ) -> Hits:
-        ids, payloads = self._ids, self._payloads
+        ids, payloads = self._ids, self._payloads.rows
         keep = slots >= 0
         if not keep.all():
             scores, slots = scores[keep], slots[keep]
-        vecs = self._vectors_out(slots) if q.include_vectors else None
-        return Hits(
-            Hit(
-                ids[s],
-                float(sc),
-                dict(payloads.payload(s) or {}) if q.include_payload else {},
-                None if vecs is None else vecs[j],
+        pairs = zip(slots.tolist(), scores.tolist())
+        # The per-query hot path: one Hit per result, no per-hit method calls.
+        if q.include_vectors:
+            vecs = self._vectors_out(slots)
+            return Hits(
+                Hit(ids[s], sc, dict(payloads[s] or {}) if q.include_payload else {}, vecs[j])
+                for j, (s, sc) in enumerate(pairs)
             )
-            for j, (s, sc) in enumerate(zip(slots.tolist(), scores.tolist()))
-        )
+        if q.include_payload:
+            return Hits(Hit(ids[s], sc, dict(payloads[s] or {})) for s, sc in pairs)
+        return Hits(Hit(ids[s], sc) for s, sc in pairs)
 
     def _explain(self, flt: Filter) -> str:
         plan = (
