@@ -1,0 +1,241 @@
+"""Validation shared by every backend and by both the sync and async shells.
+
+Everything a caller can get wrong is checked here, before any I/O, and turned into columnar
+inputs (ids, a float32 matrix, payload dicts) that backends consume; a rejected batch never
+reaches an engine. Pure functions only: no I/O, no vendor import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from edgevec.capabilities import Capabilities
+from edgevec.errors import (
+    CollectionExistsError,
+    DimensionMismatchError,
+    InvalidInputError,
+)
+from edgevec.filters import Filter, FilterLike, as_filter
+from edgevec.types import CollectionSpec, Metric, Record, check_id, check_metric
+from edgevec.vectors import Matrix, as_matrix, as_query
+
+__all__ = [
+    "PreparedQuery",
+    "PreparedUpsert",
+    "check_collection_name",
+    "check_delete_args",
+    "check_existing",
+    "check_ids",
+    "check_k",
+    "check_spec",
+    "prepare_arrays",
+    "prepare_filter",
+    "prepare_query",
+    "prepare_query_batch",
+    "prepare_upsert",
+]
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def check_collection_name(name: object) -> str:
+    """Collection names are portable identifiers: ``[A-Za-z_][A-Za-z0-9_]*``, at most 63 chars."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidInputError(
+            f"invalid collection name {name!r}: use letters, digits and '_', starting with a "
+            "letter or '_', at most 63 characters (the rule every backend accepts)"
+        )
+    return name
+
+
+def check_spec(name: str, dim: object, metric: str) -> tuple[int, Metric]:
+    """Validate the dimension and metric of a new collection."""
+    check_collection_name(name)
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not 1 <= dim <= 65_536:
+        raise InvalidInputError(f"dim must be an int in 1..65536, got {dim!r}")
+    return int(dim), check_metric(metric)
+
+
+def check_ids(ids: Iterable[str] | str) -> list[str]:
+    """Validate an id list (a lone ``str`` is a common slip and is rejected, not iterated)."""
+    if isinstance(ids, str):
+        raise InvalidInputError("ids must be a list of str, not a single str")
+    return [check_id(i) for i in ids]
+
+
+def check_k(k: object, capabilities: Capabilities) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InvalidInputError(f"k must be a positive int, got {k!r}")
+    if k > capabilities.max_k:
+        raise InvalidInputError(f"k={k} exceeds this backend's maximum of {capabilities.max_k}")
+    return int(k)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedUpsert:
+    """A validated write: unique ids (last occurrence wins), their vectors and payloads."""
+
+    ids: list[str]
+    vectors: Matrix
+    payloads: list[dict[str, Any]]
+
+    def chunks(self, size: int) -> Iterable[PreparedUpsert]:
+        """Split into pieces of at most ``size`` records (a backend's request limit)."""
+        for start in range(0, len(self.ids), size):
+            stop = start + size
+            yield PreparedUpsert(
+                self.ids[start:stop], self.vectors[start:stop], self.payloads[start:stop]
+            )
+
+
+def _check_payloads(payloads: list[dict[str, Any]]) -> None:
+    # One orjson pass over the batch proves every payload is JSON (str keys, finite numbers,
+    # 64-bit ints) so no backend fails half-way through a batch on an odd value.
+    try:
+        orjson.dumps(payloads)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        for i, p in enumerate(payloads):
+            try:
+                orjson.dumps(p)
+            except (TypeError, orjson.JSONEncodeError):
+                raise InvalidInputError(f"payload #{i} is not JSON-serialisable: {exc}") from exc
+        raise InvalidInputError(f"payloads are not JSON-serialisable: {exc}") from exc
+    for i, p in enumerate(payloads):
+        if _has_non_finite(p):
+            raise InvalidInputError(f"payload #{i} holds NaN or Inf, which JSON cannot carry")
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not np.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
+def prepare_upsert(records: Iterable[Record], dim: int, metric: Metric) -> PreparedUpsert:
+    """Validate records into columns; raises before anything is written."""
+    if isinstance(records, Record):
+        raise InvalidInputError("upsert takes a list of Record, not a single Record")
+    recs = list(records)
+    for i, r in enumerate(recs):
+        if not isinstance(r, Record):
+            raise InvalidInputError(f"records[{i}] is {type(r).__name__}, not edgevec.Record")
+        if r.vector is None:
+            raise InvalidInputError(f"record {r.id!r} has no vector")
+        if r.vector.shape != (dim,):
+            raise DimensionMismatchError(
+                f"record {r.id!r} has vector shape {r.vector.shape}, expected ({dim},)"
+            )
+    vectors = (
+        np.stack([r.vector for r in recs if r.vector is not None])
+        if recs
+        else np.empty((0, dim), np.float32)
+    )
+    return prepare_arrays(
+        [r.id for r in recs], vectors, [dict(r.payload) for r in recs], dim, metric
+    )
+
+
+def prepare_arrays(
+    ids: Sequence[str],
+    vectors: Any,
+    payloads: Sequence[Mapping[str, Any] | None] | None,
+    dim: int,
+    metric: Metric,
+) -> PreparedUpsert:
+    """Validate columnar input (``ids``, an ``(n, dim)`` array, optional payloads)."""
+    id_list = check_ids(ids)
+    mat = as_matrix(vectors, dim, metric)
+    if mat.shape[0] != len(id_list):
+        raise InvalidInputError(f"{len(id_list)} ids but {mat.shape[0]} vectors")
+    if payloads is None:
+        pay: list[dict[str, Any]] = [{} for _ in id_list]
+    else:
+        pay = [dict(p) if p is not None else {} for p in payloads]
+        if len(pay) != len(id_list):
+            raise InvalidInputError(f"{len(id_list)} ids but {len(pay)} payloads")
+    _check_payloads(pay)
+    last = {rid: i for i, rid in enumerate(id_list)}
+    if len(last) != len(id_list):  # duplicates in one batch: the last one wins, as in a loop
+        keep = np.fromiter(sorted(last.values()), dtype=np.int64, count=len(last))
+        id_list = [id_list[i] for i in keep]
+        pay = [pay[i] for i in keep]
+        mat = np.ascontiguousarray(mat[keep])
+    return PreparedUpsert(id_list, mat, pay)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedQuery:
+    """A validated query: a ``(n, dim)`` float32 matrix, ``k``, filter and output options."""
+
+    vectors: Matrix
+    k: int
+    filter: Filter | None
+    include_vectors: bool
+    include_payload: bool
+    params: Mapping[str, Any]
+
+
+def prepare_query(
+    vector: Any,
+    k: int,
+    filter: FilterLike | None,
+    *,
+    dim: int,
+    metric: Metric,
+    capabilities: Capabilities,
+    backend: str,
+    include_vectors: bool = False,
+    include_payload: bool = True,
+    params: Mapping[str, Any] | None = None,
+    batch: bool = False,
+) -> PreparedQuery:
+    """Validate a (batch) query; the filter is parsed and checked against the capabilities."""
+    mat = (
+        as_matrix(vector, dim, metric, what="query vectors")
+        if batch
+        else as_query(vector, dim, metric)
+    )
+    flt = as_filter(filter)
+    capabilities.check_filter(flt, backend)
+    return PreparedQuery(
+        mat, check_k(k, capabilities), flt, include_vectors, include_payload, dict(params or {})
+    )
+
+
+def prepare_query_batch(
+    vectors: Any, k: int, filter: FilterLike | None, **kw: Any
+) -> PreparedQuery:
+    """Same as :func:`prepare_query` for an ``(n, dim)`` batch."""
+    return prepare_query(vectors, k, filter, batch=True, **kw)
+
+
+def prepare_filter(
+    filter: FilterLike | None, capabilities: Capabilities, backend: str
+) -> Filter | None:
+    flt = as_filter(filter)
+    capabilities.check_filter(flt, backend)
+    return flt
+
+
+def check_delete_args(ids: Iterable[str] | None, filter: FilterLike | None) -> None:
+    if (ids is None) == (filter is None):
+        raise InvalidInputError("delete takes exactly one of ids= or filter=")
+
+
+def check_existing(spec: CollectionSpec, dim: int, metric: Metric) -> None:
+    """``exist_ok=True`` must not hide a collection of another shape."""
+    if spec.dim != dim or spec.metric != metric:
+        raise CollectionExistsError(
+            f"collection {spec.name!r} exists with dim={spec.dim}, metric={spec.metric!r}; "
+            f"asked for dim={dim}, metric={metric!r}"
+        )

@@ -1,0 +1,75 @@
+"""Serve a sync backend through the async API from worker threads (in-process engines: FAISS).
+
+Validation runs in the async shell (:mod:`edgevec.abase`); only the backend hooks move to a
+thread via :func:`asyncio.to_thread`, so no coroutine ever blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.base import BaseCollection, BaseStore
+from edgevec.filters import Filter
+from edgevec.prepare import PreparedQuery, PreparedUpsert
+from edgevec.types import CollectionSpec, Hits, Record
+
+__all__ = ["ThreadedAsyncCollection", "ThreadedAsyncStore"]
+
+
+class ThreadedAsyncCollection(AsyncBaseCollection):
+    """A sync collection's hooks, each run in a worker thread."""
+
+    def __init__(self, sync: BaseCollection) -> None:
+        super().__init__(sync.spec, sync.capabilities)
+        self.sync = sync
+        self.backend = sync.backend  # type: ignore[misc]  # per instance: the wrapped backend's name
+
+    async def _upsert(self, batch: PreparedUpsert) -> None:
+        await asyncio.to_thread(self.sync._upsert, batch)
+
+    async def _query(self, q: PreparedQuery) -> list[Hits]:
+        return await asyncio.to_thread(self.sync._query, q)
+
+    async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
+        return await asyncio.to_thread(self.sync._get, ids, include_vectors)
+
+    async def _delete_ids(self, ids: list[str]) -> None:
+        await asyncio.to_thread(self.sync._delete_ids, ids)
+
+    async def _delete_filter(self, flt: Filter) -> None:
+        await asyncio.to_thread(self.sync._delete_filter, flt)
+
+    async def _count(self, flt: Filter | None) -> int:
+        return await asyncio.to_thread(self.sync._count, flt)
+
+    def _explain(self, flt: Filter) -> str:
+        return self.sync._explain(flt)
+
+
+class ThreadedAsyncStore(AsyncBaseStore):
+    """An async store over a sync one: every call runs in a worker thread."""
+
+    def __init__(self, sync: BaseStore) -> None:
+        super().__init__(sync.options)
+        self.sync = sync
+        self.backend = sync.backend  # type: ignore[misc]
+        self.capabilities = sync.capabilities  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"<async {self.sync!r}>"
+
+    async def list_collections(self) -> list[str]:
+        return await asyncio.to_thread(self.sync.list_collections)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    async def _create(self, spec: CollectionSpec) -> AsyncBaseCollection:
+        return ThreadedAsyncCollection(await asyncio.to_thread(self.sync._create, spec))
+
+    async def _open(self, name: str) -> AsyncBaseCollection:
+        return ThreadedAsyncCollection(await asyncio.to_thread(self.sync._open, name))
+
+    async def _drop(self, name: str) -> None:
+        await asyncio.to_thread(self.sync._drop, name)
