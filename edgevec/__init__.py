@@ -33,8 +33,14 @@ from edgevec.errors import (
     RoutingError,
 )
 from edgevec.filters import F, Filter
-from edgevec.protocols import AsyncCollection, AsyncVectorStore, Collection, VectorStore
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
+
+# The interfaces to type application code against. Every backend, and a router that wraps
+# stores, subclasses these base classes, so one name serves as both contract and base.
+VectorStore = BaseStore
+Collection = BaseCollection
+AsyncVectorStore = AsyncBaseStore
+AsyncCollection = AsyncBaseCollection
 
 __version__ = "0.1.0"
 
