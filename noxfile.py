@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typing", "tests", "faiss"]
+nox.options.sessions = ["lint", "typing", "tests", "faiss", "qdrant"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -23,7 +23,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[test,faiss]", "mypy>=1.11", "nox>=2024.4")
+    session.install("-e", ".[test,faiss,qdrant]", "mypy>=1.11", "nox>=2024.4")
     session.run("mypy", "--strict")
 
 
@@ -39,3 +39,12 @@ def faiss(session: nox.Session) -> None:
     """Everything with FAISS installed, the conformance suite included."""
     session.install("-e", ".[test,faiss]")
     session.run(*PYTEST, *session.posargs)
+
+
+@nox.session
+def qdrant(session: nox.Session) -> None:
+    """Qdrant's own local mode (memory and path); live too when EDGEVEC_QDRANT_URL is set."""
+    session.install("-e", ".[test,qdrant]")
+    session.run(
+        *PYTEST, "tests/test_qdrant.py", "tests/test_conformance_qdrant.py", *session.posargs
+    )
