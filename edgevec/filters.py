@@ -338,7 +338,7 @@ def lookup(payload: Mapping[str, Any] | None, path: str) -> Any:
     return cur
 
 
-_NUM, _STR, _BOOL = 0, 1, 2
+_NUM, _STR, _BOOL, _OTHER = 0, 1, 2, 3  # _OTHER: objects, nested lists, nulls inside lists
 
 
 class _Column:
@@ -376,6 +376,10 @@ class _Column:
                     rows.append(base + i)
                     kinds.append(_STR)
                     nums.append(float(codes.setdefault(e, len(codes))))
+                else:  # present for 'exists', equal to no scalar
+                    rows.append(base + i)
+                    kinds.append(_OTHER)
+                    nums.append(math.nan)
         self.n_rows += len(payloads)
         if rows:
             self._chunks.append(

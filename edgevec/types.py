@@ -45,7 +45,11 @@ def check_id(value: object) -> str:
         raise InvalidInputError(f"ids must be str, got {type(value).__name__}: {value!r}")
     if not value:
         raise InvalidInputError("ids must be non-empty")
-    if len(value) * 4 > MAX_ID_BYTES and len(value.encode("utf-8")) > MAX_ID_BYTES:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates: no engine can store them
+        raise InvalidInputError(f"id is not valid Unicode text: {value[:32]!r}") from exc
+    if size > MAX_ID_BYTES:
         raise InvalidInputError(f"id longer than {MAX_ID_BYTES} UTF-8 bytes: {value[:32]!r}...")
     return value
 

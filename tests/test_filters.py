@@ -127,3 +127,14 @@ def test_evaluator_handles_incremental_appends_after_first_use() -> None:
     index.append([{"c": "red"}, {"c": "green"}, None])
     assert index.mask(F("c") == "red").tolist() == [True, False, True, False, False]
     assert index.mask(F("c").isin(["green", "nope"])).tolist() == [False, False, False, True, False]
+
+
+def test_evaluator_exists_agrees_with_reference_on_odd_values() -> None:
+    rows: list[dict[str, Any] | None] = [
+        {"v": {"a": 1}}, {"v": [None]}, {"v": []}, {"v": None}, {}, None, {"v": [[1]]}, {"v": 0},
+    ]  # fmt: skip
+    index = PayloadIndex()
+    index.append(rows)
+    for flt in (F("v").exists(), F("v") == 1, F("v") != 1, F("v") < 5):
+        expected = [matches(flt, r or {}) for r in rows]
+        assert index.mask(flt).tolist() == expected, flt.explain()

@@ -19,7 +19,7 @@ def test_record_coerces_vectors_to_contiguous_float32() -> None:
     assert r != Record("a", np.array([0, 2, 4, 7], np.float32), {"x": 1})
 
 
-@pytest.mark.parametrize("bad", [1, b"x", "", "x" * 513, "é" * 257, None])
+@pytest.mark.parametrize("bad", [1, b"x", "", "x" * 513, "é" * 257, None, "a\ud800b"])
 def test_bad_ids_are_rejected(bad: object) -> None:
     with pytest.raises(InvalidInputError):
         check_id(bad)

@@ -95,7 +95,7 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
         "exists",
         st.builds(
             Cmp,
-            st.sampled_from(["color", "tags", "meta.k", "flag"]),
+            st.sampled_from(["color", "tags", "meta.k", "flag", "meta"]),
             st.just("exists"),
             st.just(True),
         ),
