@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typing", "tests", "faiss", "qdrant"]
+nox.options.sessions = ["lint", "typing", "tests", "faiss", "qdrant", "milvus"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -23,7 +23,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[test,faiss,qdrant]", "mypy>=1.11", "nox>=2024.4")
+    session.install("-e", ".[test,faiss,qdrant,milvus]", "mypy>=1.11", "nox>=2024.4")
     session.run("mypy", "--strict")
 
 
@@ -48,3 +48,11 @@ def qdrant(session: nox.Session) -> None:
     session.run(
         *PYTEST, "tests/test_qdrant.py", "tests/test_conformance_qdrant.py", *session.posargs
     )
+
+
+@nox.session
+def milvus(session: nox.Session) -> None:
+    """Milvus Lite for real (in process); live too when EDGEVEC_MILVUS_URI is set."""
+    session.install("-e", ".[test,milvus]")
+    tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
+    session.run(*PYTEST, *tests, *session.posargs)

@@ -1,0 +1,551 @@
+"""Milvus-specific tests on a real Milvus Lite (in-process, from the ``milvus-lite`` wheel).
+
+The conformance suite (``test_conformance_milvus.py``) checks the shared contract; this module
+checks what is particular to Milvus: escaping of every value, id and field name in expressions,
+the filter semantics on adversarial payloads, raw-score conversion, reopening a ``.db`` (in this
+and in a new process), error translation and secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus", reason='Milvus extra not installed: pip install "edgevec[milvus]"')
+pytest.importorskip(
+    "milvus_lite", reason='Milvus Lite not installed: pip install "edgevec[milvus]"'
+)
+
+import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
+from pymilvus.exceptions import MilvusException  # type: ignore[import-untyped]
+
+import edgevec
+from edgevec import F, Record
+from edgevec.backends.milvus import (
+    AsyncMilvusStore,
+    MilvusCollection,
+    MilvusOptions,
+    MilvusStore,
+    compile_filter,
+    ids_filter,
+    payload_terms,
+    quote,
+    translate_error,
+)
+from edgevec.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    CollectionNotFoundError,
+    ConfigError,
+    InvalidInputError,
+)
+from edgevec.filters import And, Cmp, Filter, Not, Op, Or
+from edgevec.testing import matches
+from edgevec.testing.oracle import exact_scores
+from edgevec.types import CollectionSpec
+
+INJECTION = 'x" or 1==1 or "'
+FAKE = "tok-s3cr3t"  # a token that must never show up in a repr or message
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("milvus") / "backend.db")
+
+
+@pytest.fixture
+def store(uri: str) -> Iterator[MilvusStore]:
+    """A store on the module's ``.db``; collections a test creates are dropped after it."""
+    s = edgevec.connect("milvus", uri=uri)
+    assert isinstance(s, MilvusStore)
+    before = set(s.list_collections())
+    try:
+        yield s
+    finally:
+        for name in set(s.list_collections()) - before:
+            s.drop_collection(name)
+        s.close()
+
+
+def _rand(n: int, dim: int, seed: int) -> Any:
+    return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- escaping
+
+
+def test_quote_escapes_what_both_grammars_read() -> None:
+    assert quote("plain") == '"plain"'
+    assert quote(INJECTION) == '"x\\" or 1==1 or \\""'
+    assert quote("a\\") == '"a\\\\"'
+    assert quote("l1\nl2\r") == '"l1\\nl2\\r"'
+    assert quote("it's ü 🙂") == '"it\'s ü 🙂"'
+    with pytest.raises(InvalidInputError):
+        quote("\ud800")
+
+
+def test_injected_values_cannot_change_the_query(store: MilvusStore) -> None:
+    nasty = [
+        INJECTION,
+        "x' or 1==1 or '",
+        "a\\",
+        'a\\" or 1==1 or "',
+        "line\nbreak",
+        '"]) or true or (["',
+        "",
+    ]
+    coll = store.create_collection("inject", 4, "l2")
+    values = [*nasty, "plain"]
+    coll.upsert_arrays(
+        [f"r{i}" for i in range(len(values))], _rand(len(values), 4, 1), [{"v": v} for v in values]
+    )
+    for value in nasty:
+        assert coll.count(F("v") == value) == 1, value
+        assert coll.count(F("v") != value) == len(values) - 1, value
+        assert coll.count(F("v").isin([value, "absent"])) == 1, value
+        hits = coll.query(np.ones(4, np.float32), k=20, filter=F("v") == value)
+        assert [h.payload["v"] for h in hits] == [value]
+    # A value that is a prefix of an attack must not match the attack, nor vice versa.
+    assert coll.count(F("v") == "x") == 0
+    assert coll.count(F("v") == 'a\\" or 1==1 or "x') == 0
+    assert INJECTION not in coll.explain(F("v") == INJECTION)  # it only appears escaped
+    assert quote("s:" + INJECTION) in coll.explain(F("v") == INJECTION)
+
+
+def test_field_names_never_reach_the_expression(store: MilvusStore) -> None:
+    coll = store.create_collection("fields", 4)
+    field = 'v"] or 1==1 or $meta["'
+    coll.upsert_arrays(["a", "b"], _rand(2, 4, 2), [{field: 1}, {"v": 1}])
+    assert field not in coll.explain(F(field) == 1)
+    assert coll.count(F(field) == 1) == 1
+    assert coll.count(F(field).exists()) == 1
+    assert coll.count(F(field) < 5) == 1
+
+
+def test_awkward_ids_in_get_and_delete(store: MilvusStore) -> None:
+    coll = store.create_collection("ids", 4)
+    ids = ['x" or id != "', "x' or id != '", "back\\", "plain", "ü/ 🙂", "é" * 256]
+    coll.upsert_arrays(ids, _rand(len(ids), 4, 3))
+    assert [r.id for r in coll.get([ids[0]])] == [ids[0]]
+    assert [r.id for r in coll.get(ids[::-1])] == ids[::-1]
+    coll.delete(ids=[ids[0]])
+    assert coll.count() == len(ids) - 1
+    coll.delete(ids=["back\\"])
+    assert sorted(r.id for r in coll.get(ids)) == sorted(ids[1:2] + ids[3:])
+    assert ids_filter(["a", "a", 'b"']) == 'id in ["a", "b\\""]'
+
+
+def test_lone_surrogate_id_writes_nothing(store: MilvusStore) -> None:
+    coll = store.create_collection("surrogate", 4)
+    ids = [f"ok{i}" for i in range(1500)] + ["bad\ud800"]  # the bad id is in the second chunk
+    with pytest.raises(InvalidInputError):
+        coll.upsert_arrays(ids, _rand(len(ids), 4, 4))
+    assert coll.count() == 0
+
+
+# --------------------------------------------------------------------------- filter semantics
+
+ADVERSARIAL: list[dict[str, Any]] = [
+    {"v": 3}, {"v": "3"}, {"v": True}, {"v": False}, {"v": 3.0}, {"v": 1}, {"v": 0}, {"v": -0.0},
+    {}, {"v": None}, {"v": [3, "x"]}, {"v": ["3"]}, {"v": []}, {"v": [None]}, {"v": [[3]]},
+    {"v": [{"w": 3}]}, {"v": {"w": 3}}, {"v": {}}, {"v": 2.5}, {"v": 2**53 + 1}, {"v": 2**53},
+    {"v": ""}, {"v": INJECTION}, {"v": "a\\"}, {"v": "ü 🙂"}, {"v.w": 3}, {"v": [1, True]},
+    {"v": [2.5, -1]}, {"m": {"v": 3}}, {"m": {"v": [True, "3"]}}, {"m": 5},
+    {"m": {"v": {"deep": "x"}}}, {"m": {"v": None}}, {"v": -7, "m": {"v": 3.5}},
+]  # fmt: skip
+FIELDS = ["v", "v.w", "m", "m.v", "m.v.deep", "nope"]
+VALUES: list[Any] = [
+    3, "3", True, False, 1, 0, 3.0, 2.5, -1, "", "x", INJECTION, "a\\", "ü 🙂",
+    2**53, 2**53 + 1, float(2**53), -0.0, 3.5,
+]  # fmt: skip
+NUMBERS: list[Any] = [0, 1, 2.5, 3, 3.0, -1, -0.0, 2**53, float(2**53), 3.5, -7]
+
+
+def _random_filter(rng: random.Random, depth: int = 0) -> Filter:
+    roll = rng.random()
+    if depth < 2 and roll < 0.3:
+        args = tuple(_random_filter(rng, depth + 1) for _ in range(rng.randint(2, 3)))
+        return And(args) if rng.random() < 0.5 else Or(args)
+    if depth < 3 and roll < 0.45:
+        return Not(_random_filter(rng, depth + 1))
+    field = rng.choice(FIELDS)
+    ops: list[Op] = ["eq", "ne", "in", "nin", "lt", "lte", "gt", "gte", "exists"]
+    op = rng.choice(ops)
+    if op == "exists":
+        return Cmp(field, "exists", True)
+    if op in ("in", "nin"):
+        return Cmp(field, op, tuple(rng.sample(VALUES, rng.randint(1, 3))))
+    if op in ("eq", "ne"):
+        return Cmp(field, op, rng.choice(VALUES))
+    return Cmp(field, op, rng.choice(NUMBERS))
+
+
+@pytest.fixture(scope="module")
+def adversarial(uri: str) -> Iterator[tuple[MilvusCollection, list[str]]]:
+    with edgevec.connect("milvus", uri=uri) as s:
+        coll = s.create_collection("adversarial", 4, "cosine")
+        assert isinstance(coll, MilvusCollection)
+        ids = [f"a{i}" for i in range(len(ADVERSARIAL))]
+        coll.upsert_arrays(ids, _rand(len(ids), 4, 5), ADVERSARIAL)
+        yield coll, ids
+        s.drop_collection("adversarial")
+
+
+def _want(flt: Filter, ids: list[str]) -> list[str]:
+    return sorted(i for i, p in zip(ids, ADVERSARIAL, strict=True) if matches(flt, p))
+
+
+def test_every_leaf_matches_the_oracle(adversarial: tuple[MilvusCollection, list[str]]) -> None:
+    """Each operator, on each field, with each value: strict types, lists, absent, nested."""
+    coll, ids = adversarial
+    leaves: list[Filter] = []
+    for field in FIELDS:
+        leaves.append(Cmp(field, "exists", True))
+        leaves += [Cmp(field, op, v) for op in ("eq", "ne") for v in VALUES]
+        leaves += [Cmp(field, op, v) for op in ("lt", "lte", "gt", "gte") for v in NUMBERS]
+        leaves += [Cmp(field, "in", (3, "x")), Cmp(field, "nin", (True, "3", 2.5))]
+    for flt in leaves:
+        for node in (flt, Not(flt)):
+            assert coll.count(node) == len(_want(node, ids)), node.explain()
+
+
+def test_random_trees_match_the_oracle(adversarial: tuple[MilvusCollection, list[str]]) -> None:
+    coll, ids = adversarial
+    rng = random.Random(20240501)
+    q = np.ones(4, np.float32)
+    for i in range(150):
+        flt = _random_filter(rng)
+        want = _want(flt, ids)
+        assert coll.count(flt) == len(want), flt.explain()
+        if i % 5 == 0:  # search too, less often: it is the slower call
+            assert sorted(coll.query(q, k=len(ids), filter=flt).ids) == want, flt.explain()
+
+
+def test_payload_terms_shape() -> None:
+    terms = payload_terms(
+        {"a": [3, 3.0, "3", True, None, [1]], "b": {"c": -0.0}, "d.e": 1, "f": []}
+    )
+    values = sorted(v for k, v in terms.items() if k.startswith("e_"))
+    assert values == [["n:0"], ["n:3", "s:3", "b:true"]]
+    assert sorted(v for k, v in terms.items() if k.startswith("lo_")) == [-0.0, 3]
+    assert sum(k.startswith("x_") for k in terms) == 3  # a, b, b.c; not the dotted key, not []
+
+
+def test_explain_is_the_milvus_expression(store: MilvusStore) -> None:
+    coll = store.create_collection("explain", 4)
+    flt = (F("price") < 20) & ~(F("color") == "red")
+    text = coll.explain(flt)
+    assert text == compile_filter(flt)
+    assert "json_contains(payload_terms[" in text
+    assert " < 20" in text
+    assert coll.explain({"field": "n", "op": "exists"}).startswith("(exists payload_terms[")
+
+
+# --------------------------------------------------------------------------- scores
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "l2"])
+def test_scores_are_converted(store: MilvusStore, metric: str) -> None:
+    coll = store.create_collection(f"scores_{metric}", 8, metric)
+    vecs = _rand(40, 8, 6) * 3
+    ids = [f"s{i}" for i in range(40)]
+    coll.upsert_arrays(ids, vecs)
+    q = _rand(1, 8, 7)[0]
+    hits = coll.query(q, k=10)
+    true = exact_scores(vecs, q, metric)  # type: ignore[arg-type]  # metric is a Metric
+    for h in hits:
+        assert abs(h.score - true[ids.index(h.id)]) < 1e-4
+    assert hits.ids == [ids[i] for i in np.argsort(-true, kind="stable")[:10]]
+    raw = store.client.search(coll.name, data=[q], limit=1, anns_field="vector")[0][0]
+    best = vecs[ids.index(raw["id"])]
+    expected_raw = {
+        "cosine": float(best @ q / np.linalg.norm(best) / np.linalg.norm(q)),
+        "dot": float(best @ q),
+        "l2": float(np.sum((best - q) ** 2)),  # Milvus reports the *squared* distance
+    }[metric]
+    assert abs(raw["distance"] - expected_raw) < 1e-3
+
+
+# --------------------------------------------------------------------------- reopen
+
+
+def test_reopen_rebuilds_the_spec(uri: str) -> None:
+    with edgevec.connect("milvus", uri=uri) as s:
+        assert isinstance(s, MilvusStore)
+        s._create(CollectionSpec("reopen", 5, "dot", {"index": "hnsw", "m": 8}, "fp-123"))
+        s.collection("reopen").upsert([Record("a", np.arange(5, dtype=np.float32), {"k": 1})])
+    with edgevec.connect("milvus", uri=uri) as s:
+        coll = s.collection("reopen")
+        assert (coll.dim, coll.metric, coll.spec.fingerprint) == (5, "dot", "fp-123")
+        assert (coll.spec.options["index"], coll.spec.options["m"]) == ("HNSW", 8)
+        assert not coll.capabilities.exact
+        assert coll.query(np.ones(5, np.float32), k=1).ids == ["a"]
+        s.drop_collection("reopen")
+
+
+def _child(code: str, uri: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), uri],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+
+
+def test_reopen_in_a_new_process_loads_the_collection(tmp_path: Path) -> None:
+    uri = str(tmp_path / "proc.db")
+    with edgevec.connect("milvus", uri=uri) as s:
+        coll = s.create_collection("items", 3, "l2")
+        coll.upsert(
+            [Record("near", np.zeros(3, np.float32)), Record("far", np.full(3, 9, np.float32))]
+        )
+    # A fresh process finds the collection released; opening it must load it before searching.
+    child = _child(
+        """
+        import json, sys, numpy as np, edgevec
+        with edgevec.connect("milvus", uri=sys.argv[1]) as s:
+            c = s.collection("items")
+            hits = c.query(np.zeros(3, np.float32), k=2)
+            print(json.dumps([c.dim, c.metric, c.count(), hits.ids, hits.scores.tolist()]))
+        """,
+        uri,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    dim, metric, count, ids, scores = json.loads(child.stdout.strip().splitlines()[-1])
+    assert (dim, metric, count, ids) == (3, "l2", 2, ["near", "far"])
+    np.testing.assert_allclose(scores, [0.0, -np.sqrt(3 * 81)], atol=1e-4)
+
+
+def test_a_db_held_by_another_process_is_unavailable(tmp_path: Path) -> None:
+    uri = str(tmp_path / "held.db")
+    with edgevec.connect("milvus", uri=uri):
+        child = _child(
+            """
+            import sys, edgevec
+            try:
+                edgevec.connect("milvus", uri=sys.argv[1])
+            except edgevec.BackendUnavailableError as exc:
+                print("unavailable", type(exc.__cause__).__name__)
+            """,
+            uri,
+        )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split() == ["unavailable", "ConnectionConfigException"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_unreachable_server_is_unavailable() -> None:
+    with pytest.raises(BackendUnavailableError) as info:
+        edgevec.connect("milvus", uri="http://127.0.0.1:1", token=FAKE, timeout=2)
+    assert isinstance(info.value.__cause__, MilvusException)
+    assert FAKE not in str(info.value)
+
+
+def test_deadline_is_a_timeout(store: MilvusStore, uri: str) -> None:
+    coll = store.create_collection("slow", 32, "l2")
+    coll.upsert_arrays(
+        [f"t{i}" for i in range(5000)], _rand(5000, 32, 8), [{"n": i} for i in range(5000)]
+    )
+    assert isinstance(coll, MilvusCollection)
+    # A second store on the running server with a deadline far below the search's cost.
+    impatient = MilvusStore(MilvusOptions(uri=uri, timeout=0.02))
+    try:
+        slow = MilvusCollection(impatient, coll.spec, coll.opts)
+        with pytest.raises(BackendTimeoutError) as info:
+            slow.query_batch(_rand(2000, 32, 9), k=100, filter=F("n") >= 10)
+        assert isinstance(info.value.__cause__, grpc.RpcError | MilvusException)
+    finally:
+        impatient.close()
+
+
+def test_dropped_collection_is_not_found(store: MilvusStore) -> None:
+    coll = store.create_collection("gone", 4)
+    store.client.drop_collection("gone")  # behind edgevec's back
+    with pytest.raises(CollectionNotFoundError) as info:
+        coll.count()
+    assert isinstance(info.value.__cause__, MilvusException)
+    with pytest.raises(CollectionNotFoundError):
+        store.collection("gone")
+
+
+class _Rpc(grpc.RpcError):  # type: ignore[misc]  # grpc is untyped
+    """An RPC failure as grpc raises it: a status code and details."""
+
+    def __init__(self, code: Any, details: str) -> None:
+        super().__init__(details)
+        self._code, self._details = code, details
+
+    def code(self) -> Any:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (_Rpc(grpc.StatusCode.UNAUTHENTICATED, "bad token"), AuthenticationError),
+        (_Rpc(grpc.StatusCode.PERMISSION_DENIED, "no"), AuthenticationError),
+        (
+            MilvusException(1100, "auth check failure, please check username and password"),
+            AuthenticationError,
+        ),
+        (_Rpc(grpc.StatusCode.UNAVAILABLE, "down"), BackendUnavailableError),
+        (
+            MilvusException(grpc.StatusCode.UNAVAILABLE, "[search] Retry timeout: 5s"),
+            BackendUnavailableError,
+        ),
+        (_Rpc(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"), BackendTimeoutError),
+        (MilvusException(1, "[search] Retry timeout: 5s, message=busy"), BackendTimeoutError),
+        (MilvusException(100, "collection not found"), CollectionNotFoundError),
+        (MilvusException(1100, "invalid parameter"), BackendError),
+        (_Rpc(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!"), BackendError),
+    ],
+)
+def test_error_translation(exc: BaseException, expected: type[Exception]) -> None:
+    err = translate_error(exc, "search")
+    assert type(err) is expected
+    assert str(err).startswith("Milvus search failed")
+
+
+def test_error_messages_never_carry_the_token() -> None:
+    opts = MilvusOptions.model_validate({"uri": "https://example.com", "token": FAKE})
+    err = translate_error(MilvusException(1, f"echo {FAKE} back"), "upsert", opts.token)
+    assert FAKE not in str(err)
+
+
+# --------------------------------------------------------------------------- options and secrets
+
+
+def test_credentials_leave_the_uri() -> None:
+    opts = MilvusOptions(uri="https://alice:s3cr3t@example.com:19530/db")
+    assert opts.uri == "https://example.com:19530/db"
+    assert opts.token is not None
+    assert opts.token.get_secret_value() == "alice:s3cr3t"
+    assert "s3cr3t" not in repr(opts)
+    assert "s3cr3t" not in str(opts.model_dump())
+    assert opts.use_tls()
+
+
+def test_plain_text_to_a_remote_host_needs_consent() -> None:
+    with pytest.raises(ConfigError, match="tls"):
+        edgevec.connect("milvus", uri="http://milvus.example.com:19530", token=FAKE)
+    assert not MilvusOptions(uri="http://milvus.example.com:19530", tls=False).use_tls()
+    assert not MilvusOptions(uri="http://127.0.0.1:19530").use_tls()
+    with pytest.raises(ConfigError, match="uri"):
+        edgevec.connect("milvus", uri="ftp://example.com")
+    with pytest.raises(ConfigError, match="unknown option"):
+        edgevec.connect("milvus", uri="x.db", colour="red")
+
+
+def test_store_repr_hides_the_token(uri: str) -> None:
+    with edgevec.connect("milvus", uri=uri, token=FAKE) as s:
+        assert FAKE not in repr(s)
+
+
+def test_closed_store_says_so(uri: str) -> None:
+    s = edgevec.connect("milvus", uri=uri)
+    coll = s.create_collection("closing", 4, exist_ok=True)
+    s.drop_collection("closing")
+    s.close()
+    s.close()  # idempotent
+    with pytest.raises(BackendUnavailableError, match="closed"):
+        coll.count()
+    with pytest.raises(BackendUnavailableError, match="closed"):
+        s.list_collections()
+
+
+def test_flush_policy() -> None:
+    assert MilvusOptions(uri="x.db").flush_writes()
+    assert not MilvusOptions(uri="https://example.com").flush_writes()
+    assert MilvusOptions(uri="https://example.com", flush="always").flush_writes()
+    assert not MilvusOptions(uri="x.db", flush="never").flush_writes()
+
+
+@pytest.mark.parametrize("index", ["hnsw", "IVF_FLAT", "autoindex", "flat"])
+def test_index_kinds(store: MilvusStore, index: str) -> None:
+    coll = store.create_collection(f"idx_{index.lower()}", 8, "l2", index=index, nlist=4)
+    assert coll.capabilities.exact == (index == "flat")
+    ids, vecs = [f"i{i}" for i in range(200)], _rand(200, 8, 10)
+    coll.upsert_arrays(ids, vecs, [{"g": i % 4} for i in range(200)])
+    top = coll.query(vecs[17], k=5, filter=F("g") == 1)
+    assert top.ids[:1] == ["i17"]
+    assert len(top) == 5
+    assert store.collection(coll.name).spec.options["index"] == index.upper()
+
+
+def test_narrow_filter_on_hnsw_still_returns_k(store: MilvusStore) -> None:
+    """Milvus Lite's filtered HNSW runs dry on narrow filters; the collection widens ``ef``."""
+    coll = store.create_collection("narrow", 16, "l2", index="hnsw", m=16, ef=64)
+    n = 300
+    vecs = _rand(n, 16, 12)
+    pays = [{"rare": i % 19 == 0} for i in range(n)]  # 16 of 300
+    ids = [f"h{i}" for i in range(n)]
+    coll.upsert_arrays(ids, vecs, pays)
+    flt = F("rare") == True  # noqa: E712  # builds a filter, not a comparison
+    want = {i for i, p in zip(ids, pays, strict=True) if p["rare"]}
+    for seed in range(10):
+        hits = coll.query(_rand(1, 16, 100 + seed)[0], k=15, filter=flt)
+        assert len(hits) == 15
+        assert set(hits.ids) <= want
+
+
+def test_invalid_index_options(store: MilvusStore) -> None:
+    with pytest.raises(ConfigError, match="index"):
+        store.create_collection("bad_index", 4, index="DISKANN")
+    with pytest.raises(ConfigError):
+        store.create_collection("bad_m", 4, index="hnsw", m=1)
+    assert not store.has_collection("bad_index")
+
+
+def test_import_edgevec_does_not_import_pymilvus() -> None:
+    code = "import sys, edgevec; edgevec.registry.available(); print('pymilvus' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- async
+
+
+def test_async_store_is_native(uri: str) -> None:
+    async def main() -> None:
+        astore = edgevec.connect_async("milvus", uri=uri)
+        assert isinstance(astore, AsyncMilvusStore)
+        async with astore:
+            coll = await astore.create_collection("async_items", 4, "dot")
+            vecs = _rand(20, 4, 11)
+            await coll.upsert_arrays(
+                [f"a{i}" for i in range(20)], vecs, [{"i": i} for i in range(20)]
+            )
+            assert await coll.count(F("i") < 5) == 5  # read-your-writes through the async client
+            hits = await coll.query(vecs[3], k=3, filter=F("i") != 3)
+            assert len(hits) == 3
+            assert "a3" not in hits.ids
+            await coll.delete(filter=F("i") >= 10)
+            assert await coll.count() == 10
+            assert [r.id for r in await coll.get(["a1", "a15"])] == ["a1"]
+            assert type(astore._async).__name__ == "AsyncMilvusClient"
+            assert coll.explain(F("i") == 1) == compile_filter(Cmp("i", "eq", 1))
+            await astore.drop_collection("async_items")
+            assert "async_items" not in await astore.list_collections()
+
+    asyncio.run(main())
