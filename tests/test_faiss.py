@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
 
 import edgevec
-from edgevec import BackendUnavailableError, ConfigError, CorruptDataError, F, Record
+from edgevec import BackendUnavailableError, ConfigError, CorruptDataError, F, Metric, Record
 from edgevec.testing import assert_hits_match
 
 
@@ -202,3 +202,17 @@ def test_records_keep_original_vectors_under_cosine() -> None:
     assert vec is not None
     np.testing.assert_allclose(vec, [3, 4, 0], rtol=1e-6)
     assert abs(coll.query(np.array([6, 8, 0], np.float32), k=1)[0].score - 1.0) < 1e-6
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "l2"])
+def test_narrow_filters_on_hnsw_switch_to_an_exact_scan(metric: Metric) -> None:
+    rng = np.random.default_rng(8)
+    ids = [str(i) for i in range(3000)]
+    vecs = rng.normal(size=(3000, 16)).astype(np.float32)
+    pays = [{"b": float(x)} for x in rng.random(3000)]
+    coll = edgevec.connect("faiss", index="hnsw").create_collection("c", 16, metric)
+    coll.upsert_arrays(ids, vecs, pays)
+    for share in (0.005, 0.04):  # both under exact_fraction (5 %): results must be exact
+        flt = F("b") < share
+        q = rng.normal(size=16).astype(np.float32)
+        assert_hits_match(coll.query(q, k=10, filter=flt), ids, vecs, pays, q, 10, metric, flt)
