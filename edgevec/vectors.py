@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,13 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
         raise DimensionMismatchError(
             f"{what} must have shape (n, {dim}); got shape {arr.shape} (dimension {got})"
         )
-    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes Inf: caught below
-        mat = np.ascontiguousarray(arr, dtype=np.float32)
-    finite = np.isfinite(mat).all(axis=1)
-    if not finite.all():
-        bad = int(np.flatnonzero(~finite)[0])
+    if arr.dtype == np.float32 and arr.flags.c_contiguous:
+        mat = arr
+    else:
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes Inf: caught below
+            mat = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(mat).all():
+        bad = int(np.flatnonzero(~np.isfinite(mat).all(axis=1))[0])
         raise InvalidVectorError(f"{what}[{bad}] contains NaN or Inf (or overflows float32)")
     if metric == "cosine" and mat.shape[0]:
         zero = ~mat.any(axis=1)
@@ -51,6 +54,12 @@ def as_matrix(vectors: Any, dim: int, metric: Metric, *, what: str = "vectors") 
 def as_query(vector: Any, dim: int, metric: Metric) -> Matrix:
     """Validate one query vector (``(dim,)`` or ``(1, dim)``); returns it as ``(1, dim)``."""
     arr = np.asarray(vector) if not isinstance(vector, np.ndarray) else vector
+    if arr.shape == (dim,) and arr.dtype == np.float32 and arr.flags.c_contiguous:
+        # The common case, in one BLAS call: a NaN or Inf anywhere makes the dot non-finite, and
+        # a zero dot means a zero vector. Anything unusual takes the full check below.
+        sq = float(arr.dot(arr))
+        if math.isfinite(sq) and (sq > 0.0 or metric != "cosine"):
+            return arr.reshape(1, dim)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     elif arr.ndim != 2 or arr.shape[0] != 1:

@@ -15,7 +15,7 @@ pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edg
 
 import edgevec
 from edgevec import BackendUnavailableError, ConfigError, CorruptDataError, F, Metric, Record
-from edgevec.testing import assert_hits_match
+from edgevec.testing import assert_hits_match, oracle_topk, recall_at_k
 
 
 def _data(
@@ -216,3 +216,22 @@ def test_narrow_filters_on_hnsw_switch_to_an_exact_scan(metric: Metric) -> None:
         flt = F("b") < share
         q = rng.normal(size=16).astype(np.float32)
         assert_hits_match(coll.query(q, k=10, filter=flt), ids, vecs, pays, q, 10, metric, flt)
+
+
+def test_broad_filters_on_hnsw_keep_recall_through_a_wider_beam() -> None:
+    """With the exact scan switched off, the graph walk under a bitmap keeps recall@10."""
+    rng = np.random.default_rng(9)
+    n, dim = 4000, 24
+    ids = [str(i) for i in range(n)]
+    vecs = rng.normal(size=(n, dim)).astype(np.float32)
+    pays = [{"b": float(x)} for x in rng.random(n)]
+    store = edgevec.connect("faiss", index="hnsw", exact_rows=0, exact_fraction=0.0, ef_search=32)
+    coll = store.create_collection("c", dim, "l2")
+    coll.upsert_arrays(ids, vecs, pays)
+    assert "widened" in coll.explain(F("b") < 0.3)
+    qs = rng.normal(size=(30, dim)).astype(np.float32)
+    for share in (0.1, 0.3):
+        flt = F("b") < share
+        got = [h.ids for h in coll.query_batch(qs, k=10, filter=flt)]
+        truth = [[i for i, _ in oracle_topk(ids, vecs, pays, q, 10, "l2", flt)] for q in qs]
+        assert recall_at_k(got, truth) >= 0.95

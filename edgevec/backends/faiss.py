@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
@@ -65,8 +66,10 @@ class FaissIndexOptions(BaseModel):
     hnsw_m: int = Field(32, ge=4, le=256)
     ef_construction: int = Field(200, ge=8, le=4096)
     ef_search: int = Field(64, ge=1, le=32_768)
+    exact_rows: int = Field(40_000, ge=0)
+    """HNSW: a filter admitting at most this many rows is answered by an exact scan of them."""
     exact_fraction: float = Field(0.05, ge=0.0, le=1.0)
-    """HNSW: when a filter admits at most this share of rows, scan them exactly instead."""
+    """HNSW: ... or at most this share of all rows (for collections far beyond ``exact_rows``)."""
     compact_fraction: float = Field(0.25, gt=0.0, le=1.0)
     """Rebuild once tombstoned slots exceed this share of all slots."""
 
@@ -333,15 +336,19 @@ class FaissCollection(BaseCollection):
                 mask = self._mask(q.filter)
                 allowed = int(np.count_nonzero(mask))
                 k = min(q.k, allowed)
+                share = allowed / n_slots if n_slots else 0.0
                 if k == 0:
                     scores, slots = self._empty(len(vecs))
-                elif self.opts.index == "hnsw" and allowed <= max(
-                    self.opts.exact_fraction * n_slots, 4 * k
+                elif self.opts.index == "hnsw" and (
+                    allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
                 ):
-                    scores, slots = self._exact_subset(vecs, k, np.flatnonzero(mask))
+                    # A filter correlated with the vectors (a class label) cuts the graph apart:
+                    # measured recall@10 0.66 at 10 % and 0.72 at 50 % of rows on Fashion-MNIST
+                    # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
+                    scores, slots = self._search(vecs, k, mask, q.params, exact=True)
                 else:
-                    scores, slots = self._search(vecs, k, mask, q.params, allowed / n_slots)
-            return [self._hits(scores[i], slots[i], q) for i in range(len(vecs))]
+                    scores, slots = self._search(vecs, k, mask, q.params, share=share)
+            return self._hits(scores, slots, q)
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -352,8 +359,10 @@ class FaissCollection(BaseCollection):
         vecs: npt.NDArray[np.float32],
         k: int,
         mask: npt.NDArray[np.bool_] | None,
-        params: Any,
+        params: Mapping[str, Any],
+        *,
         share: float = 1.0,
+        exact: bool = False,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         ef_asked = params.get("ef_search")
         if mask is None and ef_asked is None:  # the common case: no per-call parameters to build
@@ -363,60 +372,62 @@ class FaissCollection(BaseCollection):
         if mask is not None:
             bits = np.packbits(mask, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-        if self.opts.index == "hnsw":
-            ef = int(ef_asked or self.opts.ef_search)
+        index = self._index
+        if self.opts.index == "hnsw" and exact:
+            # The graph's own flat storage, scanned under the bitmap: exact, and no copy.
+            index = faiss.downcast_index(self._index.storage)
+            sp: Any = faiss.SearchParameters(sel=sel)
+        elif self.opts.index == "hnsw":
             # A pre-filter hides part of the graph; widen the beam in proportion so recall holds.
-            ef = min(max(ef, k) * max(1, int(1 / max(share, 1e-3) ** 0.5)), 4096)
-            sp: Any = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+            ef = max(int(ef_asked or self.opts.ef_search), k)
+            sp = faiss.SearchParametersHNSW(sel=sel, efSearch=min(int(ef / share), 4096))
         else:
             sp = faiss.SearchParameters(sel=sel) if sel is not None else None
-        dist, labels = self._index.search(vecs, k, params=sp)
+        dist, labels = index.search(vecs, k, params=sp)
         del sel  # keep the bitmap alive until the search returned
         return self._scores(dist), labels
 
-    def _exact_subset(
-        self, vecs: npt.NDArray[np.float32], k: int, subset: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        metric = _METRIC[self.metric]
-        dist, local = faiss.knn(
-            vecs, np.ascontiguousarray(self._storage()[subset]), k, metric=metric
-        )
-        return self._scores(dist), np.where(local >= 0, subset[np.maximum(local, 0)], -1)
-
     def _scores(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         if self.metric == "l2":  # FAISS reports squared distance; the contract is -‖a-b‖
-            return -np.sqrt(np.maximum(dist, 0.0))
+            np.maximum(dist, 0.0, out=dist)
+            np.sqrt(dist, out=dist)
+            np.negative(dist, out=dist)
         return dist
 
     def _hits(
         self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery
-    ) -> Hits:
+    ) -> list[Hits]:
+        # The per-query hot path: one tolist per matrix, one Hit per result, no numpy per row.
         ids, payloads = self._ids, self._payloads.rows
-        keep = slots >= 0
-        if not keep.all():
-            scores, slots = scores[keep], slots[keep]
-        pairs = zip(slots.tolist(), scores.tolist())
-        # The per-query hot path: one Hit per result, no per-hit method calls.
-        if q.include_vectors:
-            vecs = self._vectors_out(slots)
-            return Hits(
-                Hit(ids[s], sc, dict(payloads[s] or {}) if q.include_payload else {}, vecs[j])
-                for j, (s, sc) in enumerate(pairs)
-            )
-        if q.include_payload:
-            return Hits(Hit(ids[s], sc, dict(payloads[s] or {})) for s, sc in pairs)
-        return Hits(Hit(ids[s], sc) for s, sc in pairs)
+        out: list[Hits] = []
+        for row, row_scores in zip(slots.tolist(), scores.tolist()):
+            if row and row[-1] < 0:  # fewer than k results: FAISS pads with -1
+                row_scores = [sc for s, sc in zip(row, row_scores) if s >= 0]
+                row = [s for s in row if s >= 0]
+            if q.include_vectors:
+                vecs = self._vectors_out(np.asarray(row, dtype=np.int64))
+                out.append(
+                    Hits(
+                        Hit(ids[s], sc, dict(payloads[s] or {}) if q.include_payload else {}, v)
+                        for s, sc, v in zip(row, row_scores, vecs)
+                    )
+                )
+            elif q.include_payload:
+                out.append(
+                    Hits(Hit(ids[s], sc, dict(payloads[s] or {})) for s, sc in zip(row, row_scores))
+                )
+            else:
+                out.append(Hits(Hit(ids[s], sc) for s, sc in zip(row, row_scores)))
+        return out
 
     def _explain(self, flt: Filter) -> str:
-        plan = (
-            "bitmap pre-filter"
-            if self.opts.index == "flat"
-            else (
-                "bitmap pre-filter on HNSW; exact scan when <= "
-                f"{self.opts.exact_fraction:.0%} of rows pass"
-            )
+        if self.opts.index == "flat":
+            return f"{flt.explain()}  [bitmap pre-filter, exact]"
+        return (
+            f"{flt.explain()}  [bitmap pre-filter; exact scan when <= "
+            f"max({self.opts.exact_rows}, {self.opts.exact_fraction:.0%}) rows pass, "
+            "else HNSW with efSearch widened by 1/share]"
         )
-        return f"{flt.explain()}  [{plan}]"
 
     # -- lifecycle --------------------------------------------------------------------------
 
