@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from edgevec.errors import ConfigError, MissingDependencyError
@@ -46,6 +45,9 @@ BUILTIN_BACKENDS: dict[str, BackendEntry] = {
 
 
 def _plugins() -> dict[str, str]:
+    # Imported here: importlib.metadata pulls in email and zipfile (~13 ms) at import time.
+    from importlib.metadata import entry_points
+
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
