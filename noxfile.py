@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typing", "tests", "faiss", "qdrant", "milvus"]
+nox.options.sessions = ["lint", "typing", "tests", "faiss", "qdrant", "milvus", "cross"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -56,3 +56,10 @@ def milvus(session: nox.Session) -> None:
     session.install("-e", ".[test,milvus]")
     tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
     session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def cross(session: nox.Session) -> None:
+    """The same 2,000 real vectors and 50 filtered queries on FAISS, Qdrant and Milvus."""
+    session.install("-e", ".[test,faiss,qdrant,milvus]")
+    session.run(*PYTEST, "tests/test_cross_backend.py", *session.posargs)

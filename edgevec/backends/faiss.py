@@ -408,16 +408,20 @@ class FaissCollection(BaseCollection):
                 vecs = self._vectors_out(np.asarray(row, dtype=np.int64))
                 out.append(
                     Hits(
-                        Hit(ids[s], sc, dict(payloads[s] or {}) if q.include_payload else {}, v)
-                        for s, sc, v in zip(row, row_scores, vecs)
+                        [
+                            Hit(ids[s], sc, dict(payloads[s] or {}) if q.include_payload else {}, v)
+                            for s, sc, v in zip(row, row_scores, vecs)
+                        ]
                     )
                 )
-            elif q.include_payload:
+            elif q.include_payload:  # list comprehensions: cheaper than generators per item
                 out.append(
-                    Hits(Hit(ids[s], sc, dict(payloads[s] or {})) for s, sc in zip(row, row_scores))
+                    Hits(
+                        [Hit(ids[s], sc, dict(payloads[s] or {})) for s, sc in zip(row, row_scores)]
+                    )
                 )
             else:
-                out.append(Hits(Hit(ids[s], sc) for s, sc in zip(row, row_scores)))
+                out.append(Hits([Hit(ids[s], sc) for s, sc in zip(row, row_scores)]))
         return out
 
     def _explain(self, flt: Filter) -> str:
