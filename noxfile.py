@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typing", "tests", "faiss", "qdrant", "milvus", "cross"]
+nox.options.sessions = [
+    "lint",
+    "typing",
+    "tests",
+    "faiss",
+    "qdrant",
+    "milvus",
+    "pinecone",
+    "cross",
+]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
@@ -23,7 +32,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[test,faiss,qdrant,milvus]", "mypy>=1.11", "nox>=2024.4")
+    session.install("-e", ".[test,faiss,qdrant,milvus,pinecone]", "mypy>=1.11", "nox>=2024.4")
     session.run("mypy", "--strict")
 
 
@@ -55,6 +64,14 @@ def milvus(session: nox.Session) -> None:
     """Milvus Lite for real (in process); live too when EDGEVEC_MILVUS_URI is set."""
     session.install("-e", ".[test,milvus]")
     tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
+    session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def pinecone(session: nox.Session) -> None:
+    """Pinecone's wire-level test server; a live index too with EDGEVEC_PINECONE_API_KEY/HOST."""
+    session.install("-e", ".[test,pinecone]")
+    tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
