@@ -12,6 +12,7 @@ nox.options.sessions = [
     "qdrant",
     "milvus",
     "pinecone",
+    "weaviate",
     "cross",
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -32,7 +33,9 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
-    session.install("-e", ".[test,faiss,qdrant,milvus,pinecone]", "mypy>=1.11", "nox>=2024.4")
+    session.install(
+        "-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]", "mypy>=1.11", "nox>=2024.4"
+    )
     session.run("mypy", "--strict")
 
 
@@ -72,6 +75,14 @@ def pinecone(session: nox.Session) -> None:
     """Pinecone's wire-level test server; a live index too with EDGEVEC_PINECONE_API_KEY/HOST."""
     session.install("-e", ".[test,pinecone]")
     tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py")
+    session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def weaviate(session: nox.Session) -> None:
+    """Weaviate's wire-level test server (REST + gRPC); live too with EDGEVEC_WEAVIATE_URL."""
+    session.install("-e", ".[test,weaviate]")
+    tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
