@@ -88,6 +88,6 @@ def weaviate(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on FAISS, Qdrant and Milvus."""
-    session.install("-e", ".[test,faiss,qdrant,milvus]")
+    """The same 2,000 real vectors and 50 filtered queries on every backend."""
+    session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
     session.run(*PYTEST, "tests/test_cross_backend.py", *session.posargs)

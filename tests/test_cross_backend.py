@@ -19,7 +19,7 @@ Each backend runs only when its extra is installed; a pair is skipped when one s
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -55,7 +55,7 @@ GROUPS = {0: "tops", 1: "bottoms", 2: "tops", 3: "dresses", 4: "tops",
           5: "shoes", 6: "tops", 7: "shoes", 8: "bags", 9: "shoes"}  # fmt: skip
 SUMMER = {0, 3, 5}  # T-shirt, dress, sandal
 WINTER = {2, 4, 9}  # pullover, coat, ankle boot
-BACKENDS = ("faiss", "qdrant", "milvus")
+BACKENDS = ("faiss", "qdrant", "milvus", "pinecone", "weaviate")
 
 Vectors = npt.NDArray[np.float32]
 Ranked = Sequence[tuple[str, float]]
@@ -215,6 +215,30 @@ def milvus_results(
         pytest.skip('Milvus Lite not installed (no wheel for this platform?): "edgevec[milvus]"')
     uri = str(tmp_path_factory.mktemp("milvus") / "cross.db")
     return _run(edgevec.connect("milvus", uri=uri, index="FLAT"), data, cases)
+
+
+@pytest.fixture(scope="module")
+def pinecone_results(data: Dataset, cases: dict[Metric, list[Case]]) -> Iterator[Results]:
+    pytest.importorskip("pinecone", reason="Pinecone " + _MISSING.format("pinecone"))
+    from tests.servers.pinecone_server import PineconeTestServer
+
+    # A dotproduct index serves all three metrics; l2 needs two extra dimensions.
+    with PineconeTestServer(dimension=data.vectors.shape[1] + 2, metric="dotproduct") as srv:
+        store = edgevec.connect("pinecone", host=srv.url, api_key=srv.api_key, exact=True)
+        yield _run(store, data, cases)
+
+
+@pytest.fixture(scope="module")
+def weaviate_results(data: Dataset, cases: dict[Metric, list[Case]]) -> Iterator[Results]:
+    pytest.importorskip("weaviate", reason="Weaviate " + _MISSING.format("weaviate"))
+    from tests.servers.weaviate_server import WeaviateTestServer
+
+    with WeaviateTestServer() as srv:
+        yield _run(
+            edgevec.connect("weaviate", url=srv.url, grpc_port=srv.grpc_port, index="flat"),
+            data,
+            cases,
+        )
 
 
 def _results(request: pytest.FixtureRequest, backend: str) -> Results:
