@@ -82,8 +82,8 @@ def test_torn_log_tail_is_dropped(tmp_path: Path) -> None:
     wal = next(tmp_path.glob("c/wal-*.log"))
     coll._wal.close()  # abandon without checkpoint, as a crash would
     store._collections.clear()
-    store._lockfile.close()
-    store._lockfile = None
+    store._dir_lock.release()
+    store._dir_lock = None
     good = wal.read_bytes()
     wal.write_bytes(good + good[: len(good) // 2])  # a second append cut off mid-way
     with edgevec.connect("faiss", path=str(tmp_path)) as reopened:

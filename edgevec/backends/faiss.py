@@ -14,20 +14,19 @@ With ``path`` set, collections persist as snapshots plus a write-ahead log (see
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgevec.backends._local import DirLock
 from edgevec.backends._snapshot import (
     OP_DELETE,
     OP_UPSERT,
@@ -41,7 +40,6 @@ from edgevec.backends._snapshot import (
 from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
-    BackendUnavailableError,
     CollectionNotFoundError,
     ConfigError,
     CorruptDataError,
@@ -472,12 +470,14 @@ class FaissStore(BaseStore):
         self.opts = options
         self._collections: dict[str, FaissCollection] = {}
         self._root = Path(options.path) if options.path else None
-        self._lockfile: IO[bytes] | None = None
+        self._dir_lock: DirLock | None = None
         if options.threads:
             faiss.omp_set_num_threads(options.threads)
         if self._root is not None:
             self._root.mkdir(parents=True, exist_ok=True)
-            self._lockfile = _lock_dir(self._root)
+            self._dir_lock = DirLock(
+                self._root, ".lock", f"{self._root} is in use by another edgevec store"
+            )
 
     def _dir(self, name: str) -> Path | None:
         return None if self._root is None else self._root / name
@@ -537,24 +537,6 @@ class FaissStore(BaseStore):
         for coll in self._collections.values():
             coll.close()
         self._collections.clear()
-        if self._lockfile is not None:
-            self._lockfile.close()
-            self._lockfile = None
-
-
-def _lock_dir(root: Path) -> IO[bytes]:
-    """Hold an exclusive lock on ``root`` so two processes never write one store."""
-    fh = open(root / ".lock", "wb")  # noqa: SIM115  # held for the store's lifetime
-    try:
-        import fcntl
-
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError:  # pragma: no cover - no advisory locks on this platform
-        pass
-    except OSError as exc:
-        fh.close()
-        raise BackendUnavailableError(f"{root} is in use by another edgevec store") from exc
-    with contextlib.suppress(OSError):
-        fh.write(str(os.getpid()).encode())
-        fh.flush()
-    return fh
+        if self._dir_lock is not None:
+            self._dir_lock.release()
+            self._dir_lock = None

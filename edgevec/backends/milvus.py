@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import ipaddress
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -63,6 +62,7 @@ from pymilvus.exceptions import (  # type: ignore[import-untyped]
 )
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.backends._local import is_loopback
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -189,7 +189,7 @@ class MilvusOptions(MilvusIndexOptions):
             raise ValueError(
                 "uri must be http://, https:// or tcp:// (a server) or end in .db (Milvus Lite)"
             )
-        if self.tls is None and parts.scheme != "https" and not _is_loopback(parts.hostname):
+        if self.tls is None and parts.scheme != "https" and not is_loopback(parts.hostname):
             raise ValueError(
                 "plain-text uri to a remote host: use https://, or set tls=false to send data "
                 "and credentials unencrypted"
@@ -212,15 +212,6 @@ class MilvusOptions(MilvusIndexOptions):
 def is_lite(uri: str) -> bool:
     """pymilvus' own rule: a uri ending in ``.db`` is a Milvus Lite data directory."""
     return uri.endswith(".db")
-
-
-def _is_loopback(host: str | None) -> bool:
-    if not host or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def client_kwargs(opts: MilvusOptions) -> dict[str, Any]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import math
 import re
 import string
@@ -69,6 +68,7 @@ from pinecone.errors.exceptions import (
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.backends._local import is_loopback
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -128,7 +128,6 @@ _EXACT_INT = 2**53
 _PLAIN_ID = re.compile(r"[\x01-\x7f]+")
 _ID_SAFE = "".join(c for c in string.punctuation + " " if c != "%")
 _UNESCAPE = re.compile(r"%([0-9A-F]{2})")
-_LOOPBACK_NAMES = frozenset({"localhost"})
 _METRIC_ALIASES = {"dot": "dotproduct", "l2": "euclidean"}
 _NATIVE: dict[IndexMetric, Metric] = {"cosine": "cosine", "dotproduct": "dot", "euclidean": "l2"}
 _POLL_START, _POLL_MAX = 0.05, 1.0
@@ -198,21 +197,12 @@ def https_url(value: str, what: str = "host") -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{what} must look like https://name.svc.pinecone.io")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(
             f"refusing plain http to the remote {what}: the API key would travel in clear text; "
             "use https (http is allowed only to loopback addresses)"
         )
     return url
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ------------------------------------------------------------------------------ id mapping

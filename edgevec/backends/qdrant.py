@@ -26,16 +26,14 @@ Mapping to edgevec's contracts:
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import math
-import os
 import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -46,6 +44,7 @@ from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.backends._local import DirLock, is_loopback
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -94,7 +93,6 @@ _METRIC_TO_DISTANCE: dict[Metric, models.Distance] = {
     "l2": models.Distance.EUCLID,
 }
 _DISTANCE_TO_METRIC = {d: m for m, d in _METRIC_TO_DISTANCE.items()}
-_LOOPBACK_NAMES = frozenset({"localhost"})
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _LOCAL_NOT_FOUND = re.compile(r"Collection .* not found")
 _QUERY_PARAMS = frozenset({"exact", "hnsw_ef"})
@@ -185,18 +183,20 @@ def server_url(opts: QdrantOptions) -> str:
         raise ValueError("url must look like https://host[:port][/prefix]")
     if opts.https is not None and opts.https != (parts.scheme == "https"):
         raise ValueError(f"https={opts.https} contradicts the {parts.scheme}:// url")
-    if parts.scheme == "http" and opts.api_key is not None and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and opts.api_key is not None and not is_loopback(parts.hostname):
         raise ValueError("refusing to send api_key over plain http to a remote host; use https")
     return url
 
 
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _path_lock(path: str) -> DirLock:
+    # qdrant-client locks the folder itself, but on finding it taken it raises without closing
+    # its lock file (a ResourceWarning later); our lock first gives a clean error instead.
+    return DirLock(
+        path,
+        ".edgevec.lock",
+        f"Qdrant storage {path} is in use by another store; local mode allows one client per "
+        "folder (use a Qdrant server for shared access)",
+    )
 
 
 def client_kwargs(opts: QdrantOptions) -> dict[str, Any]:
@@ -215,40 +215,6 @@ def client_kwargs(opts: QdrantOptions) -> dict[str, Any]:
         "timeout": math.ceil(opts.timeout),
         "check_compatibility": opts.check_compatibility,
     }
-
-
-class _PathLock:
-    """An exclusive lock on a local-mode ``path``, held by one edgevec store at a time.
-
-    qdrant-client locks the folder itself, but when it finds it taken it raises without closing
-    its lock file, which surfaces later as a ResourceWarning; taking our own lock first turns a
-    second store on the same folder into a clean :class:`BackendUnavailableError`.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._fh: IO[bytes] | None = None
-        try:
-            os.makedirs(path, exist_ok=True)
-            self._fh = open(os.path.join(path, ".edgevec.lock"), "ab")  # noqa: SIM115  # held
-        except OSError as exc:
-            raise BackendUnavailableError(f"cannot open Qdrant storage {path}: {exc}") from exc
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - no advisory locks here; Qdrant's own lock remains
-            return
-        try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self.release()
-            raise BackendUnavailableError(
-                f"Qdrant storage {path} is in use by another store; local mode allows one client "
-                "per folder (use a Qdrant server for shared access)"
-            ) from exc
-
-    def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
 
 
 def _capabilities(opts: QdrantOptions, exact: bool) -> Capabilities:
@@ -829,7 +795,7 @@ class QdrantStore(BaseStore):
         self._lock: contextlib.AbstractContextManager[Any] = (
             threading.Lock() if options.local else contextlib.nullcontext()
         )
-        self._path_lock = None if options.path is None else _PathLock(options.path)
+        self._path_lock = None if options.path is None else _path_lock(options.path)
         try:
             with _mapped_errors("open Qdrant"):
                 self._client = QdrantClient(**client_kwargs(options))
@@ -936,7 +902,7 @@ class AsyncQdrantStore(AsyncBaseStore):
         assert isinstance(options, QdrantOptions)
         super().__init__(options)
         self.opts = options
-        self._path_lock = None if options.path is None else _PathLock(options.path)
+        self._path_lock = None if options.path is None else _path_lock(options.path)
         try:
             with _mapped_errors("open Qdrant"):
                 self._client = AsyncQdrantClient(**client_kwargs(options))

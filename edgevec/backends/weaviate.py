@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import ipaddress
 import math
 import re
 import time
@@ -74,6 +73,7 @@ from weaviate.exceptions import (
 )
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.backends._local import is_loopback
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -318,15 +318,6 @@ class Endpoints:
     secure: bool
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def endpoints(opts: WeaviateOptions) -> Endpoints:
     """Resolve ``url``, ``tls`` and the gRPC options; ``ValueError`` names the problem."""
     raw = opts.url.strip()
@@ -341,12 +332,12 @@ def endpoints(opts: WeaviateOptions) -> Endpoints:
         if opts.tls is not None and opts.tls != secure:
             raise ValueError(f"tls={opts.tls} contradicts the {parts.scheme}:// url")
     else:
-        secure = opts.tls if opts.tls is not None else not _is_loopback(host)
+        secure = opts.tls if opts.tls is not None else not is_loopback(host)
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise ValueError("url must not have a path, query or fragment (Weaviate serves /v1)")
     if parts.username or parts.password:
         raise ValueError("put credentials in api_key, not in the url")
-    if not secure and opts.api_key is not None and not _is_loopback(host):
+    if not secure and opts.api_key is not None and not is_loopback(host):
         raise ValueError("refusing to send api_key over plain http to a remote host; use https")
     try:
         port = parts.port or (443 if secure else 80)
