@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+
 import nox
 
 nox.options.sessions = [
@@ -13,6 +15,7 @@ nox.options.sessions = [
     "milvus",
     "pinecone",
     "weaviate",
+    "onnx",
     "cross",
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -34,7 +37,11 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
     session.install(
-        "-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]", "mypy>=1.11", "nox>=2024.4"
+        "-e",
+        ".[test,faiss,qdrant,milvus,pinecone,weaviate,onnx]",
+        "types-cachetools",
+        "mypy>=1.11",
+        "nox>=2024.4",
     )
     session.run("mypy", "--strict")
 
@@ -84,6 +91,13 @@ def weaviate(session: nox.Session) -> None:
     session.install("-e", ".[test,weaviate]")
     tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py")
     session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def onnx(session: nox.Session) -> None:
+    """The embedders with their bundled models on real data; bound collections on FAISS."""
+    session.install("-e", ".[test,faiss,onnx]")
+    session.run(*PYTEST, *sorted(glob.glob("tests/test_embedders_*.py")), *session.posargs)
 
 
 @nox.session

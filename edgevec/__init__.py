@@ -11,9 +11,11 @@ Importing edgevec loads no vendor client; a backend's client is imported on firs
 """
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.aembedded import AsyncEmbeddedCollection
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.connect import connect, connect_async
+from edgevec.embedded import EmbeddedCollection
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -25,11 +27,13 @@ from edgevec.errors import (
     CorruptDataError,
     DimensionMismatchError,
     EdgevecError,
+    EmbedderMismatchError,
     FilterNotSupportedError,
     InvalidImageError,
     InvalidInputError,
     InvalidVectorError,
     MissingDependencyError,
+    ModelIntegrityError,
     RoutingError,
 )
 from edgevec.filters import F, Filter
@@ -48,6 +52,7 @@ __all__ = [
     "AsyncBaseCollection",
     "AsyncBaseStore",
     "AsyncCollection",
+    "AsyncEmbeddedCollection",
     "AsyncVectorStore",
     "AuthenticationError",
     "BackendError",
@@ -64,6 +69,8 @@ __all__ = [
     "CorruptDataError",
     "DimensionMismatchError",
     "EdgevecError",
+    "EmbeddedCollection",
+    "EmbedderMismatchError",
     "F",
     "Filter",
     "FilterNotSupportedError",
@@ -74,6 +81,7 @@ __all__ = [
     "InvalidVectorError",
     "Metric",
     "MissingDependencyError",
+    "ModelIntegrityError",
     "Record",
     "RoutingError",
     "VectorStore",

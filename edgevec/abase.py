@@ -8,17 +8,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from edgevec.capabilities import Capabilities
-from edgevec.errors import CollectionExistsError, CollectionNotFoundError
+from edgevec.errors import CollectionExistsError, CollectionNotFoundError, InvalidInputError
 from edgevec.filters import Filter, FilterLike
 from edgevec.prepare import (
     PreparedQuery,
     PreparedUpsert,
     check_collection_name,
     check_delete_args,
+    check_embedder,
     check_existing,
+    check_fingerprint,
     check_ids,
     check_spec,
     prepare_arrays,
@@ -32,6 +34,8 @@ from edgevec.types import CollectionSpec, Hits, Metric, Record
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from edgevec.aembedded import AsyncEmbeddedCollection
+    from edgevec.embedders.protocol import Embedder
 
 __all__ = ["AsyncBaseCollection", "AsyncBaseStore", "PreparedQuery", "PreparedUpsert"]
 
@@ -197,28 +201,90 @@ class AsyncBaseStore(ABC):
     ) -> None:
         await self.close()
 
+    @overload
     async def create_collection(
         self,
         name: str,
         dim: int,
-        metric: str = "cosine",
+        metric: str = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: None = ...,
+        **options: Any,
+    ) -> AsyncBaseCollection: ...
+
+    @overload
+    async def create_collection(
+        self,
+        name: str,
+        dim: int | None = ...,
+        metric: str | None = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: Embedder,
+        **options: Any,
+    ) -> AsyncEmbeddedCollection: ...
+
+    async def create_collection(
+        self,
+        name: str,
+        dim: int | None = None,
+        metric: str | None = None,
         *,
         exist_ok: bool = False,
+        embedder: Embedder | None = None,
         **options: Any,
     ) -> AsyncBaseCollection:
-        """Create a collection (or, with ``exist_ok``, open one of the same dim and metric)."""
-        d, m = check_spec(name, dim, metric)
+        """Create a collection (or, with ``exist_ok``, open one of the same dim and metric).
+
+        With ``embedder``, dim and metric come from it, the collection records its fingerprint,
+        and the result is an ``AsyncEmbeddedCollection``: a full collection plus ``add``/``search``.
+        """
+        from edgevec.aembedded import AsyncEmbeddedCollection
+
+        fingerprint = None
+        if embedder is not None:
+            dim, metric = check_embedder(embedder, dim, metric)
+            fingerprint = embedder.fingerprint
+        elif dim is None:
+            check_collection_name(name)
+            raise InvalidInputError(
+                "create_collection needs dim= (or an embedder= to take it from)"
+            )
+        d, m = check_spec(name, dim, metric or "cosine")
         if await self.has_collection(name):
             if not exist_ok:
                 raise CollectionExistsError(f"collection {name!r} already exists")
             coll = await self.collection(name)
-            check_existing(coll.spec, d, m)
-            return coll
-        return await self._create(CollectionSpec(name, d, m, dict(options)))
+            if embedder is None:
+                check_existing(coll.spec, d, m)
+                return coll
+            check_fingerprint(coll.spec, embedder)
+            return AsyncEmbeddedCollection(coll, embedder)
+        created = await self._create(CollectionSpec(name, d, m, dict(options), fingerprint))
+        return created if embedder is None else AsyncEmbeddedCollection(created, embedder)
 
-    async def collection(self, name: str) -> AsyncBaseCollection:
-        """Open an existing collection; :class:`CollectionNotFoundError` if there is none."""
-        return await self._open(check_collection_name(name))
+    @overload
+    async def collection(self, name: str, *, embedder: None = ...) -> AsyncBaseCollection: ...
+
+    @overload
+    async def collection(self, name: str, *, embedder: Embedder) -> AsyncEmbeddedCollection: ...
+
+    async def collection(
+        self, name: str, *, embedder: Embedder | None = None
+    ) -> AsyncBaseCollection:
+        """Open an existing collection; :class:`CollectionNotFoundError` if there is none.
+
+        With ``embedder``, the collection's recorded fingerprint must be the embedder's
+        (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
+        """
+        from edgevec.aembedded import AsyncEmbeddedCollection
+
+        coll = await self._open(check_collection_name(name))
+        if embedder is None:
+            return coll
+        check_fingerprint(coll.spec, embedder)
+        return AsyncEmbeddedCollection(coll, embedder)
 
     async def has_collection(self, name: str) -> bool:
         return check_collection_name(name) in await self.list_collections()

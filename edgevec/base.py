@@ -10,17 +10,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from edgevec.capabilities import Capabilities
-from edgevec.errors import CollectionExistsError, CollectionNotFoundError
+from edgevec.errors import CollectionExistsError, CollectionNotFoundError, InvalidInputError
 from edgevec.filters import Filter, FilterLike
 from edgevec.prepare import (
     PreparedQuery,
     PreparedUpsert,
     check_collection_name,
     check_delete_args,
+    check_embedder,
     check_existing,
+    check_fingerprint,
     check_ids,
     check_spec,
     prepare_arrays,
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from edgevec.abase import AsyncBaseStore  # unasync: drop
+    from edgevec.embedded import EmbeddedCollection
+    from edgevec.embedders.protocol import Embedder
 
 __all__ = ["BaseCollection", "BaseStore", "PreparedQuery", "PreparedUpsert"]
 
@@ -211,28 +215,88 @@ class BaseStore(ABC):
     ) -> None:
         self.close()
 
+    @overload
     def create_collection(
         self,
         name: str,
         dim: int,
-        metric: str = "cosine",
+        metric: str = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: None = ...,
+        **options: Any,
+    ) -> BaseCollection: ...
+
+    @overload
+    def create_collection(
+        self,
+        name: str,
+        dim: int | None = ...,
+        metric: str | None = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: Embedder,
+        **options: Any,
+    ) -> EmbeddedCollection: ...
+
+    def create_collection(
+        self,
+        name: str,
+        dim: int | None = None,
+        metric: str | None = None,
         *,
         exist_ok: bool = False,
+        embedder: Embedder | None = None,
         **options: Any,
     ) -> BaseCollection:
-        """Create a collection (or, with ``exist_ok``, open one of the same dim and metric)."""
-        d, m = check_spec(name, dim, metric)
+        """Create a collection (or, with ``exist_ok``, open one of the same dim and metric).
+
+        With ``embedder``, dim and metric come from it, the collection records its fingerprint,
+        and the result is an ``EmbeddedCollection``: a full collection plus ``add``/``search``.
+        """
+        from edgevec.embedded import EmbeddedCollection
+
+        fingerprint = None
+        if embedder is not None:
+            dim, metric = check_embedder(embedder, dim, metric)
+            fingerprint = embedder.fingerprint
+        elif dim is None:
+            check_collection_name(name)
+            raise InvalidInputError(
+                "create_collection needs dim= (or an embedder= to take it from)"
+            )
+        d, m = check_spec(name, dim, metric or "cosine")
         if self.has_collection(name):
             if not exist_ok:
                 raise CollectionExistsError(f"collection {name!r} already exists")
             coll = self.collection(name)
-            check_existing(coll.spec, d, m)
-            return coll
-        return self._create(CollectionSpec(name, d, m, dict(options)))
+            if embedder is None:
+                check_existing(coll.spec, d, m)
+                return coll
+            check_fingerprint(coll.spec, embedder)
+            return EmbeddedCollection(coll, embedder)
+        created = self._create(CollectionSpec(name, d, m, dict(options), fingerprint))
+        return created if embedder is None else EmbeddedCollection(created, embedder)
 
-    def collection(self, name: str) -> BaseCollection:
-        """Open an existing collection; :class:`CollectionNotFoundError` if there is none."""
-        return self._open(check_collection_name(name))
+    @overload
+    def collection(self, name: str, *, embedder: None = ...) -> BaseCollection: ...
+
+    @overload
+    def collection(self, name: str, *, embedder: Embedder) -> EmbeddedCollection: ...
+
+    def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
+        """Open an existing collection; :class:`CollectionNotFoundError` if there is none.
+
+        With ``embedder``, the collection's recorded fingerprint must be the embedder's
+        (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
+        """
+        from edgevec.embedded import EmbeddedCollection
+
+        coll = self._open(check_collection_name(name))
+        if embedder is None:
+            return coll
+        check_fingerprint(coll.spec, embedder)
+        return EmbeddedCollection(coll, embedder)
 
     def has_collection(self, name: str) -> bool:
         return check_collection_name(name) in self.list_collections()

@@ -19,11 +19,13 @@ __all__ = [
     "CorruptDataError",
     "DimensionMismatchError",
     "EdgevecError",
+    "EmbedderMismatchError",
     "FilterNotSupportedError",
     "InvalidImageError",
     "InvalidInputError",
     "InvalidVectorError",
     "MissingDependencyError",
+    "ModelIntegrityError",
     "RoutingError",
 ]
 
@@ -36,8 +38,19 @@ class ConfigError(EdgevecError, ValueError):
     """A backend name, option or config file is invalid; the message names the bad key."""
 
 
+class EmbedderMismatchError(ConfigError):
+    """A collection was opened with an embedder other than the one that made its vectors.
+
+    The message names both fingerprints; mixing vectors of two models would return silent garbage.
+    """
+
+
 class MissingDependencyError(EdgevecError, ImportError):
     """An optional extra is not installed; the message says which ``pip install`` fixes it."""
+
+
+class ModelIntegrityError(EdgevecError):
+    """A model file's SHA-256 is not the pinned one (tampered or damaged): it was not loaded."""
 
 
 class InvalidInputError(EdgevecError, ValueError):

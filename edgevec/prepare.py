@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -21,18 +21,25 @@ from edgevec.capabilities import Capabilities
 from edgevec.errors import (
     CollectionExistsError,
     DimensionMismatchError,
+    EmbedderMismatchError,
     InvalidInputError,
 )
 from edgevec.filters import Filter, FilterLike, as_filter
 from edgevec.types import CollectionSpec, Metric, Record, check_id, check_metric
 from edgevec.vectors import Matrix, as_matrix, as_query
 
+if TYPE_CHECKING:
+    from edgevec.embedders.protocol import Embedder
+
 __all__ = [
     "PreparedQuery",
     "PreparedUpsert",
+    "check_add_args",
     "check_collection_name",
     "check_delete_args",
+    "check_embedder",
     "check_existing",
+    "check_fingerprint",
     "check_ids",
     "check_k",
     "check_spec",
@@ -256,3 +263,58 @@ def check_existing(spec: CollectionSpec, dim: int, metric: Metric) -> None:
             f"collection {spec.name!r} exists with dim={spec.dim}, metric={spec.metric!r}; "
             f"asked for dim={dim}, metric={metric!r}"
         )
+
+
+def check_embedder(embedder: Embedder, dim: object, metric: str | None) -> tuple[int, Metric]:
+    """The dim and metric of a collection made for ``embedder``; explicit ones must agree."""
+    from edgevec.embedders.protocol import Embedder
+
+    if not isinstance(embedder, Embedder):
+        raise InvalidInputError(
+            f"embedder must provide dim, metric, fingerprint, embed and aembed; "
+            f"got {type(embedder).__name__}"
+        )
+    if dim is not None and dim != embedder.dim:
+        raise InvalidInputError(f"dim={dim!r} conflicts with the embedder's dim={embedder.dim}")
+    if metric is not None and metric != embedder.metric:
+        raise InvalidInputError(
+            f"metric={metric!r} conflicts with the embedder's metric={embedder.metric!r}"
+        )
+    return embedder.dim, check_metric(embedder.metric)
+
+
+def check_fingerprint(spec: CollectionSpec, embedder: Embedder) -> None:
+    """Refuse to bind ``embedder`` to a collection another embedder filled.
+
+    A collection created without an embedder records no fingerprint; binding one is allowed when
+    its dim and metric fit, since the caller may have stored that model's vectors by hand.
+    """
+    check_embedder(embedder, None, None)
+    if spec.fingerprint is not None and spec.fingerprint != embedder.fingerprint:
+        raise EmbedderMismatchError(
+            f"collection {spec.name!r} was created with the embedder {spec.fingerprint!r}, "
+            f"but is opened with {embedder.fingerprint!r}: their vectors are not comparable. "
+            "Open it with the embedder it was created with, or re-embed into a new collection."
+        )
+    if spec.dim != embedder.dim or spec.metric != embedder.metric:
+        raise EmbedderMismatchError(
+            f"collection {spec.name!r} has dim={spec.dim}, metric={spec.metric!r}; the embedder "
+            f"{embedder.fingerprint!r} makes dim={embedder.dim}, metric={embedder.metric!r}"
+        )
+
+
+def check_add_args(
+    ids: Sequence[str],
+    items: Sequence[Any],
+    payloads: Sequence[Mapping[str, Any] | None] | None,
+) -> tuple[list[str], list[Any]]:
+    """Validate what ``EmbeddedCollection.add`` can before any embedding work."""
+    id_list = check_ids(ids)
+    if isinstance(items, str | bytes | bytearray | memoryview):
+        raise InvalidInputError(f"items must be a list, not a single {type(items).__name__}")
+    item_list = list(items)
+    if len(item_list) != len(id_list):
+        raise InvalidInputError(f"{len(id_list)} ids but {len(item_list)} items")
+    if payloads is not None and len(payloads) != len(id_list):
+        raise InvalidInputError(f"{len(id_list)} ids but {len(payloads)} payloads")
+    return id_list, item_list
