@@ -34,6 +34,7 @@ from edgevec.errors import (
     InvalidVectorError,
     MissingDependencyError,
     ModelIntegrityError,
+    PartialWriteError,
     RoutingError,
 )
 from edgevec.filters import F, Filter
@@ -82,6 +83,7 @@ __all__ = [
     "Metric",
     "MissingDependencyError",
     "ModelIntegrityError",
+    "PartialWriteError",
     "Record",
     "RoutingError",
     "VectorStore",

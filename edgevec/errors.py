@@ -8,6 +8,8 @@ standard exception type fits too (``ValueError``, ``ImportError``, ``LookupError
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 __all__ = [
     "AuthenticationError",
     "BackendError",
@@ -26,6 +28,7 @@ __all__ = [
     "InvalidVectorError",
     "MissingDependencyError",
     "ModelIntegrityError",
+    "PartialWriteError",
     "RoutingError",
 ]
 
@@ -95,6 +98,20 @@ class BackendTimeoutError(BackendError, TimeoutError):
 
 class AuthenticationError(BackendError):
     """The engine refused the credentials."""
+
+
+class PartialWriteError(BackendError):
+    """A write that took several requests was applied in part.
+
+    ``written`` holds the ids the engine acknowledged; ``failed`` maps every other id of the call
+    to the reason (an id whose request failed may or may not have been applied). Upserts are
+    idempotent, so retrying the whole call is safe.
+    """
+
+    def __init__(self, message: str, written: Iterable[str], failed: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.written = tuple(written)
+        self.failed = dict(failed)
 
 
 class CorruptDataError(BackendError):

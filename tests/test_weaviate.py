@@ -41,7 +41,6 @@ from edgevec.backends.weaviate import (
     CLASS_PREFIX,
     ID_NAMESPACE,
     MAX_PROPERTY_NAME,
-    BatchWriteError,
     WeaviateCollection,
     WeaviateOptions,
     WeaviateStore,
@@ -70,6 +69,7 @@ from edgevec.errors import (
     ConfigError,
     FilterNotSupportedError,
     InvalidInputError,
+    PartialWriteError,
 )
 from edgevec.filters import And, Cmp, Filter, Not, Op, Or
 from edgevec.testing import matches
@@ -479,21 +479,21 @@ def test_rejected_objects_raise_one_error_listing_them(
         )
         pays: list[dict[str, Any]] = [{"color": "red"}, {}, {"n": 1}, {"color": "blue"}, {}]
         ids = ["bad-1", "ok-1", "ok-2", "bad-2", "ok-3"]
-        with pytest.raises(BatchWriteError) as info:
+        with pytest.raises(PartialWriteError) as info:
             coll.upsert_arrays(ids, _rand(5, 2, 3), pays)  # three requests, one error
         err = info.value
-        assert set(err.errors) == {"bad-1", "bad-2"}
-        assert "ps_color" in err.errors["bad-1"]
+        assert set(err.failed) == {"bad-1", "bad-2"}
+        assert "ps_color" in err.failed["bad-1"]
         for part in ("2 of 5", "'bad-1'", "'bad-2'"):
             assert part in str(err)
         assert sorted(r.id for r in coll.get(ids)) == ["ok-1", "ok-2", "ok-3"]
         # A chunk rejected whole makes the client raise (without indices); the next chunk is
         # still sent and the error still lists every rejected id.
         pays = [{"color": "x"}, {"color": "y"}, {}]
-        with pytest.raises(BatchWriteError) as every:
+        with pytest.raises(PartialWriteError) as every:
             coll.upsert_arrays(["bad-3", "bad-4", "ok-4"], _rand(3, 2, 4), pays)
-        assert set(every.value.errors) == {"bad-3", "bad-4"}
-        assert "ps_color" in every.value.errors["bad-4"]
+        assert set(every.value.failed) == {"bad-3", "bad-4"}
+        assert "ps_color" in every.value.failed["bad-4"]
         assert isinstance(
             every.value.__cause__, weaviate.exceptions.WeaviateInsertManyAllFailedError
         )
@@ -509,9 +509,9 @@ async def test_async_rejections_make_one_error_too(
         raw.collections.use(class_name("abatch")).config.add_property(
             Property(name="pb_ok", data_type=DataType.TEXT_ARRAY)
         )
-        with pytest.raises(BatchWriteError) as info:
+        with pytest.raises(PartialWriteError) as info:
             await coll.upsert_arrays(["a", "b", "c"], _rand(3, 2, 8), [{"ok": True}, {}, {"ok": 1}])
-        assert set(info.value.errors) == {"a"}
+        assert set(info.value.failed) == {"a"}
         assert info.value.__cause__ is not None  # the one-object chunk was rejected whole
         assert await coll.count() == 2
         await s.drop_collection("abatch")

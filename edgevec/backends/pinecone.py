@@ -83,6 +83,7 @@ from edgevec.errors import (
     FilterNotSupportedError,
     InvalidInputError,
     InvalidVectorError,
+    PartialWriteError,
 )
 from edgevec.filters import And, Cmp, Filter, Not, Or
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
@@ -94,7 +95,6 @@ __all__ = [
     "MAX_REQUEST_BYTES",
     "AsyncPineconeCollection",
     "AsyncPineconeStore",
-    "PartialWriteError",
     "PineconeCollection",
     "PineconeOptions",
     "PineconeStore",
@@ -645,17 +645,6 @@ Step = _Call | _Sleep
 Plan = Generator[Step, Any, T]
 
 
-class PartialWriteError(BackendError):
-    """A multi-request write failed part-way: ``written`` ids were acknowledged by Pinecone,
-    ``not_written`` were in the failed request or never sent (the failed one may or may not
-    have been applied). Upserts are idempotent: retrying the whole call is safe."""
-
-    def __init__(self, message: str, written: Sequence[str], not_written: Sequence[str]) -> None:
-        super().__init__(message)
-        self.written = tuple(written)
-        self.not_written = tuple(not_written)
-
-
 @dataclass(frozen=True, slots=True)
 class _Row:
     id: str
@@ -935,7 +924,7 @@ class _Collection:
                     f"records were acknowledged (first written {written[0]!r}, first not "
                     f"written {rest[0]!r}): {err}",
                     written,
-                    rest,
+                    dict.fromkeys(rest, f"in or after the failed request: {err}"),
                 ) from err
             written.extend(r.id for r in chunk)
             lsn = _lsn(response, "committed")

@@ -43,7 +43,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Collection, Generator, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
 from urllib.parse import urlsplit
@@ -87,6 +87,7 @@ from edgevec.errors import (
     EdgevecError,
     FilterNotSupportedError,
     InvalidInputError,
+    PartialWriteError,
 )
 from edgevec.filters import OPS, And, Cmp, Filter, Not, Or
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
@@ -101,7 +102,6 @@ __all__ = [
     "MAX_PROPERTY_NAME",
     "AsyncWeaviateCollection",
     "AsyncWeaviateStore",
-    "BatchWriteError",
     "Endpoints",
     "WeaviateCollection",
     "WeaviateCollectionOptions",
@@ -870,22 +870,15 @@ def to_score(distance: float, metric: Metric) -> float:
 # ---------------------------------------------------------------------------------- errors
 
 
-class BatchWriteError(BackendError):
-    """Weaviate rejected some records of an upsert. ``errors`` maps each rejected record id to
-    Weaviate's message; every other record of the call was written (retrying is safe: upserts
-    are idempotent)."""
-
-    def __init__(self, message: str, errors: Mapping[str, str]) -> None:
-        super().__init__(message)
-        self.errors = dict(errors)
-
-
-def _batch_error(collection: str, errors: Mapping[str, str], total: int) -> BatchWriteError:
+def _batch_error(
+    collection: str, errors: Mapping[str, str], ids: Sequence[str]
+) -> PartialWriteError:
     shown = "; ".join(f"{rid!r}: {msg}" for rid, msg in list(errors.items())[:10])
     more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-    return BatchWriteError(
-        f"Weaviate rejected {len(errors)} of {total} records written to collection "
+    return PartialWriteError(
+        f"Weaviate rejected {len(errors)} of {len(ids)} records written to collection "
         f"{collection!r}, the others were written: {shown}{more}",
+        [i for i in ids if i not in errors],
         errors,
     )
 
@@ -925,7 +918,7 @@ def map_error(
     if isinstance(exc, _DeadlineError | asyncio.TimeoutError | TimeoutError):
         return BackendTimeoutError(f"could not {action}: the deadline passed")
     if isinstance(exc, WeaviateInsertManyAllFailedError):
-        return BatchWriteError(message, {})
+        return PartialWriteError(message, (), {})
     if isinstance(exc, InsufficientPermissionsError):
         return AuthenticationError(message)
     if isinstance(exc, UnexpectedStatusCodeError):
@@ -1140,7 +1133,7 @@ class _Core:
         yield from self._ensure_properties(needed)
         try:
             result = yield self._call("data.insert_many", {"objects": objects}, "upsert")
-        except BatchWriteError as err:  # every object failed: the client raises, without indices
+        except PartialWriteError as err:  # every object failed: the client raises, without indices
             cause = err.__cause__
             return dict.fromkeys(batch.ids, str(getattr(cause, "message", err))), cause
         return {batch.ids[i]: str(e.message) for i, e in sorted(result.errors.items())}, None
@@ -1301,7 +1294,7 @@ class WeaviateCollection(BaseCollection):
             errors.update(rejected)
             cause = cause or exc
         if errors:
-            raise _batch_error(self.name, errors, len(batch.ids)) from cause
+            raise _batch_error(self.name, errors, batch.ids) from cause
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         self._write(batch)  # one chunk or many: the same path
@@ -1438,7 +1431,7 @@ class AsyncWeaviateCollection(AsyncBaseCollection):
             errors.update(rejected)
             cause = cause or exc
         if errors:
-            raise _batch_error(self.name, errors, len(batch.ids)) from cause
+            raise _batch_error(self.name, errors, batch.ids) from cause
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
         await self._write(batch)
