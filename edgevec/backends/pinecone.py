@@ -67,9 +67,10 @@ from pinecone.errors.exceptions import (
 )
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.abase import AsyncBaseStore
+from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends._local import is_loopback
-from edgevec.base import BaseCollection, BaseStore
+from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
     AuthenticationError,
@@ -86,6 +87,7 @@ from edgevec.errors import (
     PartialWriteError,
 )
 from edgevec.filters import And, Cmp, Filter, Not, Or
+from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
 from edgevec.types import METRICS, CollectionSpec, Hit, Hits, Metric, Record
 
@@ -899,7 +901,7 @@ class _Collection:
             out.append(_Row(rid, vid, body, len(orjson.dumps(body))))
         return out
 
-    def plan_upsert(self, batch: PreparedUpsert) -> Plan[None]:
+    def upsert(self, batch: PreparedUpsert) -> Plan[None]:
         rows = self.rows(batch)
         written: list[str] = []
         committed: int | None = None
@@ -970,7 +972,7 @@ class _Collection:
                 return
             yield _Sleep(delay)
 
-    def plan_delete_ids(self, ids: list[str]) -> Plan[None]:
+    def delete_ids(self, ids: list[str]) -> Plan[None]:
         vids = list(dict.fromkeys(vector_id(i) for i in ids))
         for start in range(0, len(vids), MAX_IDS_PER_REQUEST):
             chunk = vids[start : start + MAX_IDS_PER_REQUEST]
@@ -997,7 +999,7 @@ class _Collection:
                     return
                 yield _Sleep(delay)
 
-    def plan_delete_filter(self, flt: Filter) -> Plan[None]:
+    def delete_filter(self, flt: Filter) -> Plan[None]:
         compiled = compile_filter(flt)
         yield _Call(
             "delete",
@@ -1021,7 +1023,7 @@ class _Collection:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def plan_query(self, q: PreparedQuery) -> Plan[list[Hits]]:
+    def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
         if q.params:
             raise InvalidInputError(
                 f"Pinecone queries take no params, got {', '.join(sorted(q.params))}"
@@ -1063,7 +1065,10 @@ class _Collection:
             found.sort(key=lambda h: -h.score)
         return Hits(found)
 
-    def plan_get(self, ids: list[str], include_vectors: bool) -> Plan[list[Record]]:
+    def explain(self, flt: Filter) -> str:
+        return render_filter(flt)
+
+    def get(self, ids: list[str], include_vectors: bool) -> Plan[list[Record]]:
         vids = [vector_id(i) for i in ids]
         stored: dict[str, Any] = {}
         for chunk in _fetch_chunks(list(dict.fromkeys(vids))):
@@ -1085,7 +1090,7 @@ class _Collection:
             records.append(Record(rid, vector, payload))
         return records
 
-    def plan_count(self, flt: Filter | None) -> Plan[int]:
+    def count(self, flt: Filter | None) -> Plan[int]:
         if flt is None:
             stats = yield _Call("describe_index_stats", {}, f"count {self.spec.name!r}")
             summary = stats.namespaces.get(self.ns)
@@ -1231,41 +1236,18 @@ def _drive(index: Index, plan: Plan[T]) -> T:
         return value
 
 
-class PineconeCollection(BaseCollection):
+class PineconeCollection(PlannedCollection):
     """A Pinecone namespace behind the sync API."""
 
     backend: ClassVar[str] = "pinecone"
 
     def __init__(self, store: PineconeStore, core: _Collection) -> None:
-        super().__init__(core.spec, core.capabilities)
-        self._store = store
-        self._core = core
+        super().__init__(core.spec, core.capabilities, core, store._run)
 
     def _write(self, batch: PreparedUpsert) -> None:
         # One plan for the whole batch: chunks follow Pinecone's count *and* byte limits, and a
         # failure part-way names what was written.
-        self._store._run(self._core.plan_upsert(batch))
-
-    def _upsert(self, batch: PreparedUpsert) -> None:
-        self._store._run(self._core.plan_upsert(batch))
-
-    def _query(self, q: PreparedQuery) -> list[Hits]:
-        return self._store._run(self._core.plan_query(q))
-
-    def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return self._store._run(self._core.plan_get(ids, include_vectors))
-
-    def _delete_ids(self, ids: list[str]) -> None:
-        self._store._run(self._core.plan_delete_ids(ids))
-
-    def _delete_filter(self, flt: Filter) -> None:
-        self._store._run(self._core.plan_delete_filter(flt))
-
-    def _count(self, flt: Filter | None) -> int:
-        return self._store._run(self._core.plan_count(flt))
-
-    def _explain(self, flt: Filter) -> str:
-        return render_filter(flt)
+        self._upsert(batch)
 
 
 class PineconeStore(BaseStore):
@@ -1363,39 +1345,16 @@ async def _adrive(index: AsyncIndex, plan: Plan[T]) -> T:
         return value
 
 
-class AsyncPineconeCollection(AsyncBaseCollection):
+class AsyncPineconeCollection(AsyncPlannedCollection):
     """A Pinecone namespace behind the async API (``pinecone.AsyncIndex``, no threads)."""
 
     backend: ClassVar[str] = "pinecone"
 
     def __init__(self, store: AsyncPineconeStore, core: _Collection) -> None:
-        super().__init__(core.spec, core.capabilities)
-        self._store = store
-        self._core = core
+        super().__init__(core.spec, core.capabilities, core, store._run)
 
     async def _write(self, batch: PreparedUpsert) -> None:
-        await self._store._run(self._core.plan_upsert(batch))
-
-    async def _upsert(self, batch: PreparedUpsert) -> None:
-        await self._store._run(self._core.plan_upsert(batch))
-
-    async def _query(self, q: PreparedQuery) -> list[Hits]:
-        return await self._store._run(self._core.plan_query(q))
-
-    async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return await self._store._run(self._core.plan_get(ids, include_vectors))
-
-    async def _delete_ids(self, ids: list[str]) -> None:
-        await self._store._run(self._core.plan_delete_ids(ids))
-
-    async def _delete_filter(self, flt: Filter) -> None:
-        await self._store._run(self._core.plan_delete_filter(flt))
-
-    async def _count(self, flt: Filter | None) -> int:
-        return await self._store._run(self._core.plan_count(flt))
-
-    def _explain(self, flt: Filter) -> str:
-        return render_filter(flt)
+        await self._upsert(batch)
 
 
 class AsyncPineconeStore(AsyncBaseStore):

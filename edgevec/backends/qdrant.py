@@ -43,9 +43,10 @@ from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.abase import AsyncBaseStore
+from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends._local import DirLock, is_loopback
-from edgevec.base import BaseCollection, BaseStore
+from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
     AuthenticationError,
@@ -60,6 +61,7 @@ from edgevec.errors import (
     InvalidInputError,
 )
 from edgevec.filters import And, Cmp, Filter, Not, Or
+from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
@@ -486,7 +488,10 @@ class _Translator:
             )
         return Hits(hits)
 
-    def retrieve(self, ids: list[str], include_vectors: bool) -> _Call[list[Record]]:
+    def explain(self, flt: Filter) -> str:
+        return render_filter(flt)
+
+    def get(self, ids: list[str], include_vectors: bool) -> _Call[list[Record]]:
         kwargs = {
             "collection_name": self.name,
             "ids": list(dict.fromkeys(point_id(i) for i in ids)),
@@ -739,7 +744,7 @@ def _mapped_errors(action: str) -> Iterator[None]:
 # ------------------------------------------------------------------------------ sync shell
 
 
-class QdrantCollection(BaseCollection):
+class QdrantCollection(PlannedCollection):
     """A Qdrant collection behind the sync API."""
 
     backend: ClassVar[str] = "qdrant"
@@ -748,34 +753,11 @@ class QdrantCollection(BaseCollection):
         self, store: QdrantStore, spec: CollectionSpec, opts: QdrantCollectionOptions
     ) -> None:
         tr = _Translator(spec, opts, store.opts)
-        super().__init__(spec, _capabilities(store.opts, tr.exact))
-        self._store = store
-        self._tr = tr
+        super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store._run)
 
     def _write(self, batch: PreparedUpsert) -> None:
         _check_reserved(batch)  # the whole batch, before its first chunk is sent
         super()._write(batch)
-
-    def _upsert(self, batch: PreparedUpsert) -> None:
-        self._store._run(self._tr.upsert(batch))
-
-    def _query(self, q: PreparedQuery) -> list[Hits]:
-        return self._store._run(self._tr.query(q))
-
-    def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return self._store._run(self._tr.retrieve(ids, include_vectors))
-
-    def _delete_ids(self, ids: list[str]) -> None:
-        self._store._run(self._tr.delete_ids(ids))
-
-    def _delete_filter(self, flt: Filter) -> None:
-        self._store._run(self._tr.delete_filter(flt))
-
-    def _count(self, flt: Filter | None) -> int:
-        return self._store._run(self._tr.count(flt))
-
-    def _explain(self, flt: Filter) -> str:
-        return render_filter(flt)
 
 
 class QdrantStore(BaseStore):
@@ -848,7 +830,7 @@ class QdrantStore(BaseStore):
 # ----------------------------------------------------------------------------- async shell
 
 
-class AsyncQdrantCollection(AsyncBaseCollection):
+class AsyncQdrantCollection(AsyncPlannedCollection):
     """A Qdrant collection behind the async API (``AsyncQdrantClient``, no worker threads)."""
 
     backend: ClassVar[str] = "qdrant"
@@ -857,34 +839,11 @@ class AsyncQdrantCollection(AsyncBaseCollection):
         self, store: AsyncQdrantStore, spec: CollectionSpec, opts: QdrantCollectionOptions
     ) -> None:
         tr = _Translator(spec, opts, store.opts)
-        super().__init__(spec, _capabilities(store.opts, tr.exact))
-        self._store = store
-        self._tr = tr
+        super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store._run)
 
     async def _write(self, batch: PreparedUpsert) -> None:
         _check_reserved(batch)
         await super()._write(batch)
-
-    async def _upsert(self, batch: PreparedUpsert) -> None:
-        await self._store._run(self._tr.upsert(batch))
-
-    async def _query(self, q: PreparedQuery) -> list[Hits]:
-        return await self._store._run(self._tr.query(q))
-
-    async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return await self._store._run(self._tr.retrieve(ids, include_vectors))
-
-    async def _delete_ids(self, ids: list[str]) -> None:
-        await self._store._run(self._tr.delete_ids(ids))
-
-    async def _delete_filter(self, flt: Filter) -> None:
-        await self._store._run(self._tr.delete_filter(flt))
-
-    async def _count(self, flt: Filter | None) -> int:
-        return await self._store._run(self._tr.count(flt))
-
-    def _explain(self, flt: Filter) -> str:
-        return render_filter(flt)
 
 
 class AsyncQdrantStore(AsyncBaseStore):

@@ -72,9 +72,10 @@ from weaviate.exceptions import (
     WeaviateTimeoutError,
 )
 
-from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.abase import AsyncBaseStore
+from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends._local import is_loopback
-from edgevec.base import BaseCollection, BaseStore
+from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
     AuthenticationError,
@@ -90,6 +91,7 @@ from edgevec.errors import (
     PartialWriteError,
 )
 from edgevec.filters import OPS, And, Cmp, Filter, Not, Or
+from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
@@ -1269,10 +1271,11 @@ def _resolve(target: Any, method: str) -> Any:
 # ------------------------------------------------------------------------------ sync shell
 
 
-class WeaviateCollection(BaseCollection):
+class WeaviateCollection(PlannedCollection):
     """A Weaviate collection behind the sync API."""
 
     backend: ClassVar[str] = "weaviate"
+    planner: _Core
 
     def __init__(
         self,
@@ -1281,16 +1284,15 @@ class WeaviateCollection(BaseCollection):
         opts: WeaviateCollectionOptions,
         props: set[str],
     ) -> None:
-        super().__init__(spec, _capabilities(store.opts, opts.index, store.version))
-        self._store = store
-        self._core = _Core(spec, props)
+        caps = _capabilities(store.opts, opts.index, store.version)
+        super().__init__(spec, caps, _Core(spec, props), store._run)
 
     def _write(self, batch: PreparedUpsert) -> None:
         """Every chunk is sent; the rejections of all of them make one error."""
         errors: dict[str, str] = {}
         cause: BaseException | None = None
         for chunk in batch.chunks(self.capabilities.max_batch):
-            rejected, exc = self._store._run(self._core.upsert(chunk))
+            rejected, exc = self._run(self.planner.upsert(chunk))
             errors.update(rejected)
             cause = cause or exc
         if errors:
@@ -1298,24 +1300,6 @@ class WeaviateCollection(BaseCollection):
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         self._write(batch)  # one chunk or many: the same path
-
-    def _query(self, q: PreparedQuery) -> list[Hits]:
-        return self._store._run(self._core.query(q))
-
-    def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return self._store._run(self._core.get(ids, include_vectors))
-
-    def _delete_ids(self, ids: list[str]) -> None:
-        self._store._run(self._core.delete_ids(ids))
-
-    def _delete_filter(self, flt: Filter) -> None:
-        self._store._run(self._core.delete_filter(flt))
-
-    def _count(self, flt: Filter | None) -> int:
-        return self._store._run(self._core.count(flt))
-
-    def _explain(self, flt: Filter) -> str:
-        return self._core.explain(flt)
 
 
 class WeaviateStore(BaseStore):
@@ -1405,10 +1389,11 @@ class WeaviateStore(BaseStore):
 # ----------------------------------------------------------------------------- async shell
 
 
-class AsyncWeaviateCollection(AsyncBaseCollection):
+class AsyncWeaviateCollection(AsyncPlannedCollection):
     """A Weaviate collection behind the async API (``WeaviateAsyncClient``, no worker threads)."""
 
     backend: ClassVar[str] = "weaviate"
+    planner: _Core
 
     def __init__(
         self,
@@ -1418,16 +1403,15 @@ class AsyncWeaviateCollection(AsyncBaseCollection):
         props: set[str],
         version: tuple[int, ...],
     ) -> None:
-        super().__init__(spec, _capabilities(store.opts, opts.index, version))
-        self._store = store
-        self._core = _Core(spec, props)
+        caps = _capabilities(store.opts, opts.index, version)
+        super().__init__(spec, caps, _Core(spec, props), store._run)
 
     async def _write(self, batch: PreparedUpsert) -> None:
         """Every chunk is sent; the rejections of all of them make one error."""
         errors: dict[str, str] = {}
         cause: BaseException | None = None
         for chunk in batch.chunks(self.capabilities.max_batch):
-            rejected, exc = await self._store._run(self._core.upsert(chunk))
+            rejected, exc = await self._run(self.planner.upsert(chunk))
             errors.update(rejected)
             cause = cause or exc
         if errors:
@@ -1435,24 +1419,6 @@ class AsyncWeaviateCollection(AsyncBaseCollection):
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
         await self._write(batch)
-
-    async def _query(self, q: PreparedQuery) -> list[Hits]:
-        return await self._store._run(self._core.query(q))
-
-    async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return await self._store._run(self._core.get(ids, include_vectors))
-
-    async def _delete_ids(self, ids: list[str]) -> None:
-        await self._store._run(self._core.delete_ids(ids))
-
-    async def _delete_filter(self, flt: Filter) -> None:
-        await self._store._run(self._core.delete_filter(flt))
-
-    async def _count(self, flt: Filter | None) -> int:
-        return await self._store._run(self._core.count(flt))
-
-    def _explain(self, flt: Filter) -> str:
-        return self._core.explain(flt)
 
 
 class AsyncWeaviateStore(AsyncBaseStore):
