@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from edgevec.errors import ConfigError
 from edgevec.registry import available
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from edgevec.base import BaseStore
 
-__all__ = ["DEFAULT_BACKEND", "load_config", "resolve", "validate_options"]
+__all__ = ["DEFAULT_BACKEND", "load_config", "parse_options", "resolve", "validate_options"]
 
 DEFAULT_BACKEND = "faiss"
 ENV_PREFIX = "EDGEVEC_"
@@ -108,13 +108,22 @@ def _resolve_env_refs(options: Mapping[str, Any], backend: str) -> dict[str, Any
 
 def validate_options(cls: type[BaseStore], options: Mapping[str, Any]) -> BaseModel:
     """Validate ``options`` with the backend's model; :class:`ConfigError` names the key."""
+    resolved = _resolve_env_refs(options, cls.backend)
+    return parse_options(cls.Options, resolved, f"config for backend {cls.backend!r}")
+
+
+M = TypeVar("M", bound="BaseModel")
+
+
+def parse_options(model: type[M], options: Mapping[str, Any], what: str) -> M:
+    """Validate ``options`` with a pydantic ``model``; on failure a :class:`ConfigError` says
+    ``invalid {what}``, names each bad key and lists the valid ones."""
     from pydantic import ValidationError
 
-    resolved = _resolve_env_refs(options, cls.backend)
     try:
-        return cls.Options.model_validate(resolved)
+        return model.model_validate(dict(options))
     except ValidationError as exc:
-        valid = ", ".join(sorted(cls.Options.model_fields))
+        valid = ", ".join(sorted(model.model_fields))
         problems = []
         for err in exc.errors(include_url=False, include_input=False):
             key = ".".join(str(part) for part in err["loc"]) or "(options)"
@@ -123,8 +132,7 @@ def validate_options(cls: type[BaseStore], options: Mapping[str, Any]) -> BaseMo
             else:
                 problems.append(f"option {key!r}: {err['msg']}")
         raise ConfigError(
-            f"invalid config for backend {cls.backend!r}: {'; '.join(problems)} "
-            f"(valid options: {valid})"
+            f"invalid {what}: {'; '.join(problems)} (valid options: {valid})"
         ) from None  # pydantic's own message would echo input values, secrets included
 
 

@@ -39,9 +39,9 @@ from edgevec.backends._snapshot import (
 )
 from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
+from edgevec.config import parse_options
 from edgevec.errors import (
     CollectionNotFoundError,
-    ConfigError,
     CorruptDataError,
 )
 from edgevec.filters import Filter, PayloadIndex
@@ -493,10 +493,7 @@ class FaissStore(BaseStore):
             **self.opts.model_dump(include=set(FaissIndexOptions.model_fields)),
             **spec.options,
         }
-        try:
-            opts = FaissIndexOptions.model_validate(merged)
-        except ValueError as exc:
-            raise ConfigError(f"invalid FAISS index options for {spec.name!r}: {exc}") from None
+        opts = parse_options(FaissIndexOptions, merged, f"FAISS index options for {spec.name!r}")
         spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
         coll = FaissCollection(
             spec, opts, self._dir(spec.name), self.opts.durable, self.opts.wal_max_bytes

@@ -65,6 +65,7 @@ from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.backends._local import is_loopback
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
+from edgevec.config import parse_options
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -234,10 +235,7 @@ def index_options(
     defaults: MilvusOptions, overrides: Mapping[str, Any], name: str
 ) -> MilvusIndexOptions:
     merged = {**defaults.model_dump(include=set(MilvusIndexOptions.model_fields)), **overrides}
-    try:
-        return MilvusIndexOptions.model_validate(merged)
-    except ValueError as exc:
-        raise ConfigError(f"invalid Milvus index options for {name!r}: {exc}") from None
+    return parse_options(MilvusIndexOptions, merged, f"Milvus index options for {name!r}")
 
 
 # --------------------------------------------------------------------------- expressions

@@ -48,6 +48,7 @@ from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends._local import DirLock, is_loopback
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
+from edgevec.config import parse_options
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -553,17 +554,9 @@ def _drop_call(name: str) -> _Call[None]:
 
 def collection_options(spec: CollectionSpec) -> QdrantCollectionOptions:
     """Validate ``create_collection``'s keyword options; :class:`ConfigError` names the bad key."""
-    try:
-        opts = QdrantCollectionOptions.model_validate(dict(spec.options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)
-        )
-        valid = ", ".join(sorted(QdrantCollectionOptions.model_fields))
-        raise ConfigError(
-            f"invalid Qdrant options for collection {spec.name!r}: {problems} (valid: {valid})"
-        ) from None
+    opts = parse_options(
+        QdrantCollectionOptions, spec.options, f"Qdrant options for collection {spec.name!r}"
+    )
     try:
         for field in opts.payload_indexes:
             payload_key(field)

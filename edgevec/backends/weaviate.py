@@ -52,7 +52,7 @@ import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 import httpx
 import numpy as np
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from weaviate import WeaviateAsyncClient, WeaviateClient
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
 from weaviate.classes.data import DataObject
@@ -77,6 +77,7 @@ from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends._local import is_loopback
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
+from edgevec.config import parse_options
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -360,17 +361,9 @@ def endpoints(opts: WeaviateOptions) -> Endpoints:
 
 
 def _collection_options(spec: CollectionSpec, store: WeaviateOptions) -> WeaviateCollectionOptions:
-    try:
-        opts = WeaviateCollectionOptions.model_validate(dict(spec.options))
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(options)'}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)
-        )
-        valid = ", ".join(sorted(WeaviateCollectionOptions.model_fields))
-        raise ConfigError(
-            f"invalid Weaviate options for collection {spec.name!r}: {problems} (valid: {valid})"
-        ) from None
+    opts = parse_options(
+        WeaviateCollectionOptions, spec.options, f"Weaviate options for collection {spec.name!r}"
+    )
     return opts if opts.index is not None else opts.model_copy(update={"index": store.index})
 
 
