@@ -46,6 +46,7 @@ from edgevec.errors import (
 )
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.types import CollectionSpec, Hit, Hits, Record
+from edgevec.vectors import normalize_rows
 
 __all__ = ["FaissCollection", "FaissIndexOptions", "FaissOptions", "FaissStore"]
 
@@ -320,9 +321,7 @@ class FaissCollection(BaseCollection):
     def _query(self, q: PreparedQuery) -> list[Hits]:
         vecs = q.vectors
         if self.metric == "cosine":
-            vecs = np.ascontiguousarray(
-                vecs / np.linalg.norm(vecs, axis=1, keepdims=True), dtype=np.float32
-            )
+            vecs = normalize_rows(vecs)
         with self._lock:
             n_slots = len(self._ids)
             if q.filter is None and self._dead == 0:
