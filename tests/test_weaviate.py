@@ -71,9 +71,10 @@ from edgevec.errors import (
     InvalidInputError,
     PartialWriteError,
 )
-from edgevec.filters import And, Cmp, Filter, Not, Op, Or
+from edgevec.filters import Cmp, Filter, Not
 from edgevec.testing import matches
 from edgevec.testing.oracle import exact_scores
+from edgevec.testing.strategies import random_filter
 from tests.servers.weaviate_server import WeaviateTestServer
 
 SECRET = "s3cr3t-weaviate-key-value"  # noqa: S105  # a dummy key to look for in outputs
@@ -316,25 +317,6 @@ VALUES: list[Any] = [
 NUMBERS: list[Any] = [0, 1, 2.5, 3, 3.0, -1, -0.0, 2**53, 2**53 + 1, float(2**53), 3.5, -7]
 
 
-def _random_filter(rng: random.Random, depth: int = 0) -> Filter:
-    roll = rng.random()
-    if depth < 2 and roll < 0.3:
-        args = tuple(_random_filter(rng, depth + 1) for _ in range(rng.randint(2, 3)))
-        return And(args) if rng.random() < 0.5 else Or(args)
-    if depth < 3 and roll < 0.45:
-        return Not(_random_filter(rng, depth + 1))
-    field = rng.choice(FIELDS)
-    ops: list[Op] = ["eq", "ne", "in", "nin", "lt", "lte", "gt", "gte", "exists"]
-    op = rng.choice(ops)
-    if op == "exists":
-        return Cmp(field, "exists", True)
-    if op in ("in", "nin"):
-        return Cmp(field, op, tuple(rng.sample(VALUES, rng.randint(1, 3))))
-    if op in ("eq", "ne"):
-        return Cmp(field, op, rng.choice(VALUES))
-    return Cmp(field, op, rng.choice(NUMBERS))
-
-
 @pytest.fixture(scope="module")
 def adversarial(server: WeaviateTestServer) -> Iterator[tuple[WeaviateCollection, list[str]]]:
     with edgevec.connect("weaviate", **_options(server)) as s:
@@ -374,7 +356,7 @@ def test_random_trees_match_the_oracle(
     rng = random.Random(20240501)
     q = np.ones(4, np.float32)
     for i in range(120):
-        flt = _random_filter(rng)
+        flt = random_filter(rng, FIELDS, VALUES, NUMBERS)
         want = _want(flt, ids)
         assert coll.count(flt) == len(want), flt.explain()
         if i % 4 == 0:

@@ -6,15 +6,16 @@ The schema is tuned so random filters select a real share of records and hit the
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import random
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from edgevec.filters import OPS, And, Cmp, Filter, Not, Or
+from edgevec.filters import OPS, And, Cmp, Filter, Not, Op, Or
 
-__all__ = ["COLORS", "TAGS", "filters", "random_payloads"]
+__all__ = ["COLORS", "TAGS", "filters", "random_filter", "random_payloads"]
 
 COLORS = ("red", "green", "blue", "ü-violet")
 TAGS = ("a", "b", "c", "d")
@@ -118,3 +119,34 @@ def filters(ops: Collection[str] = OPS, max_leaves: int = 4) -> st.SearchStrateg
         return st.one_of(branches) if branches else children
 
     return st.recursive(leaves, extend, max_leaves=max_leaves)
+
+
+_SWEEP_OPS: tuple[Op, ...] = ("eq", "ne", "in", "nin", "lt", "lte", "gt", "gte", "exists")
+
+
+def random_filter(
+    rng: random.Random,
+    fields: Sequence[str],
+    values: Sequence[Any],
+    numbers: Sequence[float],
+    depth: int = 0,
+) -> Filter:
+    """A random filter tree over ``fields`` (plain ``random``, for seeded adversarial sweeps that
+    pair every operator with awkward values such as ``3`` / ``"3"`` / ``True`` / ``2**53``)."""
+    roll = rng.random()
+    if depth < 2 and roll < 0.3:
+        args = tuple(
+            random_filter(rng, fields, values, numbers, depth + 1) for _ in range(rng.randint(2, 3))
+        )
+        return And(args) if rng.random() < 0.5 else Or(args)
+    if depth < 3 and roll < 0.45:
+        return Not(random_filter(rng, fields, values, numbers, depth + 1))
+    field = rng.choice(list(fields))
+    op = rng.choice(_SWEEP_OPS)
+    if op == "exists":
+        return Cmp(field, "exists", True)
+    if op in ("in", "nin"):
+        return Cmp(field, op, tuple(rng.sample(list(values), rng.randint(1, 3))))
+    if op in ("eq", "ne"):
+        return Cmp(field, op, rng.choice(list(values)))
+    return Cmp(field, op, rng.choice(list(numbers)))
