@@ -36,6 +36,7 @@ from edgevec.errors import (
     ModelIntegrityError,
     PartialWriteError,
     RoutingError,
+    StoreClosedError,
 )
 from edgevec.filters import F, Filter
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
@@ -86,6 +87,7 @@ __all__ = [
     "PartialWriteError",
     "Record",
     "RoutingError",
+    "StoreClosedError",
     "VectorStore",
     "__version__",
     "connect",

@@ -30,6 +30,7 @@ __all__ = [
     "ModelIntegrityError",
     "PartialWriteError",
     "RoutingError",
+    "StoreClosedError",
 ]
 
 
@@ -82,6 +83,13 @@ class CollectionNotFoundError(EdgevecError, LookupError):
 
 class CollectionExistsError(EdgevecError):
     """A collection of that name exists (or exists with a different dimension or metric)."""
+
+
+class StoreClosedError(EdgevecError):
+    """The store was closed: it and every collection handle from it refuse further calls.
+
+    Closed means closed: a late write through an old handle would land outside the store's locks.
+    """
 
 
 class BackendError(EdgevecError):
