@@ -33,7 +33,8 @@ class AsyncPlannedCollection(AsyncBaseCollection):
         self._run = run
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
-        await self._run(self.planner.upsert(batch))
+        for chunk in batch.chunks(self.capabilities.max_batch):
+            await self._run(self.planner.upsert(chunk))
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
         hits: list[Hits] = await self._run(self.planner.query(q))

@@ -7,6 +7,7 @@ for the I/O methods), and ``nox -s lint`` fails if the two drift apart: one sour
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, overload
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CollectionExistsError, CollectionNotFoundError, InvalidInputError
 from edgevec.filters import Filter, FilterLike
+from edgevec.lifecycle import HandleState, StoreState
 from edgevec.prepare import (
     PreparedQuery,
     PreparedUpsert,
@@ -51,6 +53,9 @@ class BaseCollection(ABC):
     def __init__(self, spec: CollectionSpec, capabilities: Capabilities) -> None:
         self.spec = spec
         self.capabilities = capabilities
+        self._handle_state = HandleState(StoreState(self.backend), spec.name)
+        """Checked by every public method; the store that hands this handle out replaces it
+        with one tied to its own state, and a wrapper shares the state of what it wraps."""
 
     @property
     def name(self) -> str:
@@ -74,7 +79,8 @@ class BaseCollection(ABC):
 
     def upsert(self, records: Iterable[Record]) -> None:
         """Insert or overwrite records; returns once the engine acknowledged the write."""
-        self._write(prepare_upsert(records, self.dim, self.metric))
+        self._handle_state.check()
+        self._upsert(prepare_upsert(records, self.dim, self.metric))
 
     def upsert_arrays(
         self,
@@ -83,11 +89,8 @@ class BaseCollection(ABC):
         payloads: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> None:
         """Columnar :meth:`upsert`: ``ids``, an ``(n, dim)`` array and optional payloads."""
-        self._write(prepare_arrays(ids, vectors, payloads, self.dim, self.metric))
-
-    def _write(self, batch: PreparedUpsert) -> None:
-        for chunk in batch.chunks(self.capabilities.max_batch):
-            self._upsert(chunk)
+        self._handle_state.check()
+        self._upsert(prepare_arrays(ids, vectors, payloads, self.dim, self.metric))
 
     def query(
         self,
@@ -100,6 +103,7 @@ class BaseCollection(ABC):
         params: Mapping[str, Any] | None = None,
     ) -> Hits:
         """The ``k`` nearest records to ``vector`` (best first) that satisfy ``filter``."""
+        self._handle_state.check()
         q = prepare_query(
             vector, k, filter, dim=self.dim, metric=self.metric,
             capabilities=self.capabilities, backend=self.backend,
@@ -119,6 +123,7 @@ class BaseCollection(ABC):
         params: Mapping[str, Any] | None = None,
     ) -> list[Hits]:
         """One :class:`Hits` per row of the ``(n, dim)`` array ``vectors``."""
+        self._handle_state.check()
         q = prepare_query_batch(
             vectors, k, filter, dim=self.dim, metric=self.metric,
             capabilities=self.capabilities, backend=self.backend,
@@ -128,10 +133,12 @@ class BaseCollection(ABC):
 
     def get(self, ids: Iterable[str], *, include_vectors: bool = True) -> list[Record]:
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
+        self._handle_state.check()
         return self._get(check_ids(ids), include_vectors)
 
     def delete(self, ids: Iterable[str] | None = None, *, filter: FilterLike | None = None) -> None:
         """Delete by ids (missing ids are ignored) or by filter."""
+        self._handle_state.check()
         check_delete_args(ids, filter)
         if ids is not None:
             id_list = check_ids(ids)
@@ -144,10 +151,12 @@ class BaseCollection(ABC):
 
     def count(self, filter: FilterLike | None = None) -> int:
         """Number of records, or of records satisfying ``filter``."""
+        self._handle_state.check()
         return self._count(prepare_filter(filter, self.capabilities, self.backend))
 
     def explain(self, filter: FilterLike) -> str:
         """What this backend receives for ``filter`` (its native query form, rendered)."""
+        self._handle_state.check()
         flt = prepare_filter(filter, self.capabilities, self.backend)
         assert flt is not None
         return self._explain(flt)
@@ -155,7 +164,10 @@ class BaseCollection(ABC):
     # -- backend hooks ----------------------------------------------------------------------
 
     @abstractmethod
-    def _upsert(self, batch: PreparedUpsert) -> None: ...
+    def _upsert(self, batch: PreparedUpsert) -> None:
+        """Write the whole validated batch: the one write hook, so a wrapper that delegates it
+        keeps every rule of the backend. Split it with ``batch.chunks(...)`` where the engine
+        limits a request, and finish (flush, aggregate errors) before returning."""
 
     @abstractmethod
     def _query(self, q: PreparedQuery) -> list[Hits]: ...
@@ -177,7 +189,12 @@ class BaseCollection(ABC):
 
 
 class BaseStore(ABC):
-    """Sync store: a connection to one engine holding named collections."""
+    """Sync store: a connection to one engine holding named collections.
+
+    The store hands out one collection object per name (opened on first use, under a lock, so
+    concurrent ``collection``/``create_collection`` calls share it), and ``close()`` is final:
+    afterwards the store and every handle it gave out raise :class:`StoreClosedError`.
+    """
 
     backend: ClassVar[str] = "base"
     capabilities: ClassVar[Capabilities] = Capabilities()
@@ -186,6 +203,9 @@ class BaseStore(ABC):
 
     def __init__(self, options: BaseModel) -> None:
         self.options = options
+        self._store_state = StoreState(self.backend)
+        self._handle_by_name: dict[str, BaseCollection] = {}
+        self._handle_lock = threading.RLock()
 
     # unasync: begin sync-only
     @classmethod
@@ -253,6 +273,8 @@ class BaseStore(ABC):
 
         With ``embedder``, dim and metric come from it, the collection records its fingerprint,
         and the result is an ``EmbeddedCollection``: a full collection plus ``add``/``search``.
+        Check and create are one step per store, so concurrent ``exist_ok`` calls all get the
+        same collection object (bound views are new wrappers around it).
         """
         from edgevec.embedded import EmbeddedCollection
 
@@ -266,17 +288,21 @@ class BaseStore(ABC):
                 "create_collection needs dim= (or an embedder= to take it from)"
             )
         d, m = check_spec(name, dim, metric or "cosine")
-        if self.has_collection(name):
-            if not exist_ok:
-                raise CollectionExistsError(f"collection {name!r} already exists")
-            coll = self.collection(name)
-            if embedder is None:
-                check_existing(coll.spec, d, m)
-                return coll
-            check_fingerprint(coll.spec, embedder)
-            return EmbeddedCollection(coll, embedder)
-        created = self._create(CollectionSpec(name, d, m, dict(options), fingerprint))
-        return created if embedder is None else EmbeddedCollection(created, embedder)
+        with self._handle_lock:
+            self._store_state.check()
+            if self._has_collection(name):
+                if not exist_ok:
+                    raise CollectionExistsError(f"collection {name!r} already exists")
+                coll = self._handle_for(name)
+                if embedder is None:
+                    check_existing(coll.spec, d, m)
+                else:
+                    check_fingerprint(coll.spec, embedder)
+            else:
+                self._forget(name)  # a handle whose collection was dropped elsewhere is stale
+                spec = CollectionSpec(name, d, m, dict(options), fingerprint)
+                coll = self._adopt(self._create(spec))
+        return coll if embedder is None else EmbeddedCollection(coll, embedder)
 
     @overload
     def collection(self, name: str, *, embedder: None = ...) -> BaseCollection: ...
@@ -287,33 +313,84 @@ class BaseStore(ABC):
     def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
         """Open an existing collection; :class:`CollectionNotFoundError` if there is none.
 
-        With ``embedder``, the collection's recorded fingerprint must be the embedder's
-        (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
+        Every call for one name returns the same object until the collection is dropped
+        through this store. With ``embedder``, the collection's recorded fingerprint must be
+        the embedder's (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
         """
         from edgevec.embedded import EmbeddedCollection
 
-        coll = self._open(check_collection_name(name))
+        name = check_collection_name(name)
+        with self._handle_lock:
+            self._store_state.check()
+            coll = self._handle_for(name)
         if embedder is None:
             return coll
         check_fingerprint(coll.spec, embedder)
         return EmbeddedCollection(coll, embedder)
 
     def has_collection(self, name: str) -> bool:
-        return check_collection_name(name) in self.list_collections()
+        """Whether the engine holds a collection of that name (asked every time)."""
+        name = check_collection_name(name)
+        self._store_state.check()
+        return self._has_collection(name)
+
+    def list_collections(self) -> list[str]:
+        """Names of the collections the engine holds, sorted."""
+        self._store_state.check()
+        return self._list_collections()
 
     def drop_collection(self, name: str, *, missing_ok: bool = False) -> None:
-        """Delete a collection and its data."""
-        if not self.has_collection(name):
-            if missing_ok:
-                return
+        """Delete a collection and its data; its handle then raises ``CollectionNotFoundError``
+        and a later create gives a new one."""
+        name = check_collection_name(name)
+        with self._handle_lock:
+            self._store_state.check()
+            present = self._has_collection(name)
+            try:
+                if present:
+                    self._drop(name)
+            finally:
+                self._forget(name)
+        if not present and not missing_ok:
             raise CollectionNotFoundError(f"no collection named {name!r}")
-        self._drop(name)
+
+    def close(self) -> None:
+        """Release the engine; idempotent. Afterwards every call on the store or on any
+        collection handle it gave out raises :class:`~edgevec.errors.StoreClosedError`."""
+        with self._handle_lock:
+            if self._store_state.closed:
+                return
+            self._store_state.closed = True
+            self._handle_by_name.clear()
+            self._close()
+
+    # -- the one handle per name (callers hold the handle lock) -----------------------------
+
+    def _handle_for(self, name: str) -> BaseCollection:
+        coll = self._handle_by_name.get(name)
+        return coll if coll is not None else self._adopt(self._open(name))
+
+    def _adopt(self, coll: BaseCollection) -> BaseCollection:
+        coll._handle_state = HandleState(self._store_state, coll.name)
+        self._handle_by_name[coll.name] = coll
+        return coll
+
+    def _forget(self, name: str) -> None:
+        coll = self._handle_by_name.pop(name, None)
+        if coll is not None:
+            coll._handle_state.dropped = True
+
+    # -- backend hooks ----------------------------------------------------------------------
+
+    def _has_collection(self, name: str) -> bool:
+        return name in self._list_collections()
 
     @abstractmethod
-    def list_collections(self) -> list[str]: ...
+    def _list_collections(self) -> list[str]: ...
 
     @abstractmethod
-    def close(self) -> None: ...
+    def _close(self) -> None:
+        """Release the engine's resources; called once, by :meth:`close`."""
 
     @abstractmethod
     def _create(self, spec: CollectionSpec) -> BaseCollection: ...

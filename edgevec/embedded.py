@@ -3,11 +3,15 @@
 It is a full collection -- every method of the backend collection it wraps still works, vectors
 included -- plus the two item-level calls. ``add`` embeds everything first (in batches, with a
 progress bar on long ingests) and writes only when every item embedded, so one bad item fails the
-call before any write. ``scripts/unasync.py`` generates :mod:`edgevec.aembedded` from this file.
+call before any write. It shares the wrapped handle's state, so a closed store or a dropped
+collection refuses it too, and it writes through the backend's one write hook, so every backend
+rule (flush, reserved keys, partial-write reports) holds for ``add`` as for ``upsert``.
+``scripts/unasync.py`` generates :mod:`edgevec.aembedded` from this file.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +36,7 @@ class EmbeddedCollection(BaseCollection):
     def __init__(self, inner: BaseCollection, embedder: Embedder) -> None:
         super().__init__(inner.spec, inner.capabilities)
         self.inner = inner
+        self._handle_state = inner._handle_state
         self.embedder = embedder
         self.backend = inner.backend  # type: ignore[misc]  # per instance: the wrapped backend
 
@@ -55,11 +60,12 @@ class EmbeddedCollection(BaseCollection):
         Items are embedded ``batch_size`` at a time (a tqdm bar shows on long ingests when
         ``progress`` is ``None``; ``True``/``False`` force it). Every vector is held until all
         items embedded: memory is ``len(items) * dim * 4`` bytes, so split very large ingests
-        into several calls.
+        into several calls. An error about one item names its index in ``items``.
         """
+        self._handle_state.check()
         id_list, item_list = check_add_args(ids, items, payloads)
         vectors = self._embed_all(item_list, batch_size, progress)
-        self._write(prepare_arrays(id_list, vectors, payloads, self.dim, self.metric))
+        self._upsert(prepare_arrays(id_list, vectors, payloads, self.dim, self.metric))
 
     def _embed_all(self, items: list[Any], batch_size: int, progress: bool | None) -> Matrix:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -69,7 +75,12 @@ class EmbeddedCollection(BaseCollection):
         try:
             for start in range(0, len(items), batch_size):
                 chunk = items[start : start + batch_size]
-                parts.append(self.embedder.embed(chunk))
+                try:
+                    parts.append(self.embedder.embed(chunk))
+                except InvalidInputError as exc:
+                    if start:
+                        raise _renumbered(exc, start, start + len(chunk)) from exc
+                    raise
                 bar.update(len(chunk))
         finally:
             bar.close()
@@ -88,6 +99,7 @@ class EmbeddedCollection(BaseCollection):
         params: Mapping[str, Any] | None = None,
     ) -> Hits:
         """The ``k`` records nearest to ``item`` once embedded (best first)."""
+        self._handle_state.check()
         vectors = self.embedder.embed([item])
         return self.query(
             vectors[0], k, filter,
@@ -116,3 +128,16 @@ class EmbeddedCollection(BaseCollection):
 
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
+
+
+def _renumbered(exc: InvalidInputError, start: int, stop: int) -> InvalidInputError:
+    """The embedder's error for ``items[start:stop]``, told in ``add``'s numbering.
+
+    Embedders name a bad item ``#i`` counting from the start of the list they were given (the
+    bundled ones do); ``add`` gives them one batch at a time, so ``i`` is shifted by the batch's
+    offset. A message without ``#i`` gets the batch's range instead.
+    """
+    message, found = re.subn(r"#(\d+)", lambda m: f"#{int(m[1]) + start}", str(exc), count=1)
+    if not found:
+        message = f"{message} (in items {start}..{stop - 1} of this add)"
+    return type(exc)(message)

@@ -37,7 +37,8 @@ class PlannedCollection(BaseCollection):
         self._run = run
 
     def _upsert(self, batch: PreparedUpsert) -> None:
-        self._run(self.planner.upsert(batch))
+        for chunk in batch.chunks(self.capabilities.max_batch):
+            self._run(self.planner.upsert(chunk))
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
         hits: list[Hits] = self._run(self.planner.query(q))

@@ -1,7 +1,8 @@
 """Serve a sync backend through the async API from worker threads (in-process engines: FAISS).
 
-Validation runs in the async shell (:mod:`edgevec.abase`); only the backend hooks move to a
-thread via :func:`asyncio.to_thread`, so no coroutine ever blocks the event loop.
+Validation, the closed check and the one-handle-per-name map live in the async shell
+(:mod:`edgevec.abase`); only the backend hooks move to a thread via :func:`asyncio.to_thread`, so
+no coroutine ever blocks the event loop. Closing the async store closes the sync one.
 """
 
 from __future__ import annotations
@@ -51,18 +52,21 @@ class ThreadedAsyncStore(AsyncBaseStore):
     """An async store over a sync one: every call runs in a worker thread."""
 
     def __init__(self, sync: BaseStore) -> None:
-        super().__init__(sync.options)
         self.sync = sync
         self.backend = sync.backend  # type: ignore[misc]
         self.capabilities = sync.capabilities  # type: ignore[misc]
+        super().__init__(sync.options)
 
     def __repr__(self) -> str:
         return f"<async {self.sync!r}>"
 
-    async def list_collections(self) -> list[str]:
-        return await asyncio.to_thread(self.sync.list_collections)
+    async def _list_collections(self) -> list[str]:
+        return await asyncio.to_thread(self.sync._list_collections)
 
-    async def close(self) -> None:
+    async def _has_collection(self, name: str) -> bool:
+        return await asyncio.to_thread(self.sync._has_collection, name)
+
+    async def _close(self) -> None:
         await asyncio.to_thread(self.sync.close)
 
     async def _create(self, spec: CollectionSpec) -> AsyncBaseCollection:

@@ -3,7 +3,8 @@
 collections) and ``edgevec/aplanned.py`` from ``edgevec/planned.py`` (plan-running collections).
 
 One hand-written shell, one generated twin: the rules below add ``async``/``await`` to the I/O
-methods, rename the classes, call the embedder's ``aembed`` and turn the context manager async.
+methods, rename the classes, call the embedder's ``aembed``, turn the context manager async and
+the store's ``threading.RLock`` into an ``asyncio.Lock`` (never re-entered in the async twin).
 ``--check`` exits 1 when a committed file differs from what would be generated (``nox -s lint``).
 
     python scripts/unasync.py          # regenerate
@@ -26,7 +27,6 @@ PKG = ROOT / "edgevec"
 ASYNC_METHODS = [
     "upsert",
     "upsert_arrays",
-    "_write",
     "query",
     "query_batch",
     "get",
@@ -43,7 +43,11 @@ ASYNC_METHODS = [
     "has_collection",
     "drop_collection",
     "list_collections",
+    "_list_collections",
+    "_has_collection",
+    "_handle_for",
     "close",
+    "_close",
     "_create",
     "_open",
     "_drop",
@@ -97,6 +101,10 @@ def transform(source: str, header: str, target: Path) -> str:
     text = re.sub(rf"(?<!await )(self(?:\.inner)?)\.({names})\(", r"await \1.\2(", text)
     text = text.replace("self.embedder.embed(", "await self.embedder.aembed(")
     text = re.sub(r"\bedgevec\.(base|embedded|planned) import\b", r"edgevec.a\1 import", text)
+    # The store's handle lock: a thread lock in sync code, an event-loop lock in async code.
+    text = text.replace("import threading\n", "import asyncio\n")
+    text = text.replace("threading.RLock()", "asyncio.Lock()")
+    text = text.replace("with self._handle_lock:", "async with self._handle_lock:")
     text = text.replace("def __enter__(", "async def __aenter__(")
     text = text.replace("def __exit__(", "async def __aexit__(")
     text = re.sub(r"\bBaseCollection\b", "AsyncBaseCollection", text)

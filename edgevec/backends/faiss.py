@@ -481,7 +481,7 @@ class FaissStore(BaseStore):
     def _dir(self, name: str) -> Path | None:
         return None if self._root is None else self._root / name
 
-    def list_collections(self) -> list[str]:
+    def _list_collections(self) -> list[str]:
         names = set(self._collections)
         if self._root is not None:
             names.update(p.name for p in self._root.iterdir() if (p / "CURRENT").is_file())
@@ -528,7 +528,7 @@ class FaissStore(BaseStore):
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """Checkpoint every open collection and release the directory lock."""
         for coll in self._collections.values():
             coll.close()

@@ -669,18 +669,15 @@ class MilvusCollection(BaseCollection):
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return self._store._call(what, fn, self.name, *args, **kwargs)
 
-    def _write(self, batch: PreparedUpsert) -> None:
+    def _upsert(self, batch: PreparedUpsert) -> None:
         check_encodable(batch.ids)
-        super()._write(batch)
+        for chunk in batch.chunks(self.capabilities.max_batch):
+            self._call("upsert", self._store.client.upsert, build_rows(chunk))
         self._after_write()
 
     def _after_write(self) -> None:
         if self._store.opts.flush_writes():
             self._call("flush", self._store.client.flush)
-
-    def _upsert(self, batch: PreparedUpsert) -> None:
-        if batch.ids:
-            self._call("upsert", self._store.client.upsert, build_rows(batch))
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
         expr = compile_filter(q.filter) if q.filter is not None else ""
@@ -787,10 +784,10 @@ class MilvusStore(BaseStore):
         except _CLIENT_ERRORS as exc:
             raise translate_error(exc, what, self.opts.token) from exc
 
-    def list_collections(self) -> list[str]:
+    def _list_collections(self) -> list[str]:
         return sorted(self._call("list collections", self.client.list_collections))
 
-    def has_collection(self, name: str) -> bool:
+    def _has_collection(self, name: str) -> bool:
         return bool(
             self._call("has collection", self.client.has_collection, check_collection_name(name))
         )
@@ -831,7 +828,7 @@ class MilvusStore(BaseStore):
             raise BackendUnavailableError("this Milvus store is closed")
         return self._client
 
-    def close(self) -> None:
+    def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -869,18 +866,15 @@ class AsyncMilvusCollection(AsyncBaseCollection):
     async def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         return await self._store._acall(what, method, self.name, *args, **kwargs)
 
-    async def _write(self, batch: PreparedUpsert) -> None:
+    async def _upsert(self, batch: PreparedUpsert) -> None:
         check_encodable(batch.ids)
-        await super()._write(batch)
+        for chunk in batch.chunks(self.capabilities.max_batch):
+            await self._call("upsert", "upsert", build_rows(chunk))
         await self._after_write()
 
     async def _after_write(self) -> None:
         if self._store.opts.flush_writes():
             await self._call("flush", "flush")
-
-    async def _upsert(self, batch: PreparedUpsert) -> None:
-        if batch.ids:
-            await self._call("upsert", "upsert", build_rows(batch))
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
         expr = compile_filter(q.filter) if q.filter is not None else ""
@@ -960,6 +954,7 @@ class AsyncMilvusStore(AsyncBaseStore):
     capabilities: ClassVar[Capabilities] = MilvusStore.capabilities
 
     def __init__(self, options: MilvusOptions) -> None:
+        super().__init__(options)
         self.opts = options
         self._sync: Any = None
         self._async: Any = None
@@ -1015,10 +1010,10 @@ class AsyncMilvusStore(AsyncBaseStore):
 
         return await asyncio.to_thread(call)
 
-    async def list_collections(self) -> list[str]:
+    async def _list_collections(self) -> list[str]:
         return sorted(await self._ddl("list collections", "list_collections"))
 
-    async def has_collection(self, name: str) -> bool:
+    async def _has_collection(self, name: str) -> bool:
         return bool(
             await self._ddl("has collection", "has_collection", check_collection_name(name))
         )
@@ -1051,7 +1046,7 @@ class AsyncMilvusStore(AsyncBaseStore):
     async def _drop(self, name: str) -> None:
         await self._ddl("drop collection", "drop_collection", name)
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         if self._closed:
             return
         self._closed = True

@@ -1244,10 +1244,10 @@ class PineconeCollection(PlannedCollection):
     def __init__(self, store: PineconeStore, core: _Collection) -> None:
         super().__init__(core.spec, core.capabilities, core, store._run)
 
-    def _write(self, batch: PreparedUpsert) -> None:
+    def _upsert(self, batch: PreparedUpsert) -> None:
         # One plan for the whole batch: chunks follow Pinecone's count *and* byte limits, and a
         # failure part-way names what was written.
-        self._upsert(batch)
+        self._run(self.planner.upsert(batch))
 
 
 class PineconeStore(BaseStore):
@@ -1299,10 +1299,10 @@ class PineconeStore(BaseStore):
     def _run(self, plan: Plan[T]) -> T:
         return _drive(self._index, plan)
 
-    def list_collections(self) -> list[str]:
+    def _list_collections(self) -> list[str]:
         return self._run(self._core.plan_list())
 
-    def has_collection(self, name: str) -> bool:
+    def _has_collection(self, name: str) -> bool:
         return self._run(self._core.plan_has(check_collection_name(name)))
 
     def _create(self, spec: CollectionSpec) -> PineconeCollection:
@@ -1314,7 +1314,7 @@ class PineconeStore(BaseStore):
     def _drop(self, name: str) -> None:
         self._run(self._core.plan_drop(name))
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._index.close()
 
 
@@ -1353,8 +1353,8 @@ class AsyncPineconeCollection(AsyncPlannedCollection):
     def __init__(self, store: AsyncPineconeStore, core: _Collection) -> None:
         super().__init__(core.spec, core.capabilities, core, store._run)
 
-    async def _write(self, batch: PreparedUpsert) -> None:
-        await self._upsert(batch)
+    async def _upsert(self, batch: PreparedUpsert) -> None:
+        await self._run(self.planner.upsert(batch))
 
 
 class AsyncPineconeStore(AsyncBaseStore):
@@ -1405,10 +1405,10 @@ class AsyncPineconeStore(AsyncBaseStore):
     async def _run(self, plan: Plan[T]) -> T:
         return await _adrive(await self._client(), plan)
 
-    async def list_collections(self) -> list[str]:
+    async def _list_collections(self) -> list[str]:
         return await self._run(self._core.plan_list())
 
-    async def has_collection(self, name: str) -> bool:
+    async def _has_collection(self, name: str) -> bool:
         return await self._run(self._core.plan_has(check_collection_name(name)))
 
     async def _create(self, spec: CollectionSpec) -> AsyncPineconeCollection:
@@ -1420,6 +1420,6 @@ class AsyncPineconeStore(AsyncBaseStore):
     async def _drop(self, name: str) -> None:
         await self._run(self._core.plan_drop(name))
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         if self._index is not None:
             await self._index.close()

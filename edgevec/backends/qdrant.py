@@ -748,9 +748,9 @@ class QdrantCollection(PlannedCollection):
         tr = _Translator(spec, opts, store.opts)
         super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store._run)
 
-    def _write(self, batch: PreparedUpsert) -> None:
+    def _upsert(self, batch: PreparedUpsert) -> None:
         _check_reserved(batch)  # the whole batch, before its first chunk is sent
-        super()._write(batch)
+        super()._upsert(batch)
 
 
 class QdrantStore(BaseStore):
@@ -793,10 +793,10 @@ class QdrantStore(BaseStore):
             raw = getattr(self._client, call.method)(**call.kwargs)
         return call.parse(raw)
 
-    def list_collections(self) -> list[str]:
+    def _list_collections(self) -> list[str]:
         return self._run(_list_call())
 
-    def has_collection(self, name: str) -> bool:
+    def _has_collection(self, name: str) -> bool:
         return self._run(_exists_call(check_collection_name(name)))
 
     def _create(self, spec: CollectionSpec) -> QdrantCollection:
@@ -812,7 +812,7 @@ class QdrantStore(BaseStore):
     def _drop(self, name: str) -> None:
         self._run(_drop_call(name))
 
-    def close(self) -> None:
+    def _close(self) -> None:
         try:
             with self._lock, _mapped_errors("close Qdrant"):
                 self._client.close()
@@ -834,9 +834,9 @@ class AsyncQdrantCollection(AsyncPlannedCollection):
         tr = _Translator(spec, opts, store.opts)
         super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store._run)
 
-    async def _write(self, batch: PreparedUpsert) -> None:
+    async def _upsert(self, batch: PreparedUpsert) -> None:
         _check_reserved(batch)
-        await super()._write(batch)
+        await super()._upsert(batch)
 
 
 class AsyncQdrantStore(AsyncBaseStore):
@@ -871,10 +871,10 @@ class AsyncQdrantStore(AsyncBaseStore):
             raw = await getattr(self._client, call.method)(**call.kwargs)
         return call.parse(raw)
 
-    async def list_collections(self) -> list[str]:
+    async def _list_collections(self) -> list[str]:
         return await self._run(_list_call())
 
-    async def has_collection(self, name: str) -> bool:
+    async def _has_collection(self, name: str) -> bool:
         return await self._run(_exists_call(check_collection_name(name)))
 
     async def _create(self, spec: CollectionSpec) -> AsyncQdrantCollection:
@@ -890,7 +890,7 @@ class AsyncQdrantStore(AsyncBaseStore):
     async def _drop(self, name: str) -> None:
         await self._run(_drop_call(name))
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         try:
             with _mapped_errors("close Qdrant"):
                 await self._client.close()

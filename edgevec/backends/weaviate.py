@@ -1280,7 +1280,7 @@ class WeaviateCollection(PlannedCollection):
         caps = _capabilities(store.opts, opts.index, store.version)
         super().__init__(spec, caps, _Core(spec, props), store._run)
 
-    def _write(self, batch: PreparedUpsert) -> None:
+    def _upsert(self, batch: PreparedUpsert) -> None:
         """Every chunk is sent; the rejections of all of them make one error."""
         errors: dict[str, str] = {}
         cause: BaseException | None = None
@@ -1290,9 +1290,6 @@ class WeaviateCollection(PlannedCollection):
             cause = cause or exc
         if errors:
             raise _batch_error(self.name, errors, batch.ids) from cause
-
-    def _upsert(self, batch: PreparedUpsert) -> None:
-        self._write(batch)  # one chunk or many: the same path
 
 
 class WeaviateStore(BaseStore):
@@ -1355,10 +1352,10 @@ class WeaviateStore(BaseStore):
         finally:
             _DEADLINE.reset(token)
 
-    def list_collections(self) -> list[str]:
+    def _list_collections(self) -> list[str]:
         return self._run(plan_list())
 
-    def has_collection(self, name: str) -> bool:
+    def _has_collection(self, name: str) -> bool:
         return self._run(plan_exists(check_collection_name(name)))
 
     def _create(self, spec: CollectionSpec) -> WeaviateCollection:
@@ -1374,7 +1371,7 @@ class WeaviateStore(BaseStore):
         self._handles.pop(class_name(name), None)
         self._run(plan_drop(name))
 
-    def close(self) -> None:
+    def _close(self) -> None:
         with _mapped_errors("close Weaviate", self.opts.api_key):
             self._client.close()
 
@@ -1399,7 +1396,7 @@ class AsyncWeaviateCollection(AsyncPlannedCollection):
         caps = _capabilities(store.opts, opts.index, version)
         super().__init__(spec, caps, _Core(spec, props), store._run)
 
-    async def _write(self, batch: PreparedUpsert) -> None:
+    async def _upsert(self, batch: PreparedUpsert) -> None:
         """Every chunk is sent; the rejections of all of them make one error."""
         errors: dict[str, str] = {}
         cause: BaseException | None = None
@@ -1409,9 +1406,6 @@ class AsyncWeaviateCollection(AsyncPlannedCollection):
             cause = cause or exc
         if errors:
             raise _batch_error(self.name, errors, batch.ids) from cause
-
-    async def _upsert(self, batch: PreparedUpsert) -> None:
-        await self._write(batch)
 
 
 class AsyncWeaviateStore(AsyncBaseStore):
@@ -1488,10 +1482,10 @@ class AsyncWeaviateStore(AsyncBaseStore):
                 f"Weaviate did not finish within the {self.opts.timeout} s deadline"
             ) from exc
 
-    async def list_collections(self) -> list[str]:
+    async def _list_collections(self) -> list[str]:
         return await self._run(plan_list())
 
-    async def has_collection(self, name: str) -> bool:
+    async def _has_collection(self, name: str) -> bool:
         return await self._run(plan_exists(check_collection_name(name)))
 
     async def _create(self, spec: CollectionSpec) -> AsyncWeaviateCollection:
@@ -1507,7 +1501,7 @@ class AsyncWeaviateStore(AsyncBaseStore):
         self._handles.pop(class_name(name), None)
         await self._run(plan_drop(name))
 
-    async def close(self) -> None:
+    async def _close(self) -> None:
         self._closed = True
         client, self._client = self._client, None
         if client is not None:

@@ -35,8 +35,9 @@ class TinyCollection(BaseCollection):
         self.rows: dict[str, tuple[np.ndarray[Any, Any], dict[str, Any]]] = {}
 
     def _upsert(self, batch: PreparedUpsert) -> None:
-        for rid, vec, pay in zip(batch.ids, batch.vectors, batch.payloads):
-            self.rows[rid] = (vec.copy(), pay)
+        for chunk in batch.chunks(self.capabilities.max_batch):  # as a remote engine would
+            for rid, vec, pay in zip(chunk.ids, chunk.vectors, chunk.payloads):
+                self.rows[rid] = (vec.copy(), pay)
 
     def _allowed(self, flt: Filter | None) -> list[str]:
         return [rid for rid, (_, pay) in self.rows.items() if matches(flt, pay)]
@@ -88,7 +89,7 @@ class TinyStore(BaseStore):
         filter_ops=frozenset(
             {"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "exists", "and", "or"}
         ),
-        max_batch=7,  # tiny on purpose: the base class must split batches
+        max_batch=7,  # tiny on purpose: the write hook must split batches
     )
     Options = TinyOptions
 
@@ -96,10 +97,10 @@ class TinyStore(BaseStore):
         super().__init__(options)
         self.collections: dict[str, TinyCollection] = {}
 
-    def list_collections(self) -> list[str]:
+    def _list_collections(self) -> list[str]:
         return sorted(self.collections)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.collections.clear()
 
     def _create(self, spec: CollectionSpec) -> TinyCollection:
