@@ -301,15 +301,18 @@ class AsyncBaseStore(ABC):
     ) -> AsyncBaseCollection:
         """Open an existing collection; :class:`CollectionNotFoundError` if there is none.
 
-        Every call for one name returns the same object until the collection is dropped
-        through this store. With ``embedder``, the collection's recorded fingerprint must be
-        the embedder's (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
+        Every call for one name returns the same object while the collection exists (a handle
+        whose collection was dropped, here or elsewhere, is retired). With ``embedder``, the
+        collection's recorded fingerprint must be the embedder's
+        (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
         """
         from edgevec.aembedded import AsyncEmbeddedCollection
 
         name = check_collection_name(name)
         async with self._handle_lock:
             self._store_state.check()
+            if name in self._handle_by_name and not await self._has_collection(name):
+                self._forget(name)
             coll = await self._handle_for(name)
         if embedder is None:
             return coll

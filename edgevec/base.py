@@ -313,15 +313,18 @@ class BaseStore(ABC):
     def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
         """Open an existing collection; :class:`CollectionNotFoundError` if there is none.
 
-        Every call for one name returns the same object until the collection is dropped
-        through this store. With ``embedder``, the collection's recorded fingerprint must be
-        the embedder's (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
+        Every call for one name returns the same object while the collection exists (a handle
+        whose collection was dropped, here or elsewhere, is retired). With ``embedder``, the
+        collection's recorded fingerprint must be the embedder's
+        (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
         """
         from edgevec.embedded import EmbeddedCollection
 
         name = check_collection_name(name)
         with self._handle_lock:
             self._store_state.check()
+            if name in self._handle_by_name and not self._has_collection(name):
+                self._forget(name)
             coll = self._handle_for(name)
         if embedder is None:
             return coll

@@ -51,6 +51,7 @@ from edgevec.errors import (
     CollectionNotFoundError,
     ConfigError,
     InvalidInputError,
+    StoreClosedError,
 )
 from edgevec.filters import Cmp, Filter, Not
 from edgevec.testing import matches
@@ -447,9 +448,9 @@ def test_closed_store_says_so(uri: str) -> None:
     s.drop_collection("closing")
     s.close()
     s.close()  # idempotent
-    with pytest.raises(BackendUnavailableError, match="closed"):
+    with pytest.raises(StoreClosedError, match="closed"):
         coll.count()
-    with pytest.raises(BackendUnavailableError, match="closed"):
+    with pytest.raises(StoreClosedError, match="closed"):
         s.list_collections()
 
 

@@ -59,6 +59,7 @@ from edgevec.errors import (
     InvalidInputError,
     InvalidVectorError,
     PartialWriteError,
+    StoreClosedError,
 )
 from edgevec.filters import Filter, as_filter
 from edgevec.testing.oracle import matches
@@ -642,10 +643,10 @@ def test_error_mapping_table() -> None:
     assert map_error(KeyError("x"), "do it") is None
 
 
-def test_closed_store_is_unavailable(server: PineconeTestServer) -> None:
+def test_closed_store_refuses_calls(server: PineconeTestServer) -> None:
     s = _connect(server)
     s.close()
-    with pytest.raises(BackendUnavailableError):
+    with pytest.raises(StoreClosedError):
         s.list_collections()
 
 
