@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgevec.abase import AsyncBaseCollection, PreparedQuery, PreparedUpsert
+from edgevec.abase import AsyncBaseCollection
+from edgevec.awrapped import AsyncWrappedCollection
 from edgevec.errors import InvalidInputError
-from edgevec.filters import Filter, FilterLike
+from edgevec.filters import FilterLike
 from edgevec.prepare import check_add_args, prepare_arrays
 from edgevec.progress import progress_bar
-from edgevec.types import Hits, Record
+from edgevec.types import Hits
 
 if TYPE_CHECKING:
     from edgevec.embedders.protocol import Embedder, Matrix
@@ -26,15 +27,12 @@ if TYPE_CHECKING:
 __all__ = ["AsyncEmbeddedCollection"]
 
 
-class AsyncEmbeddedCollection(AsyncBaseCollection):
+class AsyncEmbeddedCollection(AsyncWrappedCollection):
     """A backend collection plus the embedder whose fingerprint it records."""
 
     def __init__(self, inner: AsyncBaseCollection, embedder: Embedder) -> None:
-        super().__init__(inner.spec, inner.capabilities)
-        self.inner = inner
-        self._handle_state = inner._handle_state
+        super().__init__(inner)
         self.embedder = embedder
-        self.backend = inner.backend  # type: ignore[misc]  # per instance: the wrapped backend
 
     def __repr__(self) -> str:
         return (
@@ -101,29 +99,6 @@ class AsyncEmbeddedCollection(AsyncBaseCollection):
             vectors[0], k, filter,
             include_vectors=include_vectors, include_payload=include_payload, params=params,
         )  # fmt: skip
-
-    # -- every hook goes to the wrapped backend collection ----------------------------------
-
-    async def _upsert(self, batch: PreparedUpsert) -> None:
-        await self.inner._upsert(batch)
-
-    async def _query(self, q: PreparedQuery) -> list[Hits]:
-        return await self.inner._query(q)
-
-    async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return await self.inner._get(ids, include_vectors)
-
-    async def _delete_ids(self, ids: list[str]) -> None:
-        await self.inner._delete_ids(ids)
-
-    async def _delete_filter(self, flt: Filter) -> None:
-        await self.inner._delete_filter(flt)
-
-    async def _count(self, flt: Filter | None) -> int:
-        return await self.inner._count(flt)
-
-    def _explain(self, flt: Filter) -> str:
-        return self.inner._explain(flt)
 
 
 def _renumbered(exc: InvalidInputError, start: int, stop: int) -> InvalidInputError:

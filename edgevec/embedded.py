@@ -3,9 +3,10 @@
 It is a full collection -- every method of the backend collection it wraps still works, vectors
 included -- plus the two item-level calls. ``add`` embeds everything first (in batches, with a
 progress bar on long ingests) and writes only when every item embedded, so one bad item fails the
-call before any write. It shares the wrapped handle's state, so a closed store or a dropped
-collection refuses it too, and it writes through the backend's one write hook, so every backend
-rule (flush, reserved keys, partial-write reports) holds for ``add`` as for ``upsert``.
+call before any write. As a :class:`~edgevec.wrapped.WrappedCollection` it shares the wrapped
+handle's state (a closed store or a dropped collection refuses it too) and writes through the
+backend's one write hook, so every backend rule (flush, reserved keys, partial-write reports)
+holds for ``add`` as for ``upsert``.
 ``scripts/unasync.py`` generates :mod:`edgevec.aembedded` from this file.
 """
 
@@ -17,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
+from edgevec.base import BaseCollection
 from edgevec.errors import InvalidInputError
-from edgevec.filters import Filter, FilterLike
+from edgevec.filters import FilterLike
 from edgevec.prepare import check_add_args, prepare_arrays
 from edgevec.progress import progress_bar
-from edgevec.types import Hits, Record
+from edgevec.types import Hits
+from edgevec.wrapped import WrappedCollection
 
 if TYPE_CHECKING:
     from edgevec.embedders.protocol import Embedder, Matrix
@@ -30,15 +32,12 @@ if TYPE_CHECKING:
 __all__ = ["EmbeddedCollection"]
 
 
-class EmbeddedCollection(BaseCollection):
+class EmbeddedCollection(WrappedCollection):
     """A backend collection plus the embedder whose fingerprint it records."""
 
     def __init__(self, inner: BaseCollection, embedder: Embedder) -> None:
-        super().__init__(inner.spec, inner.capabilities)
-        self.inner = inner
-        self._handle_state = inner._handle_state
+        super().__init__(inner)
         self.embedder = embedder
-        self.backend = inner.backend  # type: ignore[misc]  # per instance: the wrapped backend
 
     def __repr__(self) -> str:
         return (
@@ -105,29 +104,6 @@ class EmbeddedCollection(BaseCollection):
             vectors[0], k, filter,
             include_vectors=include_vectors, include_payload=include_payload, params=params,
         )  # fmt: skip
-
-    # -- every hook goes to the wrapped backend collection ----------------------------------
-
-    def _upsert(self, batch: PreparedUpsert) -> None:
-        self.inner._upsert(batch)
-
-    def _query(self, q: PreparedQuery) -> list[Hits]:
-        return self.inner._query(q)
-
-    def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return self.inner._get(ids, include_vectors)
-
-    def _delete_ids(self, ids: list[str]) -> None:
-        self.inner._delete_ids(ids)
-
-    def _delete_filter(self, flt: Filter) -> None:
-        self.inner._delete_filter(flt)
-
-    def _count(self, flt: Filter | None) -> int:
-        return self.inner._count(flt)
-
-    def _explain(self, flt: Filter) -> str:
-        return self.inner._explain(flt)
 
 
 def _renumbered(exc: InvalidInputError, start: int, stop: int) -> InvalidInputError:
