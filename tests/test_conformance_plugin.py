@@ -1,4 +1,5 @@
-"""Conformance suite on the tiny entry-point backend (pure numpy, no extra needed)."""
+"""Conformance suite on the tiny entry-point backend (pure numpy, no extra needed), directly and
+through both wrappers: a third-party backend's rules must survive wrapping too."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from edgevec.testing import ConformanceSuite
+from edgevec.testing import ConformanceSuite, ThroughWrappers
 
 
-class TestTinyPluginBackend(ConformanceSuite):
+class TestTinyPluginBackend(ThroughWrappers, ConformanceSuite):
     @pytest.fixture
     def connect_options(self) -> dict[str, Any]:
         return {"backend": "tiny"}

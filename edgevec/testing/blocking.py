@@ -58,6 +58,10 @@ class Blocking:
     def unwrapped(self) -> Any:
         return self._target
 
+    def map(self, fn: Callable[[Any], Any]) -> Blocking:
+        """A sync view, on the same loop, of ``fn`` applied to the wrapped object."""
+        return Blocking(fn(self._target), self._runner)
+
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
         if not callable(attr):

@@ -11,7 +11,10 @@
             return {"backend": "mine", "path": str(tmp_path)}
 
 Every test runs twice, through ``edgevec.connect`` and ``edgevec.connect_async`` (the async store is
-driven from a background event loop, see :mod:`edgevec.testing.blocking`). What a backend can do
+driven from a background event loop, see :mod:`edgevec.testing.blocking`). A subclass may also
+parametrize the ``wrapper`` fixture over :data:`~edgevec.testing.wrappers.WRAPPERS` to run the
+suite through an identity wrapper and a bound collection (see :mod:`edgevec.testing.wrappers`);
+tests named in ``direct_only`` then run only directly. What a backend can do
 comes from its capability manifest: exact backends must equal the numpy oracle, approximate ones
 must reach the recall floor, and filter operators a backend does not declare are expected to raise
 :class:`~edgevec.errors.FilterNotSupportedError` before any I/O.
@@ -19,10 +22,12 @@ must reach the recall floor, and filter operators a backend does not declare are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,14 +44,16 @@ from edgevec.errors import (
     FilterNotSupportedError,
     InvalidInputError,
     InvalidVectorError,
+    StoreClosedError,
 )
 from edgevec.filters import OPS, F, Filter
 from edgevec.testing.blocking import Blocking, LoopThread
 from edgevec.testing.oracle import assert_hits_match, exact_scores, matches, oracle_topk
 from edgevec.testing.strategies import filters, random_payloads
+from edgevec.testing.wrappers import WRAPPERS, VectorEmbedder, WrappingStore, handle_of
 from edgevec.types import METRICS, Metric, Record
 
-__all__ = ["ConformanceSuite", "recall_at_k"]
+__all__ = ["SWEEPS", "ConformanceSuite", "ThroughWrappers", "recall_at_k"]
 
 EXAMPLES = int(os.environ.get("EDGEVEC_HYPOTHESIS_EXAMPLES", "25"))
 AWKWARD_IDS = ["1", "ü/ 🙂", "with space", "x" * 512, "é" * 256, "a:b/c?d=e&f#g", "0" * 36]
@@ -59,8 +66,46 @@ def recall_at_k(got: list[list[str]], truth: list[list[str]]) -> float:
     return found / total if total else 1.0
 
 
+SWEEPS = frozenset({"test_recall", "test_random_filters_match_oracle"})
+"""The long query sweeps: they drive only ``_query``, which every other test drives too, so a
+backend whose engine is slow may keep them to the direct run (``direct_only = SWEEPS``)."""
+
+
 def _rand(n: int, dim: int, seed: int) -> npt.NDArray[np.float32]:
     return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+
+
+def _unique() -> str:
+    return f"conf_{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def _connected(connect_options: dict[str, Any], api: str) -> Iterator[Any]:
+    """A store for ``connect_options``, sync or async (driven from a background loop)."""
+    if api == "sync":
+        with edgevec.connect(connect_options) as sync_store:
+            yield sync_store
+        return
+    runner = LoopThread()
+    try:
+        astore = runner.call(lambda: edgevec.connect_async(connect_options))
+        store = Blocking(astore, runner)
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        runner.close()
+
+
+class ThroughWrappers:
+    """Mix in before :class:`ConformanceSuite` to run every test directly, through the identity
+    wrapper and through a bound collection (``direct_only`` names tests that run directly only).
+    """
+
+    @pytest.fixture(params=WRAPPERS)
+    def wrapper(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
 
 
 class ConformanceSuite:
@@ -68,6 +113,8 @@ class ConformanceSuite:
     ``collection_options`` and ``recall_floor``)."""
 
     recall_floor = 0.95
+    direct_only: ClassVar[frozenset[str]] = frozenset()
+    """Tests that run only without a wrapper (for example :data:`SWEEPS`)."""
 
     @pytest.fixture
     def connect_options(self) -> dict[str, Any]:
@@ -83,29 +130,30 @@ class ConformanceSuite:
         return str(request.param)
 
     @pytest.fixture
-    def store(self, connect_options: dict[str, Any], api: str) -> Iterator[Any]:
-        if api == "sync":
-            with edgevec.connect(connect_options) as sync_store:
-                yield sync_store
-            return
-        runner = LoopThread()
-        try:
-            astore = runner.call(lambda: edgevec.connect_async(connect_options))
-            store = Blocking(astore, runner)
-            try:
-                yield store
-            finally:
-                store.close()
-        finally:
-            runner.close()
+    def wrapper(self) -> str:
+        """How tests reach collections (one of ``WRAPPERS``); subclasses may parametrize it."""
+        return "direct"
+
+    @pytest.fixture
+    def store(
+        self,
+        connect_options: dict[str, Any],
+        api: str,
+        wrapper: str,
+        request: pytest.FixtureRequest,
+    ) -> Iterator[Any]:
+        if wrapper != "direct" and request.node.originalname in self.direct_only:
+            pytest.skip(f"{request.node.originalname} runs only without a wrapper here")
+        with _connected(connect_options, api) as raw:
+            yield raw if wrapper == "direct" else WrappingStore(raw, wrapper)
 
     @pytest.fixture
     def make(self, store: Any, collection_options: dict[str, Any]) -> Iterator[Callable[..., Any]]:
-        """Create a uniquely named collection; all are dropped afterwards."""
+        """Create a collection (uniquely named unless ``name`` is given); all are dropped after."""
         made: list[str] = []
 
-        def make(dim: int = 8, metric: Metric = "cosine", **kw: Any) -> Any:
-            name = f"conf_{uuid.uuid4().hex[:12]}"
+        def make(dim: int = 8, metric: Metric = "cosine", name: str = "", **kw: Any) -> Any:
+            name = name or _unique()
             made.append(name)
             return store.create_collection(name, dim, metric, **{**collection_options, **kw})
 
@@ -116,13 +164,26 @@ class ConformanceSuite:
     # -- helpers ---------------------------------------------------------------------------
 
     @staticmethod
+    def _write(coll: Any, ids: list[str], vecs: Any, pays: Any = None) -> None:
+        """``upsert_arrays``, or ``add`` on a collection bound to a :class:`VectorEmbedder`."""
+        if isinstance(getattr(coll, "embedder", None), VectorEmbedder):
+            coll.add(ids, list(vecs), pays)
+        else:
+            coll.upsert_arrays(ids, vecs, pays)
+
+    @classmethod
     def _fill(
-        coll: Any, n: int, dim: int, seed: int = 0, payloads: list[dict[str, Any]] | None = None
+        cls,
+        coll: Any,
+        n: int,
+        dim: int,
+        seed: int = 0,
+        payloads: list[dict[str, Any]] | None = None,
     ) -> tuple[list[str], npt.NDArray[np.float32], list[dict[str, Any]]]:
         ids = [f"r{i}" for i in range(n)]
         vecs = _rand(n, dim, seed)
         pays = payloads if payloads is not None else random_payloads(n, seed)
-        coll.upsert_arrays(ids, vecs, pays)
+        cls._write(coll, ids, vecs, pays)
         return ids, vecs, pays
 
     @staticmethod
@@ -163,6 +224,63 @@ class ConformanceSuite:
         with pytest.raises(CollectionNotFoundError):
             store.drop_collection(coll.name)
 
+    def test_one_handle_per_name(self, store: Any, make: Callable[..., Any]) -> None:
+        """Opening, re-creating (also from many threads at once) and binding share one handle;
+        dropping retires it and a later create gives a new one."""
+        coll = make(dim=4)
+        handle = handle_of(coll)
+        assert handle_of(store.collection(coll.name)) is handle
+        assert handle_of(store.create_collection(coll.name, 4, "cosine", exist_ok=True)) is handle
+        name = _unique()
+        with ThreadPoolExecutor(8) as pool:
+            raced = list(pool.map(lambda _: make(dim=4, name=name, exist_ok=True), range(8)))
+        assert len({id(handle_of(c)) for c in raced}) == 1
+        self._write(raced[3], ["a"], _rand(1, 4, 30))
+        assert [c.count() for c in raced] == [1] * 8
+        store.drop_collection(coll.name)
+        with pytest.raises(CollectionNotFoundError):
+            coll.count()
+        fresh = make(dim=4, name=coll.name)
+        assert handle_of(fresh) is not handle
+        assert fresh.count() == 0
+        with pytest.raises(CollectionNotFoundError):
+            coll.get(["a"])
+
+    def test_closed_means_closed(
+        self, store: Any, connect_options: dict[str, Any], api: str
+    ) -> None:
+        """After ``close()`` the store and every handle it gave out raise StoreClosedError."""
+        name = _unique()
+        coll = store.create_collection(name, 4, "l2")
+        ids, vecs, _ = self._fill(coll, 3, 4)
+        again = store.collection(name)
+        store.close()
+        calls: list[Callable[[], Any]] = [
+            lambda: coll.upsert([Record("x", vecs[0])]),
+            lambda: self._write(coll, ["x"], vecs[:1]),
+            lambda: coll.query(vecs[0]),
+            lambda: coll.query_batch(vecs),
+            lambda: coll.get(ids),
+            lambda: coll.delete(ids=ids),
+            lambda: coll.delete(filter=F("n") > 0),
+            lambda: coll.count(),
+            lambda: coll.explain(F("n") > 0),
+            lambda: again.count(),
+            lambda: store.collection(name),
+            lambda: store.create_collection(name, 4, "l2", exist_ok=True),
+            lambda: store.has_collection(name),
+            lambda: store.list_collections(),
+            lambda: store.drop_collection(name),
+        ]
+        if isinstance(getattr(coll, "embedder", None), VectorEmbedder):
+            calls.append(lambda: coll.search(vecs[0]))
+        for call in calls:
+            with pytest.raises(StoreClosedError):
+                call()
+        store.close()  # idempotent
+        with _connected(connect_options, api) as reopened:  # the engine was released
+            reopened.drop_collection(name, missing_ok=True)
+
     def test_invalid_collection_specs(self, store: Any) -> None:
         for name in ["", "has space", "1starts_with_digit", "x" * 64, "dash-ed"]:
             with pytest.raises(InvalidInputError):
@@ -198,7 +316,7 @@ class ConformanceSuite:
         with pytest.raises(InvalidInputError):
             coll.upsert([Record("x" * 513, vecs[0])])
         with pytest.raises(InvalidInputError):
-            coll.upsert_arrays([""], vecs[:1])
+            self._write(coll, [""], vecs[:1])
         assert coll.count() == len(AWKWARD_IDS)
 
     def test_payload_round_trip(self, make: Callable[..., Any]) -> None:
@@ -210,7 +328,7 @@ class ConformanceSuite:
             {"big": 2**53 + 1, "neg": -(2**31), "zero": 0.0, "empty_list": [], "e": {}},
         ]
         ids = [f"p{i}" for i in range(len(payloads))]
-        coll.upsert_arrays(ids, _rand(len(ids), 4, 2), payloads)
+        self._write(coll, ids, _rand(len(ids), 4, 2), payloads)
         got = {r.id: dict(r.payload) for r in coll.get(ids)}
         assert got == dict(zip(ids, payloads))
 
@@ -224,7 +342,7 @@ class ConformanceSuite:
             {"x": {"y": float("inf")}},
         ]:
             with pytest.raises(InvalidInputError):
-                coll.upsert_arrays(["good", "bad"], vecs, [{"ok": 1}, bad])
+                self._write(coll, ["good", "bad"], vecs, [{"ok": 1}, bad])
         assert coll.count() == 0
 
     # -- writes ----------------------------------------------------------------------------
@@ -317,7 +435,7 @@ class ConformanceSuite:
         self._fill(coll, 3, 4, seed=9)
         vecs = bad(_rand(4, 4, 10).astype(np.float64))
         with pytest.raises((DimensionMismatchError, InvalidVectorError)):
-            coll.upsert_arrays([f"n{i}" for i in range(4)], vecs)
+            self._write(coll, [f"n{i}" for i in range(4)], vecs)
         assert coll.count() == 3
         assert coll.get([f"n{i}" for i in range(4)]) == []
 
@@ -440,7 +558,7 @@ class ConformanceSuite:
             {"m": {"v": 3}}, {"m": {"v": "x"}}, {"m": 5},
         ]  # fmt: skip
         ids = [f"s{i}" for i in range(len(pays))]
-        coll.upsert_arrays(ids, _rand(len(pays), 4, 20), pays)
+        self._write(coll, ids, _rand(len(pays), 4, 20), pays)
         cases = [
             F("v") == 3, F("v") == "3", F("v") == True, F("v") == 1, F("v") != 3,  # noqa: E712
             F("v").isin([3, "x"]), F("v").notin(["3"]), F("v") > 2, F("v") <= 3,
@@ -515,7 +633,7 @@ class ConformanceSuite:
         ids = [f"v{i}" for i in range(n)]
         bucket = rng.random(n)
         pays = [{"b": float(b)} for b in bucket]
-        coll.upsert_arrays(ids, vecs, pays)
+        self._write(coll, ids, vecs, pays)
         flt = None if share is None else F("b") < share
         qs = (centers[rng.integers(0, 20, 40)] + rng.normal(scale=0.6, size=(40, dim))).astype(
             np.float32
