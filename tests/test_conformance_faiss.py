@@ -1,4 +1,7 @@
-"""Conformance suite on FAISS (in-process, the real library): flat, HNSW, and persisted flat."""
+"""Conformance suite on FAISS (in-process, the real library): flat, HNSW, and persisted flat.
+
+Flat also runs the whole suite through the identity wrapper and a bound collection: FAISS is
+the fast engine, so the wrappers get every test, query sweeps included, for seconds."""
 
 from __future__ import annotations
 
@@ -9,10 +12,10 @@ import pytest
 
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
 
-from edgevec.testing import ConformanceSuite  # after the skip guard
+from edgevec.testing import ConformanceSuite, ThroughWrappers  # after the skip guard
 
 
-class TestFaissFlat(ConformanceSuite):
+class TestFaissFlat(ThroughWrappers, ConformanceSuite):
     @pytest.fixture
     def connect_options(self) -> dict[str, Any]:
         return {"backend": "faiss"}

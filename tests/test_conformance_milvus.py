@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("pymilvus", reason='Milvus extra not installed: pip install "edgevec[milvus]"')
 
-from edgevec.testing import ConformanceSuite  # after the skip guard
+from edgevec.testing import SWEEPS, ConformanceSuite, ThroughWrappers  # after the skip guard
 
 needs_lite = pytest.mark.skipif(
     importlib.util.find_spec("milvus_lite") is None,
@@ -30,7 +30,12 @@ def lite_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @needs_lite
-class TestMilvusLite(ConformanceSuite):
+class TestMilvusLite(ThroughWrappers, ConformanceSuite):
+    """Also through both wrappers: every write (flushed), read, filter and error path; the query
+    sweeps stay direct, they only repeat ``_query`` against a slow engine."""
+
+    direct_only = SWEEPS
+
     @pytest.fixture
     def connect_options(self, lite_uri: str) -> dict[str, Any]:
         return {"backend": "milvus", "uri": lite_uri}

@@ -20,7 +20,7 @@ pytest.importorskip(
     "pinecone", reason='Pinecone extra not installed: pip install "edgevec[pinecone]"'
 )
 
-from edgevec.testing import ConformanceSuite  # after the skip guard
+from edgevec.testing import SWEEPS, ConformanceSuite, ThroughWrappers  # after the skip guard
 from tests.servers.pinecone_server import PineconeTestServer
 
 LIVE_KEY = os.environ.get("EDGEVEC_PINECONE_API_KEY")
@@ -33,7 +33,12 @@ def server() -> Iterator[PineconeTestServer]:
         yield srv
 
 
-class TestPineconeTestServer(ConformanceSuite):
+class TestPineconeTestServer(ThroughWrappers, ConformanceSuite):
+    """Also through both wrappers: every write, read, filter and error path (the query sweeps
+    stay direct: they only repeat ``_query`` over HTTP)."""
+
+    direct_only = SWEEPS
+
     @pytest.fixture
     def connect_options(self, server: PineconeTestServer) -> dict[str, Any]:
         # exact=True: the test server searches by brute force (Pinecone itself is approximate).

@@ -13,12 +13,17 @@ pytest.importorskip(
     "qdrant_client", reason='Qdrant extra not installed: pip install "edgevec[qdrant]"'
 )
 
-from edgevec.testing import ConformanceSuite  # after the skip guard
+from edgevec.testing import SWEEPS, ConformanceSuite, ThroughWrappers  # after the skip guard
 
 LIVE_URL = os.environ.get("EDGEVEC_QDRANT_URL")
 
 
-class TestQdrantMemory(ConformanceSuite):
+class TestQdrantMemory(ThroughWrappers, ConformanceSuite):
+    """Also through both wrappers: every write, read, filter and error path (the query sweeps
+    stay direct: they only repeat ``_query``, and local mode is slow Python)."""
+
+    direct_only = SWEEPS
+
     @pytest.fixture
     def connect_options(self) -> dict[str, Any]:
         return {"backend": "qdrant", "location": ":memory:"}

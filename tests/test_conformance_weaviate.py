@@ -14,7 +14,7 @@ pytest.importorskip(
     "weaviate", reason='Weaviate extra not installed: pip install "edgevec[weaviate]"'
 )
 
-from edgevec.testing import ConformanceSuite  # after the skip guard
+from edgevec.testing import SWEEPS, ConformanceSuite, ThroughWrappers  # after the skip guard
 from tests.servers.weaviate_server import WeaviateTestServer
 
 LIVE_URL = os.environ.get("EDGEVEC_WEAVIATE_URL")
@@ -26,8 +26,11 @@ def weaviate_server() -> Iterator[WeaviateTestServer]:
         yield server
 
 
-class TestWeaviateWire(ConformanceSuite):
-    """The official client, unchanged, against the wire-level test server (flat index: exact)."""
+class TestWeaviateWire(ThroughWrappers, ConformanceSuite):
+    """The official client, unchanged, against the wire-level test server (flat index: exact);
+    also through both wrappers, the query sweeps (only ``_query`` again) direct only."""
+
+    direct_only = SWEEPS
 
     @pytest.fixture
     def connect_options(self, weaviate_server: WeaviateTestServer) -> dict[str, Any]:
