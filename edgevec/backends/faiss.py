@@ -79,10 +79,10 @@ class FaissOptions(FaissIndexOptions):
     path: str | None = None
     """Directory to persist collections in; ``None`` keeps everything in memory."""
     durable: bool = True
-    """With ``path``: an acknowledged write survives power loss (SQLite ``synchronous=FULL``).
+    """With ``path``: an acknowledged write survives power loss (SQLite ``synchronous=EXTRA``).
 
-    ``False`` still survives a killed process, but the last writes may be lost if the machine
-    loses power (``synchronous=NORMAL``), for a cheaper commit."""
+    ``False`` skips the fsyncs: a killed process still loses nothing, but a power loss may lose
+    recent writes or damage the file (then reported as :class:`CorruptDataError`)."""
     checkpoint_rows: int = Field(50_000, ge=1)
     """HNSW with ``path``: save the graph after this many written records (and on close), so a
     reopen after a crash rebuilds at most this much work's worth of staleness."""
