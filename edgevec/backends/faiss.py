@@ -261,12 +261,22 @@ class FaissCollection(BaseCollection):
         self._maybe_compact()
 
     def _save_graph(self) -> None:
-        """Write the HNSW cache (compacted first, so every slot is a live row)."""
+        """Write the HNSW cache (compacted first, so every slot is a live row).
+
+        A failure only costs a rebuild on the next open (the rows are committed), so it is
+        logged rather than raised from a write that already succeeded.
+        """
         assert self._cache is not None
         if self._dead:
             self._compact()
         ids: list[str] = list(self._ids)  # type: ignore[arg-type]  # no tombstones after compact
-        save_index(self._cache, ids, self._sums, faiss.serialize_index(self._index).tobytes())
+        try:
+            save_index(self._cache, ids, self._sums, faiss.serialize_index(self._index).tobytes())
+        except OSError as exc:
+            log.warning(
+                "could not save the HNSW graph of %r (%s); it is rebuilt on open", self.name, exc
+            )
+            return
         self._unsaved = 0
 
     # -- hooks ------------------------------------------------------------------------------
@@ -538,14 +548,17 @@ class FaissStore(BaseStore):
                     "fingerprint": spec.fingerprint,
                 }  # fmt: skip
                 where = self._dirs.create(spec.name, lambda d: RowStore.create(d / DB_NAME, meta))
-                coll = self._attach(spec, opts, where)
+                coll = self._attach(spec, opts, where, self._open_rows(where))
             self._collections[spec.name] = coll
             return coll
 
+    def _open_rows(self, where: Path) -> RowStore:
+        return RowStore(where / DB_NAME, durable=self.opts.durable)
+
     def _attach(
-        self, spec: CollectionSpec, opts: FaissIndexOptions, where: Path
+        self, spec: CollectionSpec, opts: FaissIndexOptions, where: Path, rows: RowStore
     ) -> FaissCollection:
-        rows = RowStore(where / DB_NAME, durable=self.opts.durable)
+        """A collection over its open record file, loaded; the file is closed on failure."""
         cache = where / CACHE_NAME if opts.index == "hnsw" else None
         coll = FaissCollection(spec, opts, rows, cache, self.opts.checkpoint_rows)
         try:
@@ -565,7 +578,7 @@ class FaissStore(BaseStore):
                 raise CollectionNotFoundError(f"no collection named {name!r}")
             self._dirs.check_readable(name)
             where = self._dirs.path(name)
-            rows = RowStore(where / DB_NAME, durable=self.opts.durable)
+            rows = self._open_rows(where)
             try:
                 meta = rows.meta
                 opts = FaissIndexOptions.model_validate(meta["options"])
@@ -573,10 +586,9 @@ class FaissStore(BaseStore):
                     name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"]
                 )
             except (KeyError, TypeError, ValueError) as exc:  # pydantic's error is a ValueError
-                raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc
-            finally:
                 rows.close()
-            coll = self._attach(spec, opts, where)
+                raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc
+            coll = self._attach(spec, opts, where, rows)
             self._collections[name] = coll
             return coll
 
