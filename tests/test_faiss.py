@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,7 +16,16 @@ import pytest
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
 
 import edgevec
-from edgevec import BackendUnavailableError, ConfigError, CorruptDataError, F, Metric, Record
+from edgevec import (
+    BackendUnavailableError,
+    CollectionNotFoundError,
+    ConfigError,
+    CorruptDataError,
+    F,
+    Metric,
+    Record,
+    StoreClosedError,
+)
 from edgevec.testing import assert_hits_match, oracle_topk, recall_at_k
 
 
@@ -48,12 +59,11 @@ def test_close_and_reopen_keeps_everything(tmp_path: Path, index: str) -> None:
         np.testing.assert_array_equal(rec.vector, vecs[7])
         assert rec.payload == pays[7]
         if index == "hnsw":
-            snaps = list(tmp_path.glob("items/snap-*/index.bin"))
-            assert snaps, "HNSW graph is saved, not rebuilt on load"
+            assert (tmp_path / "items" / "hnsw.index").is_file(), "the HNSW graph is saved"
 
 
 def test_acknowledged_writes_survive_a_crash(tmp_path: Path) -> None:
-    """A process that is killed after upsert returned loses nothing (write-ahead log replay)."""
+    """A process that is killed after upsert returned loses nothing (each write is committed)."""
     script = f"""
 import os, numpy as np, edgevec
 store = edgevec.connect("faiss", path={str(tmp_path)!r})
@@ -62,10 +72,9 @@ pays = [{{"n": 1}}, {{"n": 2}}, {{"n": 3}}]
 coll.upsert_arrays(["a", "b", "c"], np.eye(3, 4, dtype=np.float32), pays)
 coll.delete(ids=["b"])
 coll.upsert([edgevec.Record("a", np.ones(4, np.float32), {{"n": 9}})])
-os._exit(0)  # no close(): no snapshot was written after the first
+os._exit(0)  # no close()
 """
     subprocess.run([sys.executable, "-c", script], check=True)
-    assert list(tmp_path.glob("c/wal-*.log"))
     with edgevec.connect("faiss", path=str(tmp_path)) as store:
         coll = store.collection("c")
         assert sorted(r.id for r in coll.get(["a", "b", "c"])) == ["a", "c"]
@@ -73,48 +82,179 @@ os._exit(0)  # no close(): no snapshot was written after the first
         np.testing.assert_array_equal(coll.get(["a"])[0].vector, np.ones(4))
 
 
-def test_torn_log_tail_is_dropped(tmp_path: Path) -> None:
-    with edgevec.connect("faiss", path=str(tmp_path)) as first:
-        first.create_collection("c", 4, "dot")
-    store: Any = edgevec.connect("faiss", path=str(tmp_path))
-    coll = store.collection("c")
-    coll.upsert_arrays(["a"], np.ones((1, 4), np.float32))
-    wal = next(tmp_path.glob("c/wal-*.log"))
-    coll._wal.close()  # abandon without checkpoint, as a crash would
-    store._collections.clear()
-    store._dir_lock.release()
-    store._dir_lock = None
-    good = wal.read_bytes()
-    wal.write_bytes(good + good[: len(good) // 2])  # a second append cut off mid-way
-    with edgevec.connect("faiss", path=str(tmp_path)) as reopened:
-        assert reopened.collection("c").count() == 1
+def _persisted(root: Path, n: int = 50, index: str = "flat") -> tuple[list[str], Any, Any]:
+    ids, vecs, pays = _data(n, 8)
+    with edgevec.connect("faiss", path=str(root), index=index) as store:
+        store.create_collection("c", 8, "cosine").upsert_arrays(ids, vecs, pays)
+    return ids, vecs, pays
+
+
+def _sql(db: Path, statement: str) -> None:
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as conn:
+        conn.execute(statement)
 
 
 @pytest.mark.parametrize(
-    "damage",
-    ["flip-vectors", "truncate-records", "drop-meta", "bad-current", "meta-count"],
+    "damage", ["row-vector", "row-payload", "lost-row", "meta-ef-search", "not-a-db", "empty-db"]
 )
-def test_corrupt_snapshot_is_an_error_not_an_empty_store(tmp_path: Path, damage: str) -> None:
-    ids, vecs, pays = _data(50, 8)
-    with edgevec.connect("faiss", path=str(tmp_path)) as store:
-        store.create_collection("c", 8, "cosine").upsert_arrays(ids, vecs, pays)
-    snap = next(tmp_path.glob("c/snap-*"))
-    if damage == "flip-vectors":
-        flipped = bytearray((snap / "vectors.npy").read_bytes())
-        flipped[-5] ^= 0xFF
-        (snap / "vectors.npy").write_bytes(bytes(flipped))
-    elif damage == "truncate-records":
-        raw = (snap / "records.jsonl").read_bytes()
-        (snap / "records.jsonl").write_bytes(raw[: len(raw) // 2])
-    elif damage == "drop-meta":
-        (snap / "meta.json").unlink()
-    elif damage == "bad-current":
-        (tmp_path / "c" / "CURRENT").write_text("garbage")
+def test_damaged_records_are_an_error_not_different_data(tmp_path: Path, damage: str) -> None:
+    """Edits SQLite itself cannot see (it has no row checksums) are caught by edgevec's own."""
+    _persisted(tmp_path)
+    db = tmp_path / "c" / "records.sqlite"
+    if damage == "row-vector":
+        _sql(db, "UPDATE rows SET vector = zeroblob(32) WHERE id = 'id3'")
+    elif damage == "row-payload":
+        _sql(db, """UPDATE rows SET payload = CAST('{"i":4}' AS BLOB) WHERE id = 'id3'""")
+    elif damage == "lost-row":
+        _sql(db, "DELETE FROM rows WHERE id = 'id3'")
+    elif damage == "meta-ef-search":  # a flip must not silently change a search parameter
+        _sql(db, "UPDATE meta SET value = replace(value, '64', '65') WHERE key = 'collection'")
+    elif damage == "not-a-db":
+        db.write_bytes(b"garbage" * 100)
     else:
-        meta = (snap / "meta.json").read_text().replace('"count": 50', '"count": 49')
-        (snap / "meta.json").write_text(meta)
+        db.write_bytes(b"")
     with edgevec.connect("faiss", path=str(tmp_path)) as store, pytest.raises(CorruptDataError):
         store.collection("c")
+
+
+def test_a_lost_database_never_lets_create_overwrite_the_collection(tmp_path: Path) -> None:
+    _persisted(tmp_path, index="hnsw")
+    (tmp_path / "c" / "records.sqlite").unlink()  # the graph cache is still there
+    with edgevec.connect("faiss", path=str(tmp_path)) as store:
+        assert store.list_collections() == []
+        with pytest.raises(ConfigError, match="not an edgevec collection"):
+            store.create_collection("c", 8, "cosine", exist_ok=True)
+    assert (tmp_path / "c" / "hnsw.index").is_file()
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "symlink", "wrong-rows"])
+def test_a_bad_hnsw_cache_is_rebuilt_from_the_rows(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids, vecs, pays = _persisted(tmp_path / "s", n=200, index="hnsw")
+    cache = tmp_path / "s" / "c" / "hnsw.index"
+    raw = cache.read_bytes()
+    if damage == "flip":
+        cache.write_bytes(raw[:-100] + bytes([raw[-100] ^ 1]) + raw[-99:])
+    elif damage == "truncate":
+        cache.write_bytes(raw[: len(raw) // 2])
+    elif damage == "symlink":
+        (tmp_path / "elsewhere").write_bytes(raw)
+        cache.unlink()
+        cache.symlink_to(tmp_path / "elsewhere")
+    else:  # a valid cache of other rows: none of its slots matches a row checksum
+        other_ids, other_vecs, other_pays = _data(200, 8, seed=1)
+        with edgevec.connect("faiss", path=str(tmp_path / "o"), index="hnsw") as store:
+            coll = store.create_collection("c", 8, "cosine")
+            coll.upsert_arrays(other_ids, other_vecs, other_pays)
+        cache.write_bytes((tmp_path / "o" / "c" / "hnsw.index").read_bytes())
+    with edgevec.connect("faiss", path=str(tmp_path / "s")) as store:
+        coll = store.collection("c")
+        for q in vecs[:3]:
+            assert_hits_match(coll.query(q, k=10), ids, vecs, pays, q, 10, "cosine")
+        assert coll.count() == 200
+    if damage != "wrong-rows":
+        assert "rebuilding the graph" in caplog.text
+
+
+def test_a_stale_hnsw_cache_is_reused_for_the_rows_it_still_matches(tmp_path: Path) -> None:
+    """After a crash the graph lags the rows: matching slots are kept, the rest re-inserted."""
+    ids, vecs, pays = _persisted(tmp_path, n=300, index="hnsw")
+    script = f"""
+import os, numpy as np, edgevec
+store = edgevec.connect("faiss", path={str(tmp_path)!r})
+coll = store.collection("c")
+coll.delete(ids=["id0", "id1"])
+coll.upsert_arrays(["id2", "new"], np.ones((2, 8), np.float32), [{{"x": 1}}, {{"x": 2}}])
+os._exit(0)  # the saved graph now lags two deletes and two upserts
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    ids = [*ids[2:], "new"]
+    vecs = np.vstack([vecs[2:], np.ones((1, 8), np.float32)])
+    vecs[0] = 1
+    pays = [{"x": 1}, *pays[3:], {"x": 2}]
+    with edgevec.connect("faiss", path=str(tmp_path)) as store:
+        coll: Any = store.collection("c")
+        assert coll._dead == 3, "the 300 saved slots are reused, 3 of them outdated"
+        assert coll._index.ntotal == 302
+        for q in (vecs[0], vecs[50], vecs[-1]):
+            assert_hits_match(coll.query(q, k=10), ids, vecs, pays, q, 10, "cosine")
+        assert coll.count() == 299
+
+
+def test_symlinked_database_is_refused(tmp_path: Path) -> None:
+    _persisted(tmp_path / "s")
+    db = tmp_path / "s" / "c" / "records.sqlite"
+    db.rename(tmp_path / "outside.sqlite")
+    db.symlink_to(tmp_path / "outside.sqlite")
+    with edgevec.connect("faiss", path=str(tmp_path / "s")) as store:
+        assert store.list_collections() == []  # a symlink is not a collection
+        with pytest.raises(CollectionNotFoundError):
+            store.collection("c")
+        with pytest.raises(ConfigError, match="not an edgevec collection"):
+            store.create_collection("c", 8)
+    assert (tmp_path / "outside.sqlite").stat().st_size > 0
+
+
+def test_stray_entries_are_not_collections(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "readme.txt").write_text("x")
+    (tmp_path / "bad name").mkdir()
+    (tmp_path / ".dropped-old-1").mkdir()  # a drop interrupted by a crash
+    (tmp_path / ".creating-new-1").mkdir()
+    with edgevec.connect("faiss", path=str(tmp_path)) as store:
+        assert store.list_collections() == []
+        assert not store.has_collection("notes")
+        store.create_collection("c", 4)
+        assert store.list_collections() == ["c"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [".lock", "bad name", "c", "notes", "readme.txt"]
+
+
+def test_old_format_is_a_typed_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "old" / "snap-000001").mkdir(parents=True)
+    (tmp_path / "old" / "CURRENT").write_text("snap-000001")
+    with edgevec.connect("faiss", path=str(tmp_path)) as store:
+        assert store.list_collections() == ["old"]
+        with pytest.raises(ConfigError, match="format 1"):
+            store.collection("old")
+        store.drop_collection("old")
+        assert store.list_collections() == []
+
+
+@pytest.mark.parametrize("bad", ["file", "nul"])
+def test_path_must_be_a_directory(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "f").write_text("not a directory")
+    path = str(tmp_path / "f") if bad == "file" else str(tmp_path) + "/a\0b"
+    with pytest.raises(ConfigError, match="path"):
+        edgevec.connect("faiss", path=path)
+
+
+@pytest.mark.parametrize("persisted", [True, False])
+def test_handles_of_a_closed_store_refuse_calls(tmp_path: Path, persisted: bool) -> None:
+    store = edgevec.connect("faiss", **({"path": str(tmp_path)} if persisted else {}))
+    coll = store.create_collection("c", 4)
+    coll.upsert([Record("a", np.ones(4, np.float32))])
+    store.close()
+    with pytest.raises(StoreClosedError):
+        coll.upsert([Record("late", np.ones(4, np.float32))])
+    with pytest.raises(StoreClosedError):
+        coll.delete(ids=["a"])
+    with pytest.raises(StoreClosedError):
+        coll.query(np.ones(4, np.float32))
+    if persisted:
+        with edgevec.connect("faiss", path=str(tmp_path)) as again:
+            assert [r.id for r in again.collection("c").get(["a", "late"])] == ["a"]
+
+
+def test_a_dropped_collection_handle_refuses_writes(tmp_path: Path) -> None:
+    with edgevec.connect("faiss", path=str(tmp_path)) as store:
+        coll = store.create_collection("c", 4)
+        store.drop_collection("c")
+        with pytest.raises(CollectionNotFoundError):
+            coll.upsert([Record("a", np.ones(4, np.float32))])
+        assert store.list_collections() == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
 
 
 def test_one_store_per_directory(tmp_path: Path) -> None:

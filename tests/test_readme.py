@@ -27,4 +27,4 @@ def test_quickstart_runs_and_prints_what_it_says(
     promised = re.search(r"# (sku-1 [0-9.]+)", code)
     assert promised is not None
     assert out.getvalue().startswith(promised.group(1))
-    assert (tmp_path / "vectors" / "items" / "CURRENT").is_file()
+    assert (tmp_path / "vectors" / "items" / "records.sqlite").is_file()

@@ -36,7 +36,9 @@ class DirLock:
         self._fh: IO[bytes] | None = None
         try:
             Path(path).mkdir(parents=True, exist_ok=True)
-            self._fh = open(Path(path) / name, "ab")  # noqa: SIM115  # held for the store's life
+            # No symlink followed: the lock file must be the one inside ``path``.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+            self._fh = os.fdopen(os.open(Path(path) / name, flags, 0o644), "ab")
         except OSError as exc:
             raise BackendUnavailableError(f"cannot open {path}: {exc}") from exc
         try:

@@ -8,14 +8,17 @@ pass ``compact_fraction``. Filters run as a pre-filter over a columnar payload i
 lets through only a small share of rows, the search switches to an exact scan of just those rows,
 so filtered recall does not collapse on HNSW (whose graph walk loses recall on narrow filters).
 
-With ``path`` set, collections persist as snapshots plus a write-ahead log (see
-:mod:`edgevec.backends._snapshot`): pickle-free, atomic, validated on load.
+With ``path`` set, each collection's rows live in a SQLite file, the record of truth: every write
+call is one transaction, committed before it is applied in memory (see
+:mod:`edgevec.backends._rowstore`). The FAISS index is a cache rebuilt from those rows on open;
+an HNSW graph is also saved beside them (:mod:`edgevec.backends._index_cache`) and reused when it
+reflects the latest write.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,23 +29,20 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgevec.backends._collection_dirs import CollectionDirs
+from edgevec.backends._index_cache import CACHE_NAME, load_index, save_index
 from edgevec.backends._local import DirLock
-from edgevec.backends._snapshot import (
-    OP_DELETE,
-    OP_UPSERT,
-    Snapshot,
-    WalEntry,
-    WriteAheadLog,
-    current_generation,
-    read_snapshot,
-    write_snapshot,
-)
+from edgevec.backends._rowstore import DB_NAME, RowStore
 from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.config import parse_options
 from edgevec.errors import (
+    CollectionExistsError,
     CollectionNotFoundError,
+    ConfigError,
     CorruptDataError,
+    EdgevecError,
+    StoreClosedError,
 )
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.types import CollectionSpec, Hit, Hits, Record
@@ -79,9 +79,13 @@ class FaissOptions(FaissIndexOptions):
     path: str | None = None
     """Directory to persist collections in; ``None`` keeps everything in memory."""
     durable: bool = True
-    """fsync each write-ahead-log append (with ``path``): an acknowledged write survives a crash."""
-    wal_max_bytes: int = Field(64 * 2**20, ge=0)
-    """Checkpoint (write a snapshot, empty the log) once the log grows past this size."""
+    """With ``path``: an acknowledged write survives power loss (SQLite ``synchronous=EXTRA``).
+
+    ``False`` skips the fsyncs: a killed process still loses nothing, but a power loss may lose
+    recent writes or damage the file (then reported as :class:`CorruptDataError`)."""
+    checkpoint_rows: int = Field(50_000, ge=1)
+    """HNSW with ``path``: save the graph after this many written records (and on close), so a
+    reopen after a crash rebuilds at most this much work's worth of staleness."""
     threads: int | None = Field(None, ge=1)
     """OpenMP threads FAISS may use (process-wide); ``None`` leaves FAISS's default."""
 
@@ -95,7 +99,11 @@ _MIN_COMPACT_SLOTS = 64
 
 
 class FaissCollection(BaseCollection):
-    """One FAISS index with its id map, payload columns and tombstones."""
+    """One FAISS index with its id map, payload columns and tombstones.
+
+    With persistence, ``rows`` is the record of truth: a write commits there first and is applied
+    in memory only once committed, and the index is rebuilt (or reused from ``cache``) on open.
+    """
 
     backend: ClassVar[str] = "faiss"
 
@@ -103,25 +111,20 @@ class FaissCollection(BaseCollection):
         self,
         spec: CollectionSpec,
         opts: FaissIndexOptions,
-        root: Path | None,
-        durable: bool,
-        wal_max: int,
+        rows: RowStore | None = None,
+        cache: Path | None = None,
+        checkpoint_rows: int = 0,
     ) -> None:
         exact = opts.index == "flat"
         super().__init__(spec, FaissStore.capabilities.narrowed(exact=exact))
         self.opts = opts
-        self._root = root
-        self._wal_max = wal_max
+        self._rows = rows
+        self._cache = cache
+        self._checkpoint_rows = checkpoint_rows
+        self._unsaved = 0  # records written since the HNSW cache was last saved
+        self._refusal: EdgevecError | None = None  # set once the store closed or dropped it
         self._lock = threading.RLock()
-        self._wal: WriteAheadLog | None = None
         self._reset(None)
-        if root is not None:
-            gen = current_generation(root)
-            if gen is None:
-                write_snapshot(root, self._snapshot())
-                gen = current_generation(root)
-            assert gen is not None
-            self._wal = WriteAheadLog(root / f"wal-{gen:06d}.log", spec.dim, durable=durable)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class FaissCollection(BaseCollection):
         self._ids: list[str | None] = []
         self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._norms: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        self._sums: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # row checksums
         self._payloads = PayloadIndex()
         self._dead = 0
 
@@ -154,21 +158,37 @@ class FaissCollection(BaseCollection):
         view: npt.NDArray[np.float32] = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim)
         return view.reshape(n, self.dim)
 
-    def _append(
-        self, ids: list[str], vectors: npt.NDArray[np.float32], payloads: list[dict[str, Any]]
+    def _fill(
+        self,
+        ids: list[str],
+        norms: npt.NDArray[np.float32],
+        payloads: list[dict[str, Any]],
+        sums: npt.NDArray[np.uint64] | None,
     ) -> None:
-        old = [self._slot[i] for i in ids if i in self._slot]
-        self._tombstone(old)
+        """Book-keeping for rows the index just received as its last ``len(ids)`` slots."""
         start = len(self._ids)
-        norms = np.linalg.norm(vectors, axis=1).astype(np.float32)
-        if self.metric == "cosine":
-            vectors = np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
-        self._index.add(vectors)
         self._ids.extend(ids)
         self._slot.update(zip(ids, range(start, start + len(ids))))
         self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
         self._norms = np.concatenate([self._norms, norms])
+        if sums is None:
+            sums = np.zeros(len(ids), dtype=np.uint64)
+        self._sums = np.concatenate([self._sums, sums])
         self._payloads.append(payloads)
+
+    def _append(
+        self,
+        ids: list[str],
+        vectors: npt.NDArray[np.float32],
+        payloads: list[dict[str, Any]],
+        sums: npt.NDArray[np.uint64] | None = None,
+    ) -> None:
+        self._tombstone([self._slot[i] for i in ids if i in self._slot])
+        norms = np.linalg.norm(vectors, axis=1).astype(np.float32)
+        if self.metric == "cosine":
+            vectors = np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
+        self._index.add(vectors)
+        self._fill(ids, norms, payloads, sums)
 
     def _tombstone(self, slots: list[int]) -> None:
         for s in slots:
@@ -184,103 +204,123 @@ class FaissCollection(BaseCollection):
     def _live_slots(self) -> npt.NDArray[np.int64]:
         return np.flatnonzero(self._alive)
 
-    def _snapshot(self, *, with_index: bool = True) -> Snapshot:
-        live = self._live_slots()
-        ids = [self._ids[s] for s in live]
-        payloads = [dict(self._payloads.payload(s) or {}) for s in live]
-        vectors = np.ascontiguousarray(self._storage()[live])
-        norms = self._norms[live]
-        index = None
-        if with_index and self.opts.index == "hnsw" and self._dead == 0 and len(live):
-            index = faiss.serialize_index(self._index).tobytes()
-        meta = {
-            "name": self.name, "dim": self.dim, "metric": self.metric,
-            "options": self.opts.model_dump(), "fingerprint": self.spec.fingerprint,
-        }  # fmt: skip
-        return Snapshot(meta, ids, payloads, vectors, norms, index)
-
-    def _load(self, snap: Snapshot) -> None:
-        index = None
-        if snap.index is not None:
-            try:
-                index = faiss.deserialize_index(np.frombuffer(snap.index, dtype=np.uint8))
-            except RuntimeError as exc:
-                raise CorruptDataError(
-                    f"FAISS index of {self.name!r} failed to load: {exc}"
-                ) from exc
-            if index.ntotal != len(snap.ids) or index.d != self.dim:
-                raise CorruptDataError(
-                    f"FAISS index of {self.name!r} holds {index.ntotal}x{index.d}, "
-                    f"expected {len(snap.ids)}x{self.dim}"
-                )
-            index.hnsw.efSearch = self.opts.ef_search
-        self._reset(index)
-        n = len(snap.ids)
-        stored = snap.vectors
-        if index is None:
-            self._index.add(stored)
-        self._ids = list(snap.ids)
-        self._slot = {rid: i for i, rid in enumerate(snap.ids)}
-        if len(self._slot) != n:
-            raise CorruptDataError(f"collection {self.name!r} stores duplicate ids")
-        self._alive = np.ones(n, dtype=bool)
-        self._norms = snap.norms.astype(np.float32)
-        self._payloads.append(snap.payloads)
-
     def _compact(self) -> None:
-        snap = self._snapshot(with_index=False)
+        """Rebuild the index from the live slots only (FAISS HNSW cannot remove vectors)."""
+        live = self._live_slots()
+        ids: list[str] = [self._ids[s] for s in live]
+        payloads = [dict(self._payloads.payload(s) or {}) for s in live]
+        stored = np.ascontiguousarray(self._storage()[live])
+        norms, sums = self._norms[live], self._sums[live]
         self._reset(None)
-        self._load(snap)
+        self._index.add(stored)
+        self._fill(ids, norms, payloads, sums)
 
     def _maybe_compact(self) -> None:
         n = len(self._ids)
         if n >= _MIN_COMPACT_SLOTS and self._dead > self.opts.compact_fraction * n:
             self._compact()
-            if self._root is not None:
-                self._checkpoint()
 
-    def _checkpoint(self) -> None:
-        """Write a snapshot of the current state and start a fresh write-ahead log."""
-        assert self._root is not None
-        assert self._wal is not None
-        self._wal.close()
-        if self._dead:  # snapshots hold live rows only, so the saved HNSW graph matches them
+    def _load(self) -> None:
+        """Fill memory from the verified rows, reusing the saved HNSW graph where it still fits."""
+        assert self._rows is not None
+        rows = self._rows.load(self.dim)
+        cached = None if self._cache is None else load_index(self._cache, self.dim)
+        fresh = np.ones(len(rows.ids), dtype=bool)
+        if cached is not None:
+            ids, sums, index = cached
+            index.hnsw.efSearch = self.opts.ef_search
+            self._reset(index)
+            where = {rid: j for j, rid in enumerate(rows.ids)}
+            found = np.array([where.get(rid, -1) for rid in ids], dtype=np.int64)
+            same = found >= 0
+            same[same] = rows.sums[found[same]] == sums[same]
+            pick = found[same]
+            norms = np.ones(len(ids), dtype=np.float32)
+            norms[same] = np.linalg.norm(rows.vectors[pick], axis=1)
+            payloads: list[dict[str, Any]] = [{} for _ in ids]
+            for slot, j in zip(np.flatnonzero(same).tolist(), pick.tolist()):
+                payloads[slot] = rows.payloads[j]
+            self._fill(ids, norms, payloads, sums)
+            self._tombstone(np.flatnonzero(~same).tolist())
+            fresh[pick] = False
+            log.info(
+                "%r: reused %d saved graph slots, inserting %d newer rows",
+                self.name, len(pick), int(fresh.sum()),
+            )  # fmt: skip
+        todo = np.flatnonzero(fresh)
+        if len(todo):
+            self._append(
+                [rows.ids[j] for j in todo],
+                np.ascontiguousarray(rows.vectors[todo]),
+                [rows.payloads[j] for j in todo],
+                rows.sums[todo],
+            )
+        if len(self._slot) != len(rows.ids):
+            raise CorruptDataError(f"collection {self.name!r} stores duplicate ids")
+        self._unsaved = int(fresh.sum()) + self._dead
+        self._maybe_compact()
+
+    def _save_graph(self) -> None:
+        """Write the HNSW cache (compacted first, so every slot is a live row).
+
+        A failure only costs a rebuild on the next open (the rows are committed), so it is
+        logged rather than raised from a write that already succeeded.
+        """
+        assert self._cache is not None
+        if self._dead:
             self._compact()
-        gen = write_snapshot(self._root, self._snapshot())
-        self._wal = WriteAheadLog(
-            self._root / f"wal-{gen:06d}.log", self.dim, durable=self._wal.durable
-        )
-
-    def _log(self, entry: WalEntry) -> None:
-        if self._wal is not None:
-            self._wal.append(entry)
+        ids: list[str] = list(self._ids)  # type: ignore[arg-type]  # no tombstones after compact
+        try:
+            save_index(self._cache, ids, self._sums, faiss.serialize_index(self._index).tobytes())
+        except OSError as exc:
+            log.warning(
+                "could not save the HNSW graph of %r (%s); it is rebuilt on open", self.name, exc
+            )
+            return
+        self._unsaved = 0
 
     # -- hooks ------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._refusal is not None:
+            raise type(self._refusal)(str(self._refusal))
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         if not batch.ids:
             return
         with self._lock:
-            self._log(WalEntry(OP_UPSERT, batch.ids, batch.payloads, batch.vectors))
-            self._append(batch.ids, batch.vectors, batch.payloads)
-            self._after_write()
+            self._check_open()
+            sums = None
+            if self._rows is not None:  # commit first: memory never runs ahead of the disk
+                replaced = [self._slot[i] for i in batch.ids if i in self._slot]
+                sums = self._rows.upsert(
+                    batch.ids, batch.vectors, batch.payloads, self._sums[replaced]
+                )
+            self._append(batch.ids, batch.vectors, batch.payloads, sums)
+            self._after_write(len(batch.ids))
 
-    def _after_write(self) -> None:
+    def _after_write(self, n: int) -> None:
         self._maybe_compact()
-        if self._wal is not None and self._wal_max and self._wal.size > self._wal_max:
-            self._checkpoint()
+        if self._cache is not None:
+            self._unsaved += n
+            if self._unsaved >= self._checkpoint_rows:
+                self._save_graph()
 
     def _delete_ids(self, ids: list[str]) -> None:
         with self._lock:
+            self._check_open()
             present = [i for i in ids if i in self._slot]
             if not present:
                 return
-            self._log(WalEntry(OP_DELETE, present))
-            self._tombstone([self._slot[i] for i in present])
-            self._after_write()
+            slots = [self._slot[i] for i in present]
+            if self._rows is not None:
+                self._rows.delete(present, self._sums[slots])
+            self._tombstone(slots)
+            self._after_write(len(present))
 
     def _delete_filter(self, flt: Filter) -> None:
         with self._lock:
+            self._check_open()
             slots = np.flatnonzero(self._mask(flt))
             ids: list[str] = [self._ids[s] for s in slots]  # type: ignore[misc]  # live slots have ids
             if ids:
@@ -295,6 +335,7 @@ class FaissCollection(BaseCollection):
 
     def _count(self, flt: Filter | None) -> int:
         with self._lock:
+            self._check_open()
             if flt is None:
                 return len(self._slot)
             return int(np.count_nonzero(self._mask(flt)))
@@ -307,6 +348,7 @@ class FaissCollection(BaseCollection):
 
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         with self._lock:
+            self._check_open()
             slots = np.fromiter((self._slot[i] for i in ids if i in self._slot), dtype=np.int64)
             vecs = self._vectors_out(slots) if include_vectors else None
             return [
@@ -323,6 +365,7 @@ class FaissCollection(BaseCollection):
         if self.metric == "cosine":
             vecs = normalize_rows(vecs)
         with self._lock:
+            self._check_open()
             n_slots = len(self._ids)
             if q.filter is None and self._dead == 0:
                 k = min(q.k, n_slots)
@@ -432,32 +475,27 @@ class FaissCollection(BaseCollection):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def replay(self) -> None:
-        """Apply the write-ahead log left since the last snapshot (after a crash or kill)."""
-        if self._wal is None:
-            return
-        replayed = 0
-        for entry in self._wal.replay():
-            if entry.op == OP_UPSERT:
-                assert entry.vectors is not None
-                assert entry.payloads is not None
-                self._append(entry.ids, entry.vectors, entry.payloads)
-            else:
-                self._tombstone([self._slot[i] for i in entry.ids if i in self._slot])
-            replayed += 1
-        if replayed:
-            log.info("replayed %d logged writes into %r", replayed, self.name)
-
-    def close(self) -> None:
+    def _shut(self, refusal: EdgevecError, *, save: bool) -> None:
+        """Refuse every later call with ``refusal``; save the HNSW graph first if ``save``."""
         with self._lock:
-            if self._wal is not None:
-                if self._wal.size:
-                    self._checkpoint()
-                self._wal.close()
+            if self._refusal is not None:
+                return
+            self._refusal = refusal
+            if self._rows is None:
+                return
+            try:
+                if save and self._cache is not None and self._unsaved:
+                    self._save_graph()
+            finally:
+                self._rows.close()
 
 
 class FaissStore(BaseStore):
-    """Collections held in process by FAISS, optionally persisted under ``path``."""
+    """Collections held in process by FAISS, optionally persisted under ``path``.
+
+    One lock guards the set of collections, so concurrent ``collection()`` and
+    ``create_collection()`` calls share one object per name and never create a collection twice.
+    """
 
     backend: ClassVar[str] = "faiss"
     capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100_000, persistent=True)
@@ -467,25 +505,29 @@ class FaissStore(BaseStore):
         assert isinstance(options, FaissOptions)
         super().__init__(options)
         self.opts = options
+        self._lock = threading.RLock()
+        self._closed = False
         self._collections: dict[str, FaissCollection] = {}
-        self._root = Path(options.path) if options.path else None
+        self._dirs: CollectionDirs | None = None
         self._dir_lock: DirLock | None = None
         if options.threads:
             faiss.omp_set_num_threads(options.threads)
-        if self._root is not None:
-            self._root.mkdir(parents=True, exist_ok=True)
-            self._dir_lock = DirLock(
-                self._root, ".lock", f"{self._root} is in use by another edgevec store"
-            )
+        if options.path is not None:
+            root = _data_dir(options.path)
+            self._dir_lock = DirLock(root, ".lock", f"{root} is in use by another edgevec store")
+            self._dirs = CollectionDirs(root)
 
-    def _dir(self, name: str) -> Path | None:
-        return None if self._root is None else self._root / name
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("this FAISS store is closed")
 
     def _list_collections(self) -> list[str]:
-        names = set(self._collections)
-        if self._root is not None:
-            names.update(p.name for p in self._root.iterdir() if (p / "CURRENT").is_file())
-        return sorted(names)
+        with self._lock:
+            self._check_open()
+            names = set(self._collections)
+            if self._dirs is not None:
+                names.update(self._dirs.names())
+            return sorted(names)
 
     def _create(self, spec: CollectionSpec) -> FaissCollection:
         merged = {
@@ -494,45 +536,98 @@ class FaissStore(BaseStore):
         }
         opts = parse_options(FaissIndexOptions, merged, f"FAISS index options for {spec.name!r}")
         spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
-        coll = FaissCollection(
-            spec, opts, self._dir(spec.name), self.opts.durable, self.opts.wal_max_bytes
-        )
-        self._collections[spec.name] = coll
+        with self._lock:
+            self._check_open()
+            if spec.name in self._collections:
+                raise CollectionExistsError(f"collection {spec.name!r} already exists")
+            if self._dirs is None:
+                coll = FaissCollection(spec, opts)
+            else:
+                meta = {
+                    "dim": spec.dim, "metric": spec.metric, "options": opts.model_dump(),
+                    "fingerprint": spec.fingerprint,
+                }  # fmt: skip
+                where = self._dirs.create(spec.name, lambda d: RowStore.create(d / DB_NAME, meta))
+                coll = self._attach(spec, opts, where, self._open_rows(where))
+            self._collections[spec.name] = coll
+            return coll
+
+    def _open_rows(self, where: Path) -> RowStore:
+        return RowStore(where / DB_NAME, durable=self.opts.durable)
+
+    def _attach(
+        self, spec: CollectionSpec, opts: FaissIndexOptions, where: Path, rows: RowStore
+    ) -> FaissCollection:
+        """A collection over its open record file, loaded; the file is closed on failure."""
+        cache = where / CACHE_NAME if opts.index == "hnsw" else None
+        coll = FaissCollection(spec, opts, rows, cache, self.opts.checkpoint_rows)
+        try:
+            coll._load()
+        except BaseException:
+            rows.close()
+            raise
         return coll
 
     def _open(self, name: str) -> FaissCollection:
-        coll = self._collections.get(name)
-        if coll is not None:
+        with self._lock:
+            self._check_open()
+            coll = self._collections.get(name)
+            if coll is not None:
+                return coll
+            if self._dirs is None or self._dirs.status(name) == "absent":
+                raise CollectionNotFoundError(f"no collection named {name!r}")
+            self._dirs.check_readable(name)
+            where = self._dirs.path(name)
+            rows = self._open_rows(where)
+            try:
+                meta = rows.meta
+                opts = FaissIndexOptions.model_validate(meta["options"])
+                spec = CollectionSpec(
+                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"]
+                )
+            except (KeyError, TypeError, ValueError) as exc:  # pydantic's error is a ValueError
+                rows.close()
+                raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc
+            coll = self._attach(spec, opts, where, rows)
+            self._collections[name] = coll
             return coll
-        root = self._dir(name)
-        gen = None if root is None else current_generation(root)
-        if root is None or gen is None:
-            raise CollectionNotFoundError(f"no collection named {name!r}")
-        snap = read_snapshot(root, gen)
-        meta = snap.meta
-        opts = FaissIndexOptions.model_validate(meta["options"])
-        spec = CollectionSpec(
-            name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta.get("fingerprint")
-        )
-        coll = FaissCollection(spec, opts, root, self.opts.durable, self.opts.wal_max_bytes)
-        coll._load(snap)
-        coll.replay()
-        self._collections[name] = coll
-        return coll
 
     def _drop(self, name: str) -> None:
-        coll = self._collections.pop(name, None)
-        if coll is not None and coll._wal is not None:
-            coll._wal.close()
-        root = self._dir(name)
-        if root is not None:
-            shutil.rmtree(root, ignore_errors=True)
+        with self._lock:
+            self._check_open()
+            coll = self._collections.pop(name, None)
+            if coll is not None:
+                coll._shut(CollectionNotFoundError(f"collection {name!r} was dropped"), save=False)
+            if self._dirs is not None and self._dirs.status(name) != "absent":
+                self._dirs.drop(name)
+            elif coll is None:
+                raise CollectionNotFoundError(f"no collection named {name!r}")
 
     def _close(self) -> None:
-        """Checkpoint every open collection and release the directory lock."""
-        for coll in self._collections.values():
-            coll.close()
-        self._collections.clear()
-        if self._dir_lock is not None:
-            self._dir_lock.release()
-            self._dir_lock = None
+        """Save HNSW graphs, close every collection (its handles refuse later calls), unlock."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                for coll in self._collections.values():
+                    coll._shut(StoreClosedError("the FAISS store was closed"), save=True)
+            finally:
+                self._collections.clear()
+                if self._dir_lock is not None:
+                    self._dir_lock.release()
+                    self._dir_lock = None
+
+
+def _data_dir(path: str) -> Path:
+    """``path=`` as a directory, created if missing; anything else is a :class:`ConfigError`."""
+    if "\0" in path:
+        raise ConfigError("FAISS option 'path' contains a NUL character")
+    root = Path(path)
+    if os.path.lexists(root) and not root.is_dir():
+        raise ConfigError(f"FAISS option 'path' must be a directory, but {path!r} is not one")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"FAISS option 'path': cannot create directory {path!r}: {exc}") from exc
+    return root

@@ -1,0 +1,107 @@
+"""Where persisted FAISS collections live under ``path=``: one directory per collection.
+
+``<path>/<name>/records.sqlite`` is a collection; nothing else is. A collection is created under a
+hidden temporary name and renamed into place once complete, and dropped by renaming it to a hidden
+tombstone before deleting it, so a crash leaves either a whole collection or none. Hidden leftovers
+(collection names never start with a dot) are removed when the next store opens the directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from edgevec.backends._files import crash_point, fsync_dir, is_plain_dir, is_plain_file
+from edgevec.backends._rowstore import DB_NAME
+from edgevec.errors import CollectionExistsError, ConfigError
+
+__all__ = ["CollectionDirs"]
+
+log = logging.getLogger("edgevec.faiss")
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_CREATING, _DROPPED = ".creating-", ".dropped-"
+_FORMAT_1 = "CURRENT"  # the snapshot + log layout of edgevec's first releases
+
+
+class CollectionDirs:
+    """The collection directories under one store root (the caller holds the directory lock)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        for entry in root.iterdir():
+            if entry.name.startswith((_CREATING, _DROPPED)):
+                log.info("removing %s, left by an interrupted create or drop", entry)
+                _remove(entry)
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def names(self) -> list[str]:
+        """Names of the collections on disk; stray files and directories are not collections."""
+        return [
+            entry.name
+            for entry in self.root.iterdir()
+            if _NAME.fullmatch(entry.name) and self.status(entry.name) != "absent"
+        ]
+
+    def status(self, name: str) -> str:
+        """``"absent"``, ``"ok"`` or ``"format-1"`` (an old layout this version cannot read)."""
+        where = self.root / name
+        if not is_plain_dir(where):
+            return "absent"
+        if is_plain_file(where / DB_NAME):
+            return "ok"
+        return "format-1" if is_plain_file(where / _FORMAT_1) else "absent"
+
+    def check_readable(self, name: str) -> None:
+        if self.status(name) == "format-1":
+            raise ConfigError(
+                f"collection {name!r} in {self.root} is in edgevec's on-disk format 1 (snapshot "
+                "plus log) of an earlier release, which this version does not read; re-create it"
+            )
+
+    def create(self, name: str, fill: Callable[[Path], None]) -> Path:
+        """Make ``<root>/<name>`` appear complete or not at all; ``fill`` writes its files."""
+        final = self.root / name
+        if self.status(name) != "absent":
+            raise CollectionExistsError(f"collection {name!r} already exists")
+        if os.path.lexists(final):
+            raise ConfigError(
+                f"{final} exists but is not an edgevec collection; move it away to use the name"
+            )
+        tmp = self.root / f"{_CREATING}{name}-{os.getpid()}"
+        _remove(tmp)
+        tmp.mkdir()
+        try:
+            fill(tmp)
+            fsync_dir(tmp)
+            crash_point("create")
+            os.rename(tmp, final)
+            crash_point("created")
+            fsync_dir(self.root)
+        except BaseException:
+            _remove(tmp)
+            raise
+        return final
+
+    def drop(self, name: str) -> None:
+        """Remove a collection: first out of sight (one rename), then from the disk."""
+        tomb = self.root / f"{_DROPPED}{name}-{os.getpid()}"
+        _remove(tomb)
+        crash_point("drop")
+        os.rename(self.root / name, tomb)
+        fsync_dir(self.root)
+        crash_point("dropped")
+        _remove(tomb)
+
+
+def _remove(path: Path) -> None:
+    if is_plain_dir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        path.unlink(missing_ok=True)
