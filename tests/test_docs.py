@@ -172,7 +172,9 @@ def nox_sessions() -> dict[str, frozenset[str]]:
         if not isinstance(fn, ast.FunctionDef) or fn.name not in defaults:
             continue
         strings = {
-            n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            n.value
+            for n in ast.walk(fn)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
         }
         whole_suite = any(
             isinstance(call, ast.Call)
@@ -382,7 +384,7 @@ def endpoint_for(backend: str, table: Mapping[str, Any]) -> Iterator[dict[str, s
     loopback test server for Pinecone and Weaviate, Milvus Lite for a Milvus uri; ``{}`` for a
     table that is already local, ``None`` when nothing here can stand in for it (a Qdrant
     server: local mode is chosen by ``path``, which cannot be combined with ``url``)."""
-    secret = {var: "test-secret" for var in env_refs(table)}
+    secret = dict.fromkeys(env_refs(table), "test-secret")
     if backend == "pinecone":
         from tests.servers.pinecone_server import PineconeTestServer
 
@@ -395,7 +397,7 @@ def endpoint_for(backend: str, table: Mapping[str, Any]) -> Iterator[dict[str, s
             port = str(weav.grpc_port)
             yield secret | {"EDGEVEC_WEAVIATE_URL": weav.url, "EDGEVEC_WEAVIATE_GRPC_PORT": port}
     elif backend == "milvus" and not str(table.get("uri", "")).endswith(".db"):
-        yield {"EDGEVEC_MILVUS_URI": "./milvus.db"}
+        yield secret | {"EDGEVEC_MILVUS_URI": "./milvus.db"}
     elif backend == "qdrant" and "url" in table:
         yield None
     else:
@@ -432,9 +434,7 @@ def test_config_example_opens_a_working_store(
             assert coll.count() == 12
 
 
-@pytest.mark.parametrize(
-    "block", [b for b in TOML if b not in CONFIGS], ids=lambda b: b.name
-)
+@pytest.mark.parametrize("block", [b for b in TOML if b not in CONFIGS], ids=lambda b: b.name)
 def test_pyproject_fragment_registers_a_backend(block: Block, tmp_path: Path) -> None:
     """The entry-point table, installed as ``pip install`` would, adds a backend name."""
     group = tomllib.loads(block.code)["project"]["entry-points"][ENTRY_POINT_GROUP]
