@@ -449,3 +449,31 @@ def test_pyproject_fragment_registers_a_backend(block: Block, tmp_path: Path) ->
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert set(group) <= set(out.stdout.split()), out.stdout
+
+
+# -- drawn facts ---------------------------------------------------------------------------------
+
+
+def test_error_tree_is_the_real_one() -> None:
+    """docs/api.md draws the exception tree; every class, parent and builtin base must be real."""
+    import edgevec.errors
+
+    block = next(b for b in ALL_BLOCKS if b.lang == "text" and b.code.startswith("EdgevecError"))
+    drawn: dict[str, tuple[str | None, set[str]]] = {}
+    path: list[str] = []
+    for line in block.code.splitlines():
+        match = re.match(r"((?:│   |    )*)(?:[├└]── )?(\w+)(?: \((\w+)\))?", line)
+        assert match, f"{block.name}: cannot read {line!r}"
+        depth = len(match.group(1)) // 4 + (1 if "── " in line else 0)
+        del path[depth:]
+        drawn[match.group(2)] = (path[-1] if path else None, {match.group(3)} - {None})
+        path.append(match.group(2))
+    base = edgevec.errors.EdgevecError
+    real: dict[str, tuple[str | None, set[str]]] = {}
+    for name in edgevec.errors.__all__:
+        cls = getattr(edgevec.errors, name)
+        if isinstance(cls, type) and issubclass(cls, base):
+            parents = [b.__name__ for b in cls.__bases__ if issubclass(b, base)]
+            builtins = {b.__name__ for b in cls.__bases__ if not issubclass(b, base)}
+            real[name] = (parents[0] if parents else None, builtins - {"Exception"})
+    assert drawn == real
