@@ -116,8 +116,6 @@ def read_blocks(doc: Path) -> list[Block]:
 ALL_BLOCKS = [block for doc in DOCUMENTS for block in read_blocks(doc)]
 PYTHON = [b for b in ALL_BLOCKS if b.lang == "python"]
 TOML = [b for b in ALL_BLOCKS if b.lang == "toml"]
-README_TOML = next(b for b in TOML if b.doc.name == "README.md")
-README_QUICKSTART = next(b for b in PYTHON if b.doc.name == "README.md")
 
 
 def toml_file_name(block: Block) -> str | None:
@@ -144,9 +142,9 @@ def skip_unless_installed(needs: frozenset[str]) -> None:
 # -- conventions -----------------------------------------------------------------------------
 
 
-def test_documents_exist_and_have_python_examples() -> None:
+def test_documents_were_found() -> None:
     assert (ROOT / "docs" / "index.md") in DOCUMENTS
-    assert len(PYTHON) >= 15, [b.name for b in PYTHON]
+    assert {b.doc.name for b in PYTHON} >= {"README.md", "api.md", "embedders.md", "qdrant.md"}
 
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=lambda b: b.name)
@@ -324,13 +322,15 @@ SWAP_FILES = {"faiss": "vectors", "qdrant": "qdrant-data", "milvus": "milvus.db"
 def test_readme_config_swap_is_one_line(backend: str, tmp_path: Path) -> None:
     """Change ``backend = "faiss"`` in the README's edgevec.toml and nothing else: the same
     quickstart runs on that engine and prints the same hits (the ones its comments promise)."""
-    assert toml_file_name(README_TOML) == "edgevec.toml"
-    assert "edgevec.toml" in README_QUICKSTART.code, "the quickstart reads the README's config"
+    readme = ROOT / "README.md"
+    configs = [b for b in TOML if b.doc == readme and toml_file_name(b) == "edgevec.toml"]
+    assert len(configs) == 1, "the README shows one edgevec.toml"
+    quickstart = next(b for b in PYTHON if b.doc == readme and "edgevec.toml" in b.code)
     skip_unless_installed(frozenset({backend}))
     swap = ('backend = "faiss"', f'backend = "{backend}"')
-    work = workdir(tmp_path, README_TOML.doc, toml_override=swap)
-    stdout = run_block(README_QUICKSTART, work, {})
-    check_output(README_QUICKSTART, stdout)
+    work = workdir(tmp_path, readme, toml_override=swap)
+    stdout = run_block(quickstart, work, {})
+    check_output(quickstart, stdout)
     assert sorted(p.name for p in work.iterdir()) == sorted(
         ["edgevec.toml", "tests", SWAP_FILES[backend]]
     ), "the store wrote where its table says, and nowhere else"
