@@ -37,6 +37,7 @@ import ast
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import re
 import subprocess
@@ -449,6 +450,14 @@ def test_pyproject_fragment_registers_a_backend(block: Block, tmp_path: Path) ->
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert set(group) <= set(out.stdout.split()), out.stdout
+
+
+@pytest.mark.parametrize("block", [b for b in ALL_BLOCKS if b.lang == "json"], ids=lambda b: b.name)
+def test_json_blocks_are_valid_filters(block: Block) -> None:
+    """The JSON shown is the filter's JSON form: edgevec accepts it as a filter."""
+    from edgevec.filters import as_filter
+
+    as_filter(json.loads(block.code))
 
 
 # -- drawn facts ---------------------------------------------------------------------------------
