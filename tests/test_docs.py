@@ -197,7 +197,7 @@ def nox_sessions() -> dict[str, frozenset[str]]:
 def test_every_block_runs_in_a_nox_session() -> None:
     sessions = nox_sessions()
     assert sessions, "no default nox session runs tests/test_docs.py"
-    needs = {b.needs for b in PYTHON} | {frozenset({"qdrant"}), frozenset({"milvus"})}  # swaps
+    needs = {b.needs for b in PYTHON} | {frozenset({backend}) for backend in SWAP_FILES}
     for need in needs:
         assert any(need <= extras for extras in sessions.values()), (
             f"no nox session installs {sorted(need)} and runs {THIS_FILE}: {sessions}"
