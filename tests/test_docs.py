@@ -68,7 +68,11 @@ TIMEOUT_S = 180.0
 """Per block. The slowest (Milvus Lite start-up, model loads) take seconds on 2 shared cores."""
 
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
-    **{name: entry.clients for name, entry in BUILTIN_BACKENDS.items()},
+    "faiss": ("faiss",),
+    "qdrant": ("qdrant_client",),
+    "milvus": ("pymilvus", "milvus_lite"),
+    "pinecone": ("pinecone",),
+    "weaviate": ("weaviate",),
     "onnx": ("onnxruntime", "tokenizers", "PIL"),
 }
 """The extras a block may name, and the modules that tell whether each is installed."""
@@ -143,6 +147,12 @@ def skip_unless_installed(needs: frozenset[str]) -> None:
 
 
 # -- conventions -----------------------------------------------------------------------------
+
+
+def test_block_extras_are_the_package_extras() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert set(EXTRA_MODULES) <= set(pyproject["project"]["optional-dependencies"])
+    assert set(BUILTIN_BACKENDS) <= set(EXTRA_MODULES), "a new backend's extra is missing here"
 
 
 def test_documents_were_found() -> None:
