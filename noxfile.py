@@ -66,16 +66,15 @@ def faiss(session: nox.Session) -> None:
 def qdrant(session: nox.Session) -> None:
     """Qdrant's own local mode (memory and path); live too when EDGEVEC_QDRANT_URL is set."""
     session.install("-e", ".[test,qdrant]")
-    session.run(
-        *PYTEST, "tests/test_qdrant.py", "tests/test_conformance_qdrant.py", *session.posargs
-    )
+    tests = ("tests/test_qdrant.py", "tests/test_conformance_qdrant.py", "tests/test_docs.py")
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
 def milvus(session: nox.Session) -> None:
     """Milvus Lite for real (in process); live too when EDGEVEC_MILVUS_URI is set."""
     session.install("-e", ".[test,milvus]")
-    tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
+    tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py", "tests/test_docs.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -83,7 +82,7 @@ def milvus(session: nox.Session) -> None:
 def pinecone(session: nox.Session) -> None:
     """Pinecone's wire-level test server; a live index too with EDGEVEC_PINECONE_API_KEY/HOST."""
     session.install("-e", ".[test,pinecone]")
-    tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py")
+    tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py", "tests/test_docs.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -91,7 +90,7 @@ def pinecone(session: nox.Session) -> None:
 def weaviate(session: nox.Session) -> None:
     """Weaviate's wire-level test server (REST + gRPC); live too with EDGEVEC_WEAVIATE_URL."""
     session.install("-e", ".[test,weaviate]")
-    tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py")
+    tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py", "tests/test_docs.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -99,11 +98,12 @@ def weaviate(session: nox.Session) -> None:
 def onnx(session: nox.Session) -> None:
     """The embedders with their bundled models on real data; bound collections on FAISS."""
     session.install("-e", ".[test,faiss,onnx]")
-    session.run(*PYTEST, *sorted(glob.glob("tests/test_embedders_*.py")), *session.posargs)
+    tests = (*sorted(glob.glob("tests/test_embedders_*.py")), "tests/test_docs.py")
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
 def cross(session: nox.Session) -> None:
     """The same 2,000 real vectors and 50 filtered queries on every backend."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
-    session.run(*PYTEST, "tests/test_cross_backend.py", *session.posargs)
+    session.run(*PYTEST, "tests/test_cross_backend.py", "tests/test_docs.py", *session.posargs)

@@ -217,21 +217,3 @@ def test_text_end_to_end() -> None:
         )
         assert coll.search("I forgot my login credentials", k=1).ids == ["pw"]
         assert coll.search("when will my parcel arrive?", k=1).ids == ["ship"]
-
-
-@needs_onnx
-def test_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import contextlib
-    import io
-    import re
-
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"## Images and text\n.*?```python\n(.*?)```", readme, re.S)
-    assert block is not None
-    (tmp_path / "cat.jpg").write_bytes((PHOTOS / "chelsea.png").read_bytes())
-    (tmp_path / "query.jpg").write_bytes((PHOTOS / "chelsea.png").read_bytes())
-    monkeypatch.chdir(tmp_path)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(block.group(1), "README.md", "exec"), {})  # noqa: S102  # our own README
-    assert out.getvalue() == "['pw']\n"
