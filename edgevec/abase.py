@@ -71,7 +71,11 @@ class AsyncBaseCollection(ABC):
 
     async def upsert(self, records: Iterable[Record]) -> None:
         """Insert or overwrite records; returns once the engine acknowledged the write."""
-        await self._write(prepare_upsert(records, self.dim, self.metric))
+        await self._write(
+            prepare_upsert(
+                records, self.dim, self.metric, int_bits=self.capabilities.exact_int_bits
+            )
+        )
 
     async def upsert_arrays(
         self,
@@ -80,7 +84,16 @@ class AsyncBaseCollection(ABC):
         payloads: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> None:
         """Columnar :meth:`upsert`: ``ids``, an ``(n, dim)`` array and optional payloads."""
-        await self._write(prepare_arrays(ids, vectors, payloads, self.dim, self.metric))
+        await self._write(
+            prepare_arrays(
+                ids,
+                vectors,
+                payloads,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+            )
+        )
 
     async def _write(self, batch: PreparedUpsert) -> None:
         for chunk in batch.chunks(self.capabilities.max_batch):

@@ -74,7 +74,11 @@ class BaseCollection(ABC):
 
     def upsert(self, records: Iterable[Record]) -> None:
         """Insert or overwrite records; returns once the engine acknowledged the write."""
-        self._write(prepare_upsert(records, self.dim, self.metric))
+        self._write(
+            prepare_upsert(
+                records, self.dim, self.metric, int_bits=self.capabilities.exact_int_bits
+            )
+        )
 
     def upsert_arrays(
         self,
@@ -83,7 +87,16 @@ class BaseCollection(ABC):
         payloads: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> None:
         """Columnar :meth:`upsert`: ``ids``, an ``(n, dim)`` array and optional payloads."""
-        self._write(prepare_arrays(ids, vectors, payloads, self.dim, self.metric))
+        self._write(
+            prepare_arrays(
+                ids,
+                vectors,
+                payloads,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+            )
+        )
 
     def _write(self, batch: PreparedUpsert) -> None:
         for chunk in batch.chunks(self.capabilities.max_batch):

@@ -1255,7 +1255,12 @@ class PineconeStore(BaseStore):
 
     backend: ClassVar[str] = "pinecone"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        exact=False, native_async=True, max_batch=1000, persistent=True, namespaces=True
+        exact=False,
+        native_async=True,
+        max_batch=1000,
+        persistent=True,
+        namespaces=True,
+        exact_int_bits=53,
     )
     Options = PineconeOptions
 
