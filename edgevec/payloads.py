@@ -63,7 +63,7 @@ def canonical_payload(
         return _object(payload, ints, 1)
     except _BadValueError as bad:
         where = "payload" + "".join(reversed(bad.path))
-        raise InvalidInputError(f"record #{index}: {where}: {bad.reason}") from None
+        raise InvalidInputError(f"payload #{index} is not JSON: {where}: {bad.reason}") from None
 
 
 def _object(obj: Mapping[Any, Any], ints: tuple[int, int], depth: int) -> dict[str, Any]:

@@ -211,7 +211,7 @@ def test_filters_on_the_server_equal_the_oracle(store: PineconeStore) -> None:
     assert got_back == dict(zip(ids, EDGE_PAYLOADS, strict=True))
     # Pinecone compares numbers as doubles: an int no double holds is refused when written,
     # since "< 2**53 + 1" would otherwise select a stored 2**53 + 1.
-    with pytest.raises(InvalidInputError, match=r"record #0: payload\['v'\]\[1\]"):
+    with pytest.raises(InvalidInputError, match=r"payload #0 is not JSON: payload\['v'\]\[1\]"):
         coll.upsert_arrays(["big"], _rand(1, 2, 7), [{"v": [1, 2**53 + 1]}])
     assert coll.count() == len(ids)
 

@@ -564,7 +564,7 @@ class ConformanceSuite:
         ids = [f"x{i}" for i in range(len(pays))]
         coll.upsert_arrays(ids, _rand(len(ids), 2, 30), pays)
         if bits < 64:
-            with pytest.raises(InvalidInputError, match=r"record #0: payload\['x'\]"):
+            with pytest.raises(InvalidInputError, match=r"payload #0 is not JSON: payload\['x'\]"):
                 coll.upsert_arrays(["big"], _rand(1, 2, 31), [{"x": 2**53 + 1}])
         big = 2**53 + 1
         cases = [
@@ -606,7 +606,9 @@ class ConformanceSuite:
             ({"f": [1.0, float("nan")]}, "['f'][1]"),
             ({"i": too_big}, "['i']"),
         ]:
-            with pytest.raises(InvalidInputError, match=re.escape(f"record #1: payload{path}")):
+            with pytest.raises(
+                InvalidInputError, match=re.escape(f"payload #1 is not JSON: payload{path}")
+            ):
                 coll.upsert_arrays(["good", "bad"], vecs, [{"ok": 1}, bad])
         assert coll.count() == 1
 
