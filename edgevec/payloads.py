@@ -74,7 +74,7 @@ def _object(obj: Mapping[Any, Any], ints: tuple[int, int], depth: int) -> dict[s
     for key, v in obj.items():
         if type(key) is not str or not key.isascii():
             key = _text(key, "key")
-        t = type(v)  # the common atoms inline: this loop is on every write's path
+        t = type(v)  # the common types inline: this loop is on every write's path
         if (
             (t is str and v.isascii())
             or (t is int and lo <= v <= hi)
@@ -83,16 +83,46 @@ def _object(obj: Mapping[Any, Any], ints: tuple[int, int], depth: int) -> dict[s
             or v is None
         ):
             out[key] = v
-        else:
-            try:
+            continue
+        try:
+            if t is dict:
+                out[key] = _object(v, ints, depth + 1)
+            elif t is list or t is tuple:
+                out[key] = _array(v, ints, depth + 1)
+            else:
                 out[key] = _value(v, ints, depth)
-            except _BadValueError as bad:
-                bad.path.append(f"[{key!r}]")
-                raise
+        except _BadValueError as bad:
+            bad.path.append(f"[{key!r}]")
+            raise
+    return out
+
+
+def _array(items: list[Any] | tuple[Any, ...], ints: tuple[int, int], depth: int) -> list[Any]:
+    if depth > MAX_DEPTH:
+        raise _BadValueError(f"nested deeper than {MAX_DEPTH} levels")
+    lo, hi = ints
+    out: list[Any] = []
+    for i, v in enumerate(items):
+        t = type(v)
+        if (
+            (t is str and v.isascii())
+            or (t is int and lo <= v <= hi)
+            or (t is float and math.isfinite(v))
+            or t is bool
+            or v is None
+        ):
+            out.append(v)
+            continue
+        try:
+            out.append(_value(v, ints, depth))
+        except _BadValueError as bad:
+            bad.path.append(f"[{i}]")
+            raise
     return out
 
 
 def _value(v: Any, ints: tuple[int, int], depth: int) -> Any:
+    """The slow path: anything but an ASCII str, an in-range int or a finite float."""
     if v is None or type(v) is bool:
         return v
     if isinstance(v, Enum):
@@ -113,16 +143,7 @@ def _value(v: Any, ints: tuple[int, int], depth: int) -> Any:
     if isinstance(v, Mapping):
         return _object(v, ints, depth + 1)
     if isinstance(v, list | tuple):
-        if depth + 1 > MAX_DEPTH:
-            raise _BadValueError(f"nested deeper than {MAX_DEPTH} levels")
-        out = []
-        for i, item in enumerate(v):
-            try:
-                out.append(_value(item, ints, depth + 1))
-            except _BadValueError as bad:
-                bad.path.append(f"[{i}]")
-                raise
-        return out
+        return _array(v, ints, depth + 1)
     raise _BadValueError(
         f"{type(v).__name__} is not a JSON value (str, int, float, bool, None, list or dict "
         "with str keys); convert it first, e.g. a datetime to an ISO string"
@@ -144,16 +165,21 @@ def copy_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
     if payload is None:
         return {}
     out = dict(payload)
-    for key, v in out.items():
-        if type(v) is dict or type(v) is list:
-            out[key] = _copy(v)
+    for key, v in out.items():  # only containers need copying; atoms are immutable
+        t = type(v)
+        if t is list:
+            out[key] = _copy_list(v)
+        elif t is dict:
+            out[key] = copy_payload(v)
     return out
 
 
-def _copy(v: Any) -> Any:
-    t = type(v)
-    if t is dict:
-        return {k: _copy(x) for k, x in v.items()}
-    if t is list:
-        return [_copy(x) for x in v]
-    return v
+def _copy_list(items: list[Any]) -> list[Any]:
+    out = items.copy()
+    for i, v in enumerate(out):
+        t = type(v)
+        if t is list:
+            out[i] = _copy_list(v)
+        elif t is dict:
+            out[i] = copy_payload(v)
+    return out
