@@ -18,8 +18,8 @@ Semantics every backend keeps (the test oracle in :mod:`edgevec.testing.oracle` 
 * A list-valued field matches a comparison when any of its elements does.
 * ``ne`` / ``nin`` are the negation of ``eq`` / ``in``, so they match records where the field is
   absent; ``lt lte gt gte`` only match numbers; ``exists`` matches a present, non-empty value.
-* Numbers compare by exact value, as Python does: ``2**53 + 1`` is neither equal to nor less than
-  ``2**53 + 1.0`` rounded to a double, and ``3 == 3.0``.
+* Numbers compare by exact value, as Python does: ``3 == 3.0``, while ``2**53 + 1`` is greater
+  than ``2.0**53`` (no rounding through float64).
 
 A tree is at most :data:`MAX_DEPTH` levels deep (checked as it is built or parsed), so every
 backend can walk it without running out of stack.

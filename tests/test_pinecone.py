@@ -232,6 +232,8 @@ def test_count_by_filter_is_measured_or_refused() -> None:
         coll.upsert_arrays([f"r{i}" for i in range(600)], _rand(600, 4, 8), pays)
         with pytest.raises(BackendError, match="fetch_by_metadata"):
             coll.count(F("label") == 9)
+        with pytest.raises(BackendError, match="fetch_by_metadata"):
+            coll.delete(filter=F("label") == 9)  # it could not confirm it: nothing is deleted
         assert coll.count() == 600
     with PineconeTestServer(dimension=4, metric="dotproduct") as full, _connect(full) as s:
         coll = s.create_collection("labels", 4, "dot")

@@ -1001,6 +1001,9 @@ class _Collection:
 
     def delete_filter(self, flt: Filter) -> Plan[None]:
         compiled = compile_filter(flt)
+        probe = {"filter": compiled, "namespace": self.ns, "limit": 1}
+        if self.opts.read_your_writes:  # a delete it could not confirm must not start at all
+            yield from self.metadata_page(probe, f"delete by filter from {self.spec.name!r}")
         yield _Call(
             "delete",
             {"filter": compiled, "namespace": self.ns},
@@ -1011,10 +1014,7 @@ class _Collection:
             for delay in _plan_wait(
                 f"the deletion in {self.spec.name!r}", self.opts.consistency_timeout
             ):
-                page = yield from self.metadata_page(
-                    {"filter": compiled, "namespace": self.ns, "limit": 1},
-                    "check that the delete is visible",
-                )
+                page = yield from self.metadata_page(probe, "check that the delete is visible")
                 if page is None or not page.vectors:
                     return
                 yield _Sleep(delay)
