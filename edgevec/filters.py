@@ -28,6 +28,7 @@ backend can walk it without running out of stack.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, get_args
@@ -382,9 +383,11 @@ def lookup(payload: Mapping[str, Any] | None, path: str) -> Any:
     return cur
 
 
-# _NUM: a number that is exactly a double (every float, ints within +-2**53); _BIG: any other int,
-# compared as int64 so that 2**53 + 1 stays itself; _OTHER: objects, nested lists, nulls in lists.
-_NUM, _STR, _BOOL, _OTHER, _BIG = 0, 1, 2, 3, 4
+# _NUM: a number that is exactly a double (every float, ints within +-2**53); _BIG: any other
+# int64, compared as int64 so that 2**53 + 1 stays itself; _HUGE: an int beyond int64 (only in
+# data written before payloads were limited to int64), compared in Python; _OTHER: objects,
+# nested lists, nulls in lists.
+_NUM, _STR, _BOOL, _OTHER, _BIG, _HUGE = 0, 1, 2, 3, 4, 5
 _EXACT_INT = 2**53  # every int up to this magnitude is exactly a double
 _INT64 = (-(2**63), 2**63 - 1)
 _NP_CMP = {"lt": np.less, "lte": np.less_equal, "gt": np.greater, "gte": np.greater_equal}
@@ -422,15 +425,29 @@ def _int_range(op: str, value: float) -> tuple[str, int] | bool:
     return op, bound
 
 
+def _python_match(op: str, value: Any, e: int) -> bool:
+    """Does the int ``e`` satisfy ``op value`` (``eq``/``in`` positive forms and ranges)?"""
+    if op in RANGE_OPS:
+        return bool(_PY_CMP[op](e, value))
+    values = value if op == "in" else (value,)
+    return any(e == v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+
+
+_PY_CMP = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
+
+
 class _Column:
     """One field path over all rows, as flat typed element arrays (a list field gives many)."""
 
-    __slots__ = ("_arrays", "_chunks", "codes", "has_big", "n_rows")
+    __slots__ = ("_arrays", "_chunks", "codes", "has_big", "huge", "n_elems", "n_rows")
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
         self.n_rows = 0
+        self.n_elems = 0
         self.has_big = False
+        self.huge: list[tuple[int, int]] = []
+        """(element position, value) of every _HUGE element: rare, so a Python fallback."""
         self._chunks: list[tuple[npt.NDArray[Any], ...]] = []
         self._arrays: tuple[npt.NDArray[Any], ...] | None = None
 
@@ -463,10 +480,15 @@ class _Column:
                 elif isinstance(e, str):
                     kinds.append(_STR)
                     nums.append(float(codes.setdefault(e, len(codes))))
+                elif isinstance(e, int):
+                    kinds.append(_HUGE)
+                    nums.append(math.nan)
+                    self.huge.append((self.n_elems + len(rows) - 1, e))
                 else:  # present for 'exists', equal to no scalar
                     kinds.append(_OTHER)
                     nums.append(math.nan)
         self.n_rows += len(payloads)
+        self.n_elems += len(rows)
         if rows:
             kind_arr = np.asarray(kinds, dtype=np.int8)
             ints = np.zeros(len(rows), dtype=np.int64)
@@ -513,6 +535,9 @@ class _Column:
             for kind, wanted in self._keys(values):
                 if wanted:
                     sel |= (kinds == kind) & np.isin(ints if kind == _BIG else nums, wanted)
+        if self.huge and op != "exists":
+            for pos, e in self.huge:
+                sel[pos] = _python_match(op, value, e)
         out = np.zeros(n, dtype=bool)
         out[rows[sel]] = True
         return out

@@ -168,7 +168,10 @@ def test_integers_beyond_2_53_compare_exactly() -> None:
 
 EDGE_ROWS: list[dict[str, Any]] = [
     {"x": v} for v in EDGE_NUMBERS
-] + [{"x": list(EDGE_NUMBERS[:6])}, {"x": [True, "7"]}, {}]  # fmt: skip
+] + [
+    {"x": list(EDGE_NUMBERS[:6])}, {"x": [True, "7"]}, {},
+    {"x": 2**64 - 1}, {"x": [-(2**70), 3]},  # beyond int64: only in data from older versions
+]  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
