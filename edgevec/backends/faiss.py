@@ -188,7 +188,8 @@ class FaissCollection(BaseCollection):
     def _snapshot(self, *, with_index: bool = True) -> Snapshot:
         live = self._live_slots()
         ids = [self._ids[s] for s in live]
-        payloads = [self._payloads.payload(s) for s in live]
+        rows = self._payloads.rows  # stored payloads are never mutated: no copies needed here
+        payloads = [rows[s] or {} for s in live]
         vectors = np.ascontiguousarray(self._storage()[live])
         norms = self._norms[live]
         index = None
