@@ -77,7 +77,11 @@ class AsyncBaseCollection(ABC):
     async def upsert(self, records: Iterable[Record]) -> None:
         """Insert or overwrite records; returns once the engine acknowledged the write."""
         self._handle_state.check()
-        await self._upsert(prepare_upsert(records, self.dim, self.metric))
+        await self._upsert(
+            prepare_upsert(
+                records, self.dim, self.metric, int_bits=self.capabilities.exact_int_bits
+            )
+        )
 
     async def upsert_arrays(
         self,
@@ -87,7 +91,16 @@ class AsyncBaseCollection(ABC):
     ) -> None:
         """Columnar :meth:`upsert`: ``ids``, an ``(n, dim)`` array and optional payloads."""
         self._handle_state.check()
-        await self._upsert(prepare_arrays(ids, vectors, payloads, self.dim, self.metric))
+        await self._upsert(
+            prepare_arrays(
+                ids,
+                vectors,
+                payloads,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+            )
+        )
 
     async def query(
         self,

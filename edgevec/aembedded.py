@@ -59,7 +59,16 @@ class AsyncEmbeddedCollection(AsyncWrappedCollection):
         self._handle_state.check()
         id_list, item_list = check_add_args(ids, items, payloads)
         vectors = await self._embed_all(item_list, batch_size, progress)
-        await self._upsert(prepare_arrays(id_list, vectors, payloads, self.dim, self.metric))
+        await self._upsert(
+            prepare_arrays(
+                id_list,
+                vectors,
+                payloads,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+            )
+        )
 
     async def _embed_all(self, items: list[Any], batch_size: int, progress: bool | None) -> Matrix:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

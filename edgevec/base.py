@@ -80,7 +80,11 @@ class BaseCollection(ABC):
     def upsert(self, records: Iterable[Record]) -> None:
         """Insert or overwrite records; returns once the engine acknowledged the write."""
         self._handle_state.check()
-        self._upsert(prepare_upsert(records, self.dim, self.metric))
+        self._upsert(
+            prepare_upsert(
+                records, self.dim, self.metric, int_bits=self.capabilities.exact_int_bits
+            )
+        )
 
     def upsert_arrays(
         self,
@@ -90,7 +94,16 @@ class BaseCollection(ABC):
     ) -> None:
         """Columnar :meth:`upsert`: ``ids``, an ``(n, dim)`` array and optional payloads."""
         self._handle_state.check()
-        self._upsert(prepare_arrays(ids, vectors, payloads, self.dim, self.metric))
+        self._upsert(
+            prepare_arrays(
+                ids,
+                vectors,
+                payloads,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+            )
+        )
 
     def query(
         self,

@@ -33,6 +33,10 @@ class Capabilities:
     """Data survives :meth:`close` and a new process (given the same path or server)."""
     namespaces: bool = False
     """Collections map to namespaces of one index (a tenant boundary)."""
+    exact_int_bits: int = 64
+    """Payload ints the backend stores and compares exactly: 64 (int64), or 53 where numbers
+    are doubles (ints within ±2**53). Writes holding other ints raise ``InvalidInputError``
+    rather than be answered wrongly by a filter later."""
 
     def narrowed(self, **changes: object) -> Capabilities:
         """A copy with some fields changed (for example ``exact=False`` for an ANN index)."""

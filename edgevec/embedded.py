@@ -64,7 +64,16 @@ class EmbeddedCollection(WrappedCollection):
         self._handle_state.check()
         id_list, item_list = check_add_args(ids, items, payloads)
         vectors = self._embed_all(item_list, batch_size, progress)
-        self._upsert(prepare_arrays(id_list, vectors, payloads, self.dim, self.metric))
+        self._upsert(
+            prepare_arrays(
+                id_list,
+                vectors,
+                payloads,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+            )
+        )
 
     def _embed_all(self, items: list[Any], batch_size: int, progress: bool | None) -> Matrix:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

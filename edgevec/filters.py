@@ -18,22 +18,30 @@ Semantics every backend keeps (the test oracle in :mod:`edgevec.testing.oracle` 
 * A list-valued field matches a comparison when any of its elements does.
 * ``ne`` / ``nin`` are the negation of ``eq`` / ``in``, so they match records where the field is
   absent; ``lt lte gt gte`` only match numbers; ``exists`` matches a present, non-empty value.
+* Numbers compare by exact value, as Python does: ``3 == 3.0``, while ``2**53 + 1`` is greater
+  than ``2.0**53`` (no rounding through float64).
+
+A tree is at most :data:`MAX_DEPTH` levels deep (checked as it is built or parsed), so every
+backend can walk it without running out of stack.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 from edgevec.errors import InvalidInputError
+from edgevec.payloads import copy_payload
 
 __all__ = [
     "COMPARISON_OPS",
+    "MAX_DEPTH",
     "OPS",
     "And",
     "Cmp",
@@ -44,6 +52,7 @@ __all__ = [
     "Or",
     "PayloadIndex",
     "as_filter",
+    "double_range",
     "lookup",
 ]
 
@@ -53,6 +62,10 @@ OPS: frozenset[str] = frozenset((*COMPARISON_OPS, "and", "or", "not"))
 RANGE_OPS = frozenset({"lt", "lte", "gt", "gte"})
 Scalar: TypeAlias = "str | int | float | bool"
 _SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+MAX_DEPTH = 32
+"""Deepest filter tree accepted (a comparison is depth 1); deeper ones raise
+:class:`InvalidInputError` before any I/O. ``a & b & c`` stays flat, so only genuinely nested
+trees count."""
 
 
 class Filter:
@@ -61,10 +74,12 @@ class Filter:
     __slots__ = ()
 
     def __and__(self, other: Filter) -> Filter:
-        return And((self, _check_operand(other, "&")))
+        right = _check_operand(other, "&")
+        return And((*_flat(self, And), *_flat(right, And)))
 
     def __or__(self, other: Filter) -> Filter:
-        return Or((self, _check_operand(other, "|")))
+        right = _check_operand(other, "|")
+        return Or((*_flat(self, Or), *_flat(right, Or)))
 
     def __invert__(self) -> Filter:
         return Not(self)
@@ -101,6 +116,22 @@ def _check_operand(other: object, symbol: str) -> Filter:
     return other
 
 
+def _flat(node: Filter, kind: type[And | Or]) -> tuple[Filter, ...]:
+    """``node``'s arguments when it is already an ``kind`` (so chains of ``&`` stay one level)."""
+    return node.args if isinstance(node, kind) else (node,)
+
+
+def _depth(node: Filter) -> int:
+    return node.depth if isinstance(node, And | Or | Not) else 1
+
+
+def _checked_depth(children: Iterable[Filter]) -> int:
+    depth = 1 + max((_depth(c) for c in children), default=0)
+    if depth > MAX_DEPTH:
+        raise InvalidInputError(f"filter is nested {depth} levels deep; the limit is {MAX_DEPTH}")
+    return depth
+
+
 @dataclass(frozen=True, repr=False, slots=True)
 class Cmp(Filter):
     """A comparison of one payload field with a value."""
@@ -127,6 +158,10 @@ class And(Filter):
     """All of ``args`` hold."""
 
     args: tuple[Filter, ...]
+    depth: int = field(init=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", _checked_depth(self.args))
 
     def to_json(self) -> dict[str, Any]:
         return {"and": [a.to_json() for a in self.args]}
@@ -145,6 +180,10 @@ class Or(Filter):
     """Any of ``args`` holds."""
 
     args: tuple[Filter, ...]
+    depth: int = field(init=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", _checked_depth(self.args))
 
     def to_json(self) -> dict[str, Any]:
         return {"or": [a.to_json() for a in self.args]}
@@ -163,6 +202,10 @@ class Not(Filter):
     """``arg`` does not hold."""
 
     arg: Filter
+    depth: int = field(init=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depth", _checked_depth((self.arg,)))
 
     def to_json(self) -> dict[str, Any]:
         return {"not": self.arg.to_json()}
@@ -282,9 +325,11 @@ def as_filter(obj: FilterLike | None, *, where: str = "filter") -> Filter | None
     return _parse(obj, where)
 
 
-def _parse(obj: object, where: str) -> Filter:
+def _parse(obj: object, where: str, level: int = 1) -> Filter:
     if isinstance(obj, Filter):
         return obj
+    if level > MAX_DEPTH:  # before recursing further: a hostile document must not blow the stack
+        raise InvalidInputError(f"{where}: filter is nested deeper than the limit of {MAX_DEPTH}")
     if not isinstance(obj, Mapping):
         raise InvalidInputError(f"{where}: expected a filter object, got {type(obj).__name__}")
     for key in obj:
@@ -297,10 +342,10 @@ def _parse(obj: object, where: str) -> Filter:
         key = logical[0]
         sub = obj[key]
         if key == "not":
-            return Not(_parse(sub, f"{where}.not"))
+            return Not(_parse(sub, f"{where}.not", level + 1))
         if not isinstance(sub, Sequence) or isinstance(sub, str) or not sub:
             raise InvalidInputError(f"{where}.{key}: expected a non-empty list of filters")
-        args = tuple(_parse(s, f"{where}.{key}[{i}]") for i, s in enumerate(sub))
+        args = tuple(_parse(s, f"{where}.{key}[{i}]", level + 1) for i, s in enumerate(sub))
         return And(args) if key == "and" else Or(args)
     if "field" not in obj or "op" not in obj:
         raise InvalidInputError(f"{where}: a comparison needs 'field' and 'op'")
@@ -338,17 +383,71 @@ def lookup(payload: Mapping[str, Any] | None, path: str) -> Any:
     return cur
 
 
-_NUM, _STR, _BOOL, _OTHER = 0, 1, 2, 3  # _OTHER: objects, nested lists, nulls inside lists
+# _NUM: a number that is exactly a double (every float, ints within +-2**53); _BIG: any other
+# int64, compared as int64 so that 2**53 + 1 stays itself; _HUGE: an int beyond int64 (only in
+# data written before payloads were limited to int64), compared in Python; _OTHER: objects,
+# nested lists, nulls in lists.
+_NUM, _STR, _BOOL, _OTHER, _BIG, _HUGE = 0, 1, 2, 3, 4, 5
+_EXACT_INT = 2**53  # every int up to this magnitude is exactly a double
+_INT64 = (-(2**63), 2**63 - 1)
+_NP_CMP = {"lt": np.less, "lte": np.less_equal, "gt": np.greater, "gte": np.greater_equal}
+
+
+def double_range(op: str, value: float) -> tuple[str, float]:
+    """The comparison ``(op', bound)`` on doubles that holds exactly when ``x op value`` does.
+
+    For a double ``x`` and an int ``value`` no double can hold (beyond ±2**53), ``x < value``
+    is ``x <= lo`` and ``x > value`` is ``x >= hi``, where ``lo < value < hi`` are its
+    neighbouring doubles: backends whose range bounds are doubles stay exact this way.
+    """
+    bound = float(value)
+    if bound == value:
+        return op, bound
+    lo, hi = (bound, math.nextafter(bound, math.inf))
+    if bound > value:
+        lo, hi = math.nextafter(bound, -math.inf), bound
+    return ("lte", lo) if op in ("lt", "lte") else ("gte", hi)
+
+
+def _int_range(op: str, value: float) -> tuple[str, int] | bool:
+    """``(op', bound)`` on ints equivalent to ``i op value``, or a constant when no int64 is on
+    the other side of ``value``."""
+    if isinstance(value, int):
+        bound = value
+    elif value.is_integer():
+        bound = int(value)
+    else:  # i < 2.5 is i < 3 and i <= 2.5 is i <= 2, for ints
+        bound = math.ceil(value) if op in ("lt", "gte") else math.floor(value)
+    if bound > _INT64[1]:
+        return op in ("lt", "lte")
+    if bound < _INT64[0]:
+        return op in ("gt", "gte")
+    return op, bound
+
+
+def _python_match(op: str, value: Any, e: int) -> bool:
+    """Does the int ``e`` satisfy ``op value`` (``eq``/``in`` positive forms and ranges)?"""
+    if op in RANGE_OPS:
+        return bool(_PY_CMP[op](e, value))
+    values = value if op == "in" else (value,)
+    return any(e == v for v in values if isinstance(v, int | float) and not isinstance(v, bool))
+
+
+_PY_CMP = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
 
 
 class _Column:
     """One field path over all rows, as flat typed element arrays (a list field gives many)."""
 
-    __slots__ = ("_arrays", "_chunks", "codes", "n_rows")
+    __slots__ = ("_arrays", "_chunks", "codes", "has_big", "huge", "n_elems", "n_rows")
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
         self.n_rows = 0
+        self.n_elems = 0
+        self.has_big = False
+        self.huge: list[tuple[int, int]] = []
+        """(element position, value) of every _HUGE element: rare, so a Python fallback."""
         self._chunks: list[tuple[npt.NDArray[Any], ...]] = []
         self._arrays: tuple[npt.NDArray[Any], ...] | None = None
 
@@ -356,6 +455,7 @@ class _Column:
         rows: list[int] = []
         kinds: list[int] = []
         nums: list[float] = []
+        bigs: list[int] = []  # the exact value of every _BIG element, in element order
         codes = self.codes
         base = self.n_rows
         for i, payload in enumerate(payloads):
@@ -364,29 +464,43 @@ class _Column:
                 continue
             elems = value if isinstance(value, list | tuple) else (value,)
             for e in elems:
+                rows.append(base + i)
                 if isinstance(e, bool):
-                    rows.append(base + i)
                     kinds.append(_BOOL)
                     nums.append(float(e))
-                elif isinstance(e, int | float):
-                    rows.append(base + i)
+                elif isinstance(e, float) or (
+                    isinstance(e, int) and -_EXACT_INT <= e <= _EXACT_INT
+                ):
                     kinds.append(_NUM)
                     nums.append(float(e))
+                elif isinstance(e, int) and _INT64[0] <= e <= _INT64[1]:
+                    kinds.append(_BIG)
+                    nums.append(math.nan)
+                    bigs.append(e)
                 elif isinstance(e, str):
-                    rows.append(base + i)
                     kinds.append(_STR)
                     nums.append(float(codes.setdefault(e, len(codes))))
+                elif isinstance(e, int):
+                    kinds.append(_HUGE)
+                    nums.append(math.nan)
+                    self.huge.append((self.n_elems + len(rows) - 1, e))
                 else:  # present for 'exists', equal to no scalar
-                    rows.append(base + i)
                     kinds.append(_OTHER)
                     nums.append(math.nan)
         self.n_rows += len(payloads)
+        self.n_elems += len(rows)
         if rows:
+            kind_arr = np.asarray(kinds, dtype=np.int8)
+            ints = np.zeros(len(rows), dtype=np.int64)
+            if bigs:
+                ints[kind_arr == _BIG] = bigs
+                self.has_big = True
             self._chunks.append(
                 (
                     np.asarray(rows, dtype=np.int64),
-                    np.asarray(kinds, dtype=np.int8),
+                    kind_arr,
                     np.asarray(nums, dtype=np.float64),
+                    ints,
                 )
             )
             self._arrays = None
@@ -395,32 +509,50 @@ class _Column:
         if self._arrays is None:
             if not self._chunks:
                 empty = np.empty(0)
-                self._arrays = (empty.astype(np.int64), empty.astype(np.int8), empty)
+                self._arrays = (
+                    empty.astype(np.int64),
+                    empty.astype(np.int8),
+                    empty,
+                    empty.astype(np.int64),
+                )
             else:
                 self._arrays = tuple(np.concatenate(parts) for parts in zip(*self._chunks))
                 self._chunks = [self._arrays]
         return self._arrays
 
     def rows_where(self, op: str, value: Any, n: int) -> npt.NDArray[np.bool_]:
-        rows, kinds, nums = self.arrays()
+        rows, kinds, nums, ints = self.arrays()
         if op == "exists":
             sel: npt.NDArray[np.bool_] = np.ones(len(rows), dtype=bool)
         elif op in RANGE_OPS:
-            v = float(value)
-            cmp = {"lt": np.less, "lte": np.less_equal, "gt": np.greater, "gte": np.greater_equal}
-            sel = (kinds == _NUM) & cmp[op](nums, v)
+            dop, bound = double_range(op, value)
+            sel = (kinds == _NUM) & _NP_CMP[dop](nums, bound)
+            if self.has_big:
+                sel |= (kinds == _BIG) & self._big_range(op, value, ints)
         else:
             values = value if op in ("in", "nin") else (value,)
             sel = np.zeros(len(rows), dtype=bool)
             for kind, wanted in self._keys(values):
                 if wanted:
-                    sel |= (kinds == kind) & np.isin(nums, wanted)
+                    sel |= (kinds == kind) & np.isin(ints if kind == _BIG else nums, wanted)
+        if self.huge and op != "exists":
+            for pos, e in self.huge:
+                sel[pos] = _python_match(op, value, e)
         out = np.zeros(n, dtype=bool)
         out[rows[sel]] = True
         return out
 
-    def _keys(self, values: Iterable[Any]) -> list[tuple[int, list[float]]]:
+    @staticmethod
+    def _big_range(op: str, value: float, ints: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        cmp = _int_range(op, value)
+        if isinstance(cmp, bool):
+            return np.full(len(ints), cmp)
+        iop, bound = cmp
+        return np.asarray(_NP_CMP[iop](ints, bound), dtype=bool)
+
+    def _keys(self, values: Iterable[Any]) -> list[tuple[int, list[Any]]]:
         num: list[float] = []
+        big: list[int] = []
         strs: list[float] = []
         bools: list[float] = []
         for v in values:
@@ -431,8 +563,12 @@ class _Column:
                 if code is not None:
                     strs.append(float(code))
             else:
-                num.append(float(v))
-        return [(_NUM, num), (_STR, strs), (_BOOL, bools)]
+                if float(v) == v:  # a double equals it (an int beyond 2**53 never does)
+                    num.append(float(v))
+                integral = isinstance(v, int) or v.is_integer()
+                if self.has_big and integral and _INT64[0] <= v <= _INT64[1]:
+                    big.append(int(v))
+        return [(_NUM, num), (_STR, strs), (_BOOL, bools), (_BIG, big)]
 
 
 class PayloadIndex:
@@ -458,8 +594,10 @@ class PayloadIndex:
     def append(self, payloads: Sequence[Mapping[str, Any] | None]) -> None:
         self._payloads.extend(payloads)
 
-    def payload(self, row: int) -> Mapping[str, Any] | None:
-        return self._payloads[row]
+    def payload(self, row: int) -> dict[str, Any]:
+        """A private deep copy of ``row``'s payload (``{}`` for a cleared row): what a caller
+        does to it cannot reach the stored record or its columns."""
+        return copy_payload(self._payloads[row])
 
     def clear_row(self, row: int) -> None:
         """Drop a dead row's payload (its column entries are masked out by the caller)."""

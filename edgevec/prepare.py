@@ -7,7 +7,6 @@ reaches an engine. Pure functions only: no I/O, no vendor import.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -25,6 +23,7 @@ from edgevec.errors import (
     InvalidInputError,
 )
 from edgevec.filters import Filter, FilterLike, as_filter
+from edgevec.payloads import canonical_payload, int_range
 from edgevec.types import CollectionSpec, Metric, Record, check_id, check_metric
 from edgevec.vectors import Matrix, as_matrix, as_query
 
@@ -103,49 +102,22 @@ class PreparedUpsert:
             )
 
 
-def _check_payloads(payloads: list[dict[str, Any]]) -> None:
-    # One orjson pass over the batch proves every payload is JSON (str keys, finite numbers,
-    # 64-bit ints) so no backend fails half-way through a batch on an odd value.
-    try:
-        orjson.dumps(payloads)
-    except (TypeError, orjson.JSONEncodeError) as exc:
-        for i, p in enumerate(payloads):
-            try:
-                orjson.dumps(p)
-            except (TypeError, orjson.JSONEncodeError):
-                raise InvalidInputError(f"payload #{i} is not JSON-serialisable: {exc}") from exc
-        raise InvalidInputError(f"payloads are not JSON-serialisable: {exc}") from exc
-    for i, p in enumerate(payloads):
-        if _has_non_finite(p):
-            raise InvalidInputError(f"payload #{i} holds NaN or Inf, which JSON cannot carry")
+def prepare_upsert(
+    records: Iterable[Record], dim: int, metric: Metric, *, int_bits: int = 64
+) -> PreparedUpsert:
+    """Validate records into columns; raises before anything is written.
 
-
-def _has_non_finite(value: Any) -> bool:
-    # orjson writes NaN/Inf as null, so look for them; exact type tests first keep this ~7x
-    # cheaper than isinstance chains on the common str/int/dict payloads.
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is str or t is int or t is bool or v is None:
-            continue
-        if t is dict:
-            stack.extend(v.values())
-        elif t is list or t is tuple:
-            stack.extend(v)
-        elif isinstance(v, float):
-            if not math.isfinite(v):
-                return True
-        elif isinstance(v, Mapping):
-            stack.extend(v.values())
-    return False
-
-
-def prepare_upsert(records: Iterable[Record], dim: int, metric: Metric) -> PreparedUpsert:
-    """Validate records into columns; raises before anything is written."""
+    ``int_bits`` is the backend's ``Capabilities.exact_int_bits``: payload ints beyond it are
+    refused rather than stored inexactly.
+    """
     if isinstance(records, Record):
         raise InvalidInputError("upsert takes a list of Record, not a single Record")
-    recs = list(records)
+    try:
+        recs = list(records)
+    except TypeError as exc:  # None, a number, ...
+        raise InvalidInputError(
+            f"upsert takes a list of Record, got {type(records).__name__}"
+        ) from exc
     for i, r in enumerate(recs):
         if not isinstance(r, Record):
             raise InvalidInputError(f"records[{i}] is {type(r).__name__}, not edgevec.Record")
@@ -161,7 +133,7 @@ def prepare_upsert(records: Iterable[Record], dim: int, metric: Metric) -> Prepa
         else np.empty((0, dim), np.float32)
     )
     return prepare_arrays(
-        [r.id for r in recs], vectors, [dict(r.payload) for r in recs], dim, metric
+        [r.id for r in recs], vectors, [r.payload for r in recs], dim, metric, int_bits=int_bits
     )
 
 
@@ -171,8 +143,14 @@ def prepare_arrays(
     payloads: Sequence[Mapping[str, Any] | None] | None,
     dim: int,
     metric: Metric,
+    *,
+    int_bits: int = 64,
 ) -> PreparedUpsert:
-    """Validate columnar input (``ids``, an ``(n, dim)`` array, optional payloads)."""
+    """Validate columnar input (``ids``, an ``(n, dim)`` array, optional payloads).
+
+    Payloads are copied into the JSON value model of :mod:`edgevec.payloads`, so the caller's
+    objects are never stored and a later change to them changes nothing.
+    """
     id_list = check_ids(ids)
     mat = as_matrix(vectors, dim, metric)
     if mat.shape[0] != len(id_list):
@@ -180,10 +158,12 @@ def prepare_arrays(
     if payloads is None:
         pay: list[dict[str, Any]] = [{} for _ in id_list]
     else:
-        pay = [dict(p) if p is not None else {} for p in payloads]
+        if isinstance(payloads, Mapping):
+            raise InvalidInputError("payloads must be a list of dicts, one per id, not one dict")
+        ints = int_range(int_bits)
+        pay = [canonical_payload(p, i, ints) for i, p in enumerate(payloads)]
         if len(pay) != len(id_list):
             raise InvalidInputError(f"{len(id_list)} ids but {len(pay)} payloads")
-    _check_payloads(pay)
     last = {rid: i for i, rid in enumerate(id_list)}
     if len(last) != len(id_list):  # duplicates in one batch: the last one wins, as in a loop
         keep = np.fromiter(sorted(last.values()), dtype=np.int64, count=len(last))

@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from edgevec.errors import InvalidInputError
+from edgevec.errors import InvalidInputError, InvalidVectorError
 
 __all__ = [
     "MAX_ID_BYTES",
@@ -65,9 +65,9 @@ class Record:
     def __post_init__(self) -> None:
         check_id(self.id)
         if self.vector is not None:
-            vec = np.asarray(self.vector)
-            if vec.dtype != np.float32 or not vec.flags.c_contiguous:
-                object.__setattr__(self, "vector", np.ascontiguousarray(vec, dtype=np.float32))
+            vec = self.vector
+            if type(vec) is not np.ndarray or vec.dtype != np.float32 or not vec.flags.c_contiguous:
+                object.__setattr__(self, "vector", _float32_vector(self.id, vec))
         if not isinstance(self.payload, Mapping):
             raise InvalidInputError(
                 f"payload of {self.id!r} must be a mapping, got {type(self.payload).__name__}"
@@ -83,6 +83,19 @@ class Record:
         return bool(np.array_equal(self.vector, other.vector))
 
     __hash__ = None  # type: ignore[assignment]  # mutable payloads make records unhashable
+
+
+def _float32_vector(rid: str, vector: object) -> FloatVector:
+    """``vector`` as contiguous float32, or :class:`InvalidVectorError` for what is not a list of
+    real numbers (strings, ragged lists, complex numbers, objects)."""
+    try:
+        arr = np.asarray(vector)
+    except (TypeError, ValueError) as exc:  # ragged nesting
+        raise InvalidVectorError(f"vector of {rid!r} is not a numeric array: {exc}") from exc
+    if arr.dtype.kind not in "fiu":
+        raise InvalidVectorError(f"vector of {rid!r} must be real numbers, got dtype {arr.dtype}")
+    with np.errstate(over="ignore"):  # beyond float32's range becomes Inf, refused on write
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 @dataclass(eq=False, slots=True)

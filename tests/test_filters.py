@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgevec import F, InvalidInputError
-from edgevec.filters import And, Cmp, Not, Or, PayloadIndex, as_filter
+from edgevec.filters import MAX_DEPTH, And, Cmp, Not, Or, PayloadIndex, as_filter, double_range
 from edgevec.testing.oracle import matches
-from edgevec.testing.strategies import filters, random_payloads
+from edgevec.testing.strategies import EDGE_NUMBERS, filters, random_payloads
 
 PAYLOADS = random_payloads(400, seed=1)
 
@@ -138,3 +139,92 @@ def test_evaluator_exists_agrees_with_reference_on_odd_values() -> None:
     for flt in (F("v").exists(), F("v") == 1, F("v") != 1, F("v") < 5):
         expected = [matches(flt, r or {}) for r in rows]
         assert index.mask(flt).tolist() == expected, flt.explain()
+
+
+# --------------------------------------------------------------------------- exact numbers
+
+BIG = 2**53
+
+
+def _mask(rows: list[dict[str, Any]], flt: Any) -> list[bool]:
+    index = PayloadIndex()
+    index.append(rows)
+    return [bool(x) for x in index.mask(flt)]
+
+
+def test_integers_beyond_2_53_compare_exactly() -> None:
+    """With {"n": 2**53}, a float64 evaluator matched == / isin / >= 2**53 + 1 and not !=."""
+    rows: list[dict[str, Any]] = [{"n": BIG}]
+    assert _mask(rows, F("n") == BIG + 1) == [False]
+    assert _mask(rows, F("n").isin([BIG + 1])) == [False]
+    assert _mask(rows, F("n") >= BIG + 1) == [False]
+    assert _mask(rows, F("n") != BIG + 1) == [True]
+    assert _mask(rows, F("n") < BIG + 1) == [True]
+    assert _mask(rows, F("n") == float(BIG)) == [True]  # 2**53 == 2.0**53, as in Python
+    assert _mask([{"n": BIG + 1}], F("n") > float(BIG)) == [True]
+    assert _mask([{"n": 3}], F("n") == 3.0) == [True]
+    assert _mask([{"n": True}], F("n") == 1) == [False]  # bool never equals a number
+
+
+EDGE_ROWS: list[dict[str, Any]] = [
+    {"x": v} for v in EDGE_NUMBERS
+] + [
+    {"x": list(EDGE_NUMBERS[:6])}, {"x": [True, "7"]}, {},
+    {"x": 2**64 - 1}, {"x": [-(2**70), 3]},  # beyond int64: only in data from older versions
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(flt=filters(max_leaves=3))
+def test_columnar_evaluator_is_exact_on_edge_numbers(flt: Any) -> None:
+    expected = [matches(flt, p) for p in EDGE_ROWS]
+    assert _mask(EDGE_ROWS, flt) == expected, flt.explain()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.sampled_from(EDGE_NUMBERS) | st.integers(-(2**63), 2**63 - 1),
+    x=st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(EDGE_NUMBERS).map(float),
+    op=st.sampled_from(["lt", "lte", "gt", "gte"]),
+)
+def test_double_range_is_exact_for_doubles(value: int | float, x: float, op: str) -> None:
+    compare = {
+        "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+        "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+    }  # fmt: skip
+    bound_op, bound = double_range(op, value)
+    assert isinstance(bound, float)
+    assert compare[bound_op](x, bound) == compare[op](x, value)
+
+
+# --------------------------------------------------------------------------- depth
+
+
+def test_deep_filters_raise_a_typed_error_not_recursion_error() -> None:
+    built: Any = F("a") == 1
+    for _ in range(MAX_DEPTH - 1):
+        built = ~built
+    with pytest.raises(InvalidInputError, match="nested 33 levels deep; the limit is 32"):
+        _ = ~built
+    as_json: dict[str, Any] = {"field": "a", "op": "eq", "value": 1}
+    for _ in range(5000):  # far past Python's recursion limit
+        as_json = {"not": as_json}
+    with pytest.raises(InvalidInputError, match=r"^filter(\.not)+: filter is nested deeper"):
+        as_filter(as_json)
+    nested: Any = F("a") == 1
+    for _ in range(MAX_DEPTH - 1):
+        nested = Or((F("b") == 2, nested))
+    assert nested.depth == MAX_DEPTH
+    assert as_filter(nested.to_json()) == nested
+
+
+def test_chains_of_and_or_stay_flat() -> None:
+    chain: Any = F("a") == 0
+    for i in range(1, 500):
+        chain = chain & (F("a") != i)
+    assert isinstance(chain, And)
+    assert len(chain.args) == 500
+    assert chain.depth == 2
+    either = (F("a") == 1) | (F("b") == 2) | (F("c") == 3)
+    assert either == Or((Cmp("a", "eq", 1), Cmp("b", "eq", 2), Cmp("c", "eq", 3)))
+    assert _mask([{"a": 0}, {"a": 3}], chain) == [True, False]

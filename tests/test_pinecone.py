@@ -180,7 +180,7 @@ def test_too_many_values_is_refused_before_io(
 
 EDGE_PAYLOADS: list[dict[str, Any]] = [
     {"v": 3}, {"v": 3.0}, {"v": "3"}, {"v": True}, {"v": 1}, {"v": [2, 3]}, {"v": None},
-    {"v": []}, {"v": [None]}, {"v": {"k": 1}}, {}, {"v": 2**53 + 1}, {"v": 2.0**53},
+    {"v": []}, {"v": [None]}, {"v": {"k": 1}}, {}, {"v": -(2**53)}, {"v": 2.0**53},
     {"v": ["a", "b"]}, {"v": ["a", 1, True]}, {"v": 1.5}, {"v": {}}, {"v": ""},
     {"m": {"v": 3}}, {"m": {"v": "x"}}, {"m": 5}, {"a b": {"ü": "yes"}}, {"v": [[1], {"k": 2}]},
 ]  # fmt: skip
@@ -210,9 +210,37 @@ def test_filters_on_the_server_equal_the_oracle(store: PineconeStore) -> None:
         assert coll.count(flt) == len(want), flt.explain()
     got_back = {r.id: dict(r.payload) for r in coll.get(ids)}
     assert got_back == dict(zip(ids, EDGE_PAYLOADS, strict=True))
-    # The documented limit: a stored integer beyond ±2**53 takes part in ranges as the nearest
-    # double (2**53), so "< 2**53 + 1" selects it although it is equal.
-    assert "p11" in coll.query(np.ones(2, np.float32), k=100, filter=F("v") < 2**53 + 1).ids
+    # Pinecone compares numbers as doubles: an int no double holds is refused when written,
+    # since "< 2**53 + 1" would otherwise select a stored 2**53 + 1.
+    with pytest.raises(InvalidInputError, match=r"payload #0 is not JSON: payload\['v'\]\[1\]"):
+        coll.upsert_arrays(["big"], _rand(1, 2, 7), [{"v": [1, 2**53 + 1]}])
+    assert coll.count() == len(ids)
+
+
+def test_count_by_filter_is_measured_or_refused() -> None:
+    """A server without ``fetch_by_metadata`` answers 404, as Pinecone does for an absent
+    namespace. Read as "no records", count(filter) once said 0 and the caller's following
+    delete(filter=...) removed 394 records: a 404 on a namespace that holds records is an error.
+    """
+    pays = [{"label": 9 if i % 3 else 1} for i in range(600)]
+    want = sum(p["label"] == 9 for p in pays)
+    with (
+        PineconeTestServer(dimension=4, metric="dotproduct", metadata_endpoint=False) as bare,
+        _connect(bare, read_your_writes=True) as s,
+    ):
+        coll = s.create_collection("labels", 4, "dot")
+        assert coll.count(F("label") == 9) == 0  # no namespace yet: measured by the stats
+        coll.upsert_arrays([f"r{i}" for i in range(600)], _rand(600, 4, 8), pays)
+        with pytest.raises(BackendError, match="fetch_by_metadata"):
+            coll.count(F("label") == 9)
+        with pytest.raises(BackendError, match="fetch_by_metadata"):
+            coll.delete(filter=F("label") == 9)  # it could not confirm it: nothing is deleted
+        assert coll.count() == 600
+    with PineconeTestServer(dimension=4, metric="dotproduct") as full, _connect(full) as s:
+        coll = s.create_collection("labels", 4, "dot")
+        coll.upsert_arrays([f"r{i}" for i in range(600)], _rand(600, 4, 8), pays)
+        assert coll.count(F("label") == 9) == want == 400
+        assert coll.count(F("label") == 7) == 0
 
 
 def test_test_server_semantics_are_pinecones() -> None:

@@ -70,3 +70,25 @@ def test_vector_validation() -> None:
     assert as_query([1, 2], 2, "l2").shape == (1, 2)
     with pytest.raises(DimensionMismatchError):
         as_query(np.ones((2, 2)), 2, "l2")
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [
+        ["a", "b", "c", "d"],
+        [[1.0, 2.0], [3.0]],
+        [1 + 2j, 0, 0, 0],
+        np.array([1, "2", 3, 4], dtype=object),
+    ],
+)
+def test_record_refuses_what_is_not_a_real_vector(vector: object) -> None:
+    """These raised raw ValueError (or dropped the imaginary part with a warning)."""
+    with pytest.raises(InvalidVectorError, match="vector of 'x'"):
+        Record("x", vector)  # type: ignore[arg-type]
+
+
+def test_record_overflowing_float32_is_refused_on_write_not_on_build() -> None:
+    r = Record("x", [1e300, 0.0])  # type: ignore[arg-type]  # no RuntimeWarning: Inf, then ...
+    assert r.vector is not None
+    with pytest.raises(InvalidVectorError, match="NaN or Inf"):
+        as_matrix(r.vector[None, :], 2, "l2")  # ... the shared validation refuses it

@@ -45,6 +45,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import Filter, PayloadIndex
+from edgevec.payloads import copy_payload
 from edgevec.types import CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
@@ -208,7 +209,8 @@ class FaissCollection(BaseCollection):
         """Rebuild the index from the live slots only (FAISS HNSW cannot remove vectors)."""
         live = self._live_slots()
         ids: list[str] = [self._ids[s] for s in live]
-        payloads = [dict(self._payloads.payload(s) or {}) for s in live]
+        rows = self._payloads.rows  # stored payloads are never mutated: no copies needed here
+        payloads = [rows[s] or {} for s in live]
         stored = np.ascontiguousarray(self._storage()[live])
         norms, sums = self._norms[live], self._sums[live]
         self._reset(None)
@@ -355,7 +357,7 @@ class FaissCollection(BaseCollection):
                 Record(
                     self._ids[s],
                     None if vecs is None else vecs[j],
-                    dict(self._payloads.payload(s) or {}),
+                    self._payloads.payload(s),
                 )
                 for j, s in enumerate(slots)
             ]
@@ -438,7 +440,7 @@ class FaissCollection(BaseCollection):
         self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery
     ) -> list[Hits]:
         # The per-query hot path: one tolist per matrix, one Hit per result, no numpy per row.
-        ids, payloads = self._ids, self._payloads.rows
+        ids, payloads, copy = self._ids, self._payloads.rows, copy_payload
         out: list[Hits] = []
         for row, row_scores in zip(slots.tolist(), scores.tolist()):
             if row and row[-1] < 0:  # fewer than k results: FAISS pads with -1
@@ -449,16 +451,14 @@ class FaissCollection(BaseCollection):
                 out.append(
                     Hits(
                         [
-                            Hit(ids[s], sc, dict(payloads[s] or {}) if q.include_payload else {}, v)
+                            Hit(ids[s], sc, copy(payloads[s]) if q.include_payload else {}, v)
                             for s, sc, v in zip(row, row_scores, vecs)
                         ]
                     )
                 )
             elif q.include_payload:  # list comprehensions: cheaper than generators per item
                 out.append(
-                    Hits(
-                        [Hit(ids[s], sc, dict(payloads[s] or {})) for s, sc in zip(row, row_scores)]
-                    )
+                    Hits([Hit(ids[s], sc, copy(payloads[s])) for s, sc in zip(row, row_scores)])
                 )
             else:
                 out.append(Hits([Hit(ids[s], sc) for s, sc in zip(row, row_scores)]))

@@ -1001,6 +1001,9 @@ class _Collection:
 
     def delete_filter(self, flt: Filter) -> Plan[None]:
         compiled = compile_filter(flt)
+        probe = {"filter": compiled, "namespace": self.ns, "limit": 1}
+        if self.opts.read_your_writes:  # a delete it could not confirm must not start at all
+            yield from self.metadata_page(probe, f"delete by filter from {self.spec.name!r}")
         yield _Call(
             "delete",
             {"filter": compiled, "namespace": self.ns},
@@ -1011,12 +1014,7 @@ class _Collection:
             for delay in _plan_wait(
                 f"the deletion in {self.spec.name!r}", self.opts.consistency_timeout
             ):
-                page = yield _Call(
-                    "fetch_by_metadata",
-                    {"filter": compiled, "namespace": self.ns, "limit": 1},
-                    "check that the delete is visible",
-                    missing_ok=True,
-                )
+                page = yield from self.metadata_page(probe, "check that the delete is visible")
                 if page is None or not page.vectors:
                     return
                 yield _Sleep(delay)
@@ -1101,8 +1099,7 @@ class _Collection:
         total = 0
         token: str | None = None
         while True:
-            page = yield _Call(
-                "fetch_by_metadata",
+            page = yield from self.metadata_page(
                 {
                     "filter": compiled,
                     "namespace": self.ns,
@@ -1110,7 +1107,6 @@ class _Collection:
                     "pagination_token": token,
                 },
                 f"count {self.spec.name!r} by filter",
-                missing_ok=True,
             )
             if page is None:
                 return total
@@ -1118,6 +1114,28 @@ class _Collection:
             token = page.pagination.next if page.pagination is not None else None
             if not token:
                 return total
+
+    def metadata_page(self, kwargs: dict[str, Any], action: str) -> Plan[Any]:
+        """One ``fetch_by_metadata`` page, or ``None`` when the namespace does not exist.
+
+        A 404 alone does not say which: Pinecone answers it for an absent namespace, and a
+        server without that endpoint answers it for every call. Reading a 404 as "no records"
+        once made ``count(filter)`` report 0 over hundreds of matches. So a 404 is checked
+        against the index stats, and where the namespace holds records the count cannot be
+        measured: :class:`BackendError`, never a guess.
+        """
+        page = yield _Call("fetch_by_metadata", kwargs, action, missing_ok=True)
+        if page is not None:
+            return page
+        stats = yield _Call("describe_index_stats", {}, action)
+        summary = stats.namespaces.get(self.ns)
+        if summary is None or not int(summary.vector_count):
+            return None
+        raise BackendError(
+            f"could not {action}: the server answered 404 to fetch_by_metadata although the "
+            f"namespace holds {int(summary.vector_count)} records; it lacks that endpoint, so "
+            "records matching a filter cannot be counted or confirmed"
+        )
 
 
 def _same(stored: Any, body: Mapping[str, Any]) -> bool:
@@ -1255,7 +1273,12 @@ class PineconeStore(BaseStore):
 
     backend: ClassVar[str] = "pinecone"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        exact=False, native_async=True, max_batch=1000, persistent=True, namespaces=True
+        exact=False,
+        native_async=True,
+        max_batch=1000,
+        persistent=True,
+        namespaces=True,
+        exact_int_bits=53,
     )
     Options = PineconeOptions
 

@@ -61,7 +61,7 @@ from edgevec.errors import (
     FilterNotSupportedError,
     InvalidInputError,
 )
-from edgevec.filters import And, Cmp, Filter, Not, Or
+from edgevec.filters import And, Cmp, Filter, Not, Or, double_range
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
@@ -328,7 +328,8 @@ def _condition(node: Filter) -> models.Condition:
     if op == "exists":
         # IsEmpty: the key is missing, null or []; exactly edgevec's "not exists".
         return _negate(models.IsEmptyCondition(is_empty=models.PayloadField(key=key)))
-    return models.FieldCondition(key=key, range=models.Range(**{op: value}))
+    bound_op, bound = double_range(op, value)  # bounds are doubles: 2**53 + 1 must not round
+    return models.FieldCondition(key=key, range=models.Range(**{bound_op: bound}))
 
 
 def compile_filter(flt: Filter | None) -> models.Filter | None:
@@ -342,9 +343,9 @@ def compile_filter(flt: Filter | None) -> models.Filter | None:
     * ``lt lte gt gte`` are ``Range``, which only matches numbers (not bools).
     * ``exists`` is ``must_not: is_empty``.
 
-    One limit is Qdrant's: its range bounds are doubles, and a server reads stored integers as
-    doubles for ranges, so integers beyond ±2**53 can compare inexactly (``eq`` on such an
-    integer is matched exactly, see :func:`_equals`).
+    Qdrant's range bounds are doubles, and a server reads stored integers as doubles for ranges,
+    so the store refuses payload ints beyond ±2**53 (``exact_int_bits=53``) and a bound no double
+    holds is rewritten to its neighbouring double (:func:`edgevec.filters.double_range`).
     """
     if flt is None:
         return None
@@ -758,7 +759,7 @@ class QdrantStore(BaseStore):
 
     backend: ClassVar[str] = "qdrant"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        native_async=True, max_batch=256, persistent=True
+        native_async=True, max_batch=256, persistent=True, exact_int_bits=53
     )
     Options = QdrantOptions
 

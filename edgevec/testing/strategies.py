@@ -1,11 +1,14 @@
 """Hypothesis strategies for payloads and filters over one small shared schema.
 
 The schema is tuned so random filters select a real share of records and hit the tricky cases:
-``3`` vs ``"3"`` vs ``True``, ints vs floats, list fields, nested paths and absent fields.
+``3`` vs ``"3"`` vs ``True``, ints vs floats, list fields, nested paths and absent fields, and
+(field ``x``) numbers where float64 is not exact: ints around ±2**53 and ±2**63, and floats one
+ulp apart or equal to an int.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -15,15 +18,31 @@ from hypothesis import strategies as st
 
 from edgevec.filters import OPS, And, Cmp, Filter, Not, Op, Or
 
-__all__ = ["COLORS", "TAGS", "filters", "random_filter", "random_payloads"]
+__all__ = ["COLORS", "EDGE_NUMBERS", "TAGS", "filters", "random_filter", "random_payloads"]
 
 COLORS = ("red", "green", "blue", "ü-violet")
 TAGS = ("a", "b", "c", "d")
+_ULP = (math.nextafter(0.1, 1.0), math.nextafter(0.1, 0.0), math.nextafter(2.0**53, 0.0))
+EDGE_NUMBERS: tuple[int | float, ...] = (
+    *(2**53 + d for d in (-1, 0, 1, 2, 3)),
+    *(-(2**53) + d for d in (-2, -1, 0, 1)),
+    float(2**53), float(2**53 + 2), -float(2**53), float(2**62), 2**62, 2**62 + 1,
+    2**63 - 1, 2**63 - 2, -(2**63), -(2**63) + 1, float(-(2**63)),
+    0.1, *_ULP, 3, 3.0, 7, 7.5, -0.0, 0, 1e300,
+)  # fmt: skip
+"""Numbers on which a float64 comparison goes wrong: ints beyond ±2**53 (and at int64's ends),
+floats one ulp apart, and int-valued floats that must equal their int."""
 
 
-def random_payloads(n: int, seed: int) -> list[dict[str, Any]]:
-    """``n`` payloads: color, n (int or float), tags (list), flag, meta.k; some fields absent."""
+def _exact(value: int | float, int_bits: int) -> bool:
+    return not isinstance(value, int) or int_bits >= 64 or abs(value) <= 2**int_bits
+
+
+def random_payloads(n: int, seed: int, int_bits: int = 64) -> list[dict[str, Any]]:
+    """``n`` payloads: color, n (int or float), tags (list), flag, meta.k, x (an edge number
+    that the backend's ``exact_int_bits`` admits); some fields absent."""
     rng = np.random.default_rng(seed)
+    edges = [v for v in EDGE_NUMBERS if _exact(v, int_bits)]
     out: list[dict[str, Any]] = []
     for i in range(n):
         p: dict[str, Any] = {"i": i}
@@ -42,6 +61,8 @@ def random_payloads(n: int, seed: int) -> list[dict[str, Any]]:
         if rng.random() < 0.7:
             k = int(rng.integers(0, 5))
             p["meta"] = {"k": k if rng.random() < 0.5 else str(k)}
+        if rng.random() < 0.8:
+            p["x"] = edges[int(rng.integers(len(edges)))]
         out.append(p)
     return out
 
@@ -50,6 +71,12 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
     color = st.sampled_from(COLORS)
     num = st.integers(0, 20) | st.integers(0, 40).map(lambda x: x / 2)
     k_val = st.integers(0, 4) | st.integers(0, 4).map(str)
+    anchors = st.sampled_from(EDGE_NUMBERS)
+    edge = (
+        anchors
+        | anchors.flatmap(lambda a: st.integers(-2, 2).map(lambda d: _near(a, d)))
+        | st.integers(-(2**63), 2**63 - 1)
+    )
     cands: list[st.SearchStrategy[Filter]] = []
 
     def add(op: str, strategy: st.SearchStrategy[Filter]) -> None:
@@ -62,6 +89,7 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
         add(op, st.builds(Cmp, st.just("flag"), st.just(op), st.booleans()))
         add(op, st.builds(Cmp, st.just("meta.k"), st.just(op), k_val))
         add(op, st.builds(Cmp, st.just("n"), st.just(op), st.integers(0, 20)))
+        add(op, st.builds(Cmp, st.just("x"), st.just(op), edge))
     for op in ("in", "nin"):
         add(
             op,
@@ -90,8 +118,15 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
                 st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True).map(tuple),
             ),
         )
+        add(
+            op,
+            st.builds(
+                Cmp, st.just("x"), st.just(op), st.lists(edge, min_size=1, max_size=3).map(tuple)
+            ),
+        )
     for op in ("lt", "lte", "gt", "gte"):
         add(op, st.builds(Cmp, st.just("n"), st.just(op), num))
+        add(op, st.builds(Cmp, st.just("x"), st.just(op), edge))
     add(
         "exists",
         st.builds(
@@ -102,6 +137,16 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
         ),
     )
     return st.one_of(cands)
+
+
+def _near(anchor: int | float, step: int) -> int | float:
+    """``anchor`` moved by ``step`` ints, or ulps for a float, kept inside int64 and finite."""
+    if isinstance(anchor, int):
+        return min(max(anchor + step, -(2**63)), 2**63 - 1)
+    out = anchor
+    for _ in range(abs(step)):
+        out = math.nextafter(out, math.copysign(math.inf, step))
+    return out if math.isfinite(out) else anchor
 
 
 def filters(ops: Collection[str] = OPS, max_leaves: int = 4) -> st.SearchStrategy[Filter]:

@@ -23,7 +23,12 @@ must reach the recall floor, and filter operators a backend does not declare are
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
+import datetime
+import enum
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -46,10 +51,18 @@ from edgevec.errors import (
     InvalidVectorError,
     StoreClosedError,
 )
-from edgevec.filters import OPS, F, Filter
+from edgevec.filters import MAX_DEPTH as MAX_FILTER_DEPTH
+from edgevec.filters import OPS, And, F, Filter, Not
+from edgevec.payloads import int_range
 from edgevec.testing.blocking import Blocking, LoopThread
-from edgevec.testing.oracle import assert_hits_match, exact_scores, matches, oracle_topk
-from edgevec.testing.strategies import filters, random_payloads
+from edgevec.testing.oracle import (
+    SCORE_TOL,
+    assert_hits_match,
+    exact_scores,
+    matches,
+    oracle_topk,
+)
+from edgevec.testing.strategies import EDGE_NUMBERS, filters, random_payloads
 from edgevec.testing.wrappers import WRAPPERS, VectorEmbedder, WrappingStore, handle_of
 from edgevec.types import METRICS, Metric, Record
 
@@ -106,6 +119,16 @@ class ThroughWrappers:
     @pytest.fixture(params=WRAPPERS)
     def wrapper(self, request: pytest.FixtureRequest) -> str:
         return str(request.param)
+
+
+class Metric_(enum.Enum):  # noqa: N801  # an Enum payload value (JSON would keep only its value)
+    COSINE = "cosine"
+
+
+@dataclasses.dataclass
+class _Point:  # a dataclass payload value (orjson would turn it into a dict)
+    x: int
+    y: int
 
 
 class ConformanceSuite:
@@ -182,7 +205,8 @@ class ConformanceSuite:
     ) -> tuple[list[str], npt.NDArray[np.float32], list[dict[str, Any]]]:
         ids = [f"r{i}" for i in range(n)]
         vecs = _rand(n, dim, seed)
-        pays = payloads if payloads is not None else random_payloads(n, seed)
+        bits = ConformanceSuite._caps(coll).exact_int_bits
+        pays = payloads if payloads is not None else random_payloads(n, seed, bits)
         cls._write(coll, ids, vecs, pays)
         return ids, vecs, pays
 
@@ -327,6 +351,8 @@ class ConformanceSuite:
             {"nested": {"deep": {"x": [1, 2, 3], "y": "z"}}, "list": ["a", "b"]},
             {"big": 2**53 + 1, "neg": -(2**31), "zero": 0.0, "empty_list": [], "e": {}},
         ]
+        if self._caps(coll).exact_int_bits < 64:  # the largest int such a backend stores
+            payloads[-1]["big"] = 2**53
         ids = [f"p{i}" for i in range(len(payloads))]
         self._write(coll, ids, _rand(len(ids), 4, 2), payloads)
         got = {r.id: dict(r.payload) for r in coll.get(ids)}
@@ -642,3 +668,160 @@ class ConformanceSuite:
         truth = [[i for i, _ in oracle_topk(ids, vecs, pays, q, 10, "l2", flt)] for q in qs]
         floor = 1.0 if self._caps(coll).exact else self.recall_floor
         assert recall_at_k(got, truth) >= floor
+
+    # -- numbers, payload values and inputs: exact, copied, bounded ---------------------------
+
+    def test_integers_compare_exactly(self, make: Callable[..., Any]) -> None:
+        """Ints beyond 2**53 and floats one ulp apart compare by exact value, as the oracle
+        does; a backend that stores numbers as doubles refuses such ints instead."""
+        coll = make(dim=2)
+        bits = self._caps(coll).exact_int_bits
+        pays: list[dict[str, Any]] = [
+            {"x": v} for v in EDGE_NUMBERS if not isinstance(v, int) or int_range(bits)[1] >= abs(v)
+        ]
+        ids = [f"x{i}" for i in range(len(pays))]
+        coll.upsert_arrays(ids, _rand(len(ids), 2, 30), pays)
+        if bits < 64:
+            with pytest.raises(InvalidInputError, match=r"payload #0 is not JSON: payload\['x'\]"):
+                coll.upsert_arrays(["big"], _rand(1, 2, 31), [{"x": 2**53 + 1}])
+        big = 2**53 + 1
+        cases = [
+            F("x") == big, F("x") != big, F("x").isin([big]), F("x") >= big, F("x") < big,
+            F("x") == 2**53, F("x") == float(2**53), F("x") > 2**53, F("x") <= float(2**53),
+            F("x") == 2**63 - 1, F("x") > 2**62, F("x") < -(2**63) + 1, F("x") == 0.1,
+            F("x") > 0.1, F("x").notin([3, 0.1]), F("x") == 7.5, F("x") >= 1e300,
+        ]  # fmt: skip
+        for flt in cases:
+            if not flt.ops() <= self._caps(coll).filter_ops:
+                continue
+            want = sorted(i for i, p in zip(ids, pays) if matches(flt, p))
+            assert coll.count(flt) == len(want), flt.explain()
+            got = coll.query(np.ones(2, np.float32), k=len(ids), filter=flt).ids
+            assert sorted(got) == want, flt.explain()
+
+    def test_payloads_follow_the_json_model(self, make: Callable[..., Any]) -> None:
+        """Values JSON has no type for are refused (naming record and path); tuples and numpy
+        scalars are stored as the JSON value they stand for."""
+        coll = make(dim=4)
+        vecs = _rand(2, 4, 32)
+        coll.upsert_arrays(
+            ["ok"],
+            vecs[:1],
+            [{"t": (1, "a"), "n": np.int64(5), "f": np.float32(0.5), "b": np.bool_(True)}],
+        )
+        got = dict(coll.get(["ok"])[0].payload)
+        assert got == {"t": [1, "a"], "n": 5, "f": 0.5, "b": True}
+        assert [type(got[k]) for k in "tnfb"] == [list, int, float, bool]
+        too_big = 2**63 if self._caps(coll).exact_int_bits >= 64 else 2**53 + 1
+        for bad, path in [
+            ({"d": datetime.datetime(2024, 1, 1)}, "['d']"),
+            ({"u": [uuid.uuid4()]}, "['u'][0]"),
+            ({"e": {"k": Metric_("cosine")}}, "['e']['k']"),
+            ({"c": _Point(1, 2)}, "['c']"),
+            ({"raw": b"x"}, "['raw']"),
+            ({"s": {1, 2}}, "['s']"),
+            ({"m": {1: "int key"}}, "['m']"),
+            ({"f": [1.0, float("nan")]}, "['f'][1]"),
+            ({"i": too_big}, "['i']"),
+        ]:
+            with pytest.raises(
+                InvalidInputError, match=re.escape(f"payload #1 is not JSON: payload{path}")
+            ):
+                coll.upsert_arrays(["good", "bad"], vecs, [{"ok": 1}, bad])
+        assert coll.count() == 1
+
+    def test_payloads_are_copied_in_and_out(self, make: Callable[..., Any]) -> None:
+        """Changing the caller's payload after a write, or a payload a read returned, changes
+        neither the stored record nor which filters it matches."""
+        coll = make(dim=4)
+        vecs = _rand(2, 4, 33)
+        original: dict[str, Any] = {"tags": ["a"], "m": {"k": 1}}
+        given = copy.deepcopy(original)
+        coll.upsert_arrays(["a"], vecs[:1], [given])
+        record_payload = copy.deepcopy(original)
+        coll.upsert([Record("b", vecs[1], record_payload)])
+        for p in (given, record_payload):
+            p["tags"].append("x")
+            p["m"]["k"] = 2
+        for rec in coll.get(["a", "b"]):
+            assert rec.payload == original
+            rec.payload["tags"].append("y")
+            rec.payload["m"]["k"] = 3
+        for hit in coll.query(vecs[0], k=2):
+            assert hit.payload == original
+            hit.payload["tags"].append("z")
+            hit.payload["m"]["k"] = 4
+        assert [r.payload for r in coll.get(["a", "b"])] == [original, original]
+        assert coll.count(F("m.k") == 1) == 2
+        if "in" in self._caps(coll).filter_ops:
+            assert coll.count(F("tags").isin(["x", "y", "z"])) == 0
+
+    def test_filter_depth_is_bounded(self, make: Callable[..., Any]) -> None:
+        """A filter deeper than MAX_DEPTH raises InvalidInputError before I/O (no
+        RecursionError); MAX_DEPTH itself works, and long chains of & stay flat."""
+        coll = make(dim=4)
+        _, vecs, pays = self._fill(coll, 20, 4, seed=34)
+        leaf: dict[str, Any] = {"field": "n", "op": "gte", "value": 3}
+        deep: dict[str, Any] = leaf
+        for _ in range(300):
+            deep = {"and": [leaf, deep]}
+        with pytest.raises(InvalidInputError, match="deep"):
+            coll.query(vecs[0], filter=deep)
+        with pytest.raises(InvalidInputError, match="deep"):
+            coll.count(deep)
+        with pytest.raises(InvalidInputError, match="deep"):
+            coll.delete(filter=deep)
+        built: Filter = F("n") >= 3
+        for _ in range(MAX_FILTER_DEPTH - 1):
+            built = Not(built)
+        with pytest.raises(InvalidInputError, match="deep"):
+            Not(built)  # the builder refuses as well, at the first level too many
+        assert coll.count() == 20
+        at_limit: Filter = F("n") >= 3
+        for _ in range(MAX_FILTER_DEPTH - 1):
+            at_limit = And((F("n") < 100, at_limit))
+        chain: Filter = F("n") >= 3
+        for i in range(40):
+            chain = chain & (F("n") != 1000 + i)
+        for flt in (at_limit, chain):
+            assert coll.count(flt) == sum(matches(flt, p) for p in pays)
+
+    def test_cosine_norms_float32_cannot_square_are_refused(self, make: Callable[..., Any]) -> None:
+        """[1e-30, 0] and [1e20, 1e20] would score NaN or come back as zeros: refused on write
+        and query alike; norms inside the range score and round-trip correctly."""
+        coll = make(dim=2, metric="cosine")
+        for v in ([1e-30, 0.0], [1e20, 1e20]):
+            vec = np.array(v, np.float32)
+            with pytest.raises(InvalidVectorError):
+                coll.upsert([Record("bad", vec)])
+            with pytest.raises(InvalidVectorError):
+                coll.query(vec)
+        assert coll.count() == 0
+        ok = np.array([[1e-15, 2e-15], [1e15, -1e15]], np.float32)
+        coll.upsert_arrays(["small", "large"], ok)
+        for rid, vec in zip(["small", "large"], ok):
+            hit = coll.query(vec, k=1, include_vectors=True)[0]
+            assert hit.id == rid
+            assert abs(hit.score - 1.0) <= SCORE_TOL
+            assert hit.vector is not None
+            np.testing.assert_allclose(hit.vector, vec, rtol=1e-5)
+
+    def test_malformed_vectors_raise_typed_errors(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=4, metric="l2")
+        with pytest.raises(InvalidVectorError):
+            Record("x", ["a", "b", "c", "d"])  # type: ignore[arg-type]
+        with pytest.raises(InvalidVectorError):
+            Record("x", [[1, 2], [3]])  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError):
+            coll.upsert(None)
+        for bad in (
+            [[1, 2, 3, 4], [1, 2]],
+            np.ones((2, 4), np.complex64),
+            np.array([[1, 2, 3, "4"], [1, 2, 3, 4]], dtype=object),
+            None,
+        ):
+            with pytest.raises(InvalidVectorError):
+                coll.upsert_arrays(["a", "b"], bad)
+        with pytest.raises(InvalidVectorError):
+            coll.query(np.ones(4, np.complex64))
+        assert coll.count() == 0

@@ -16,6 +16,7 @@ from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpser
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CollectionNotFoundError
 from edgevec.filters import Filter
+from edgevec.payloads import copy_payload
 from edgevec.testing.oracle import exact_scores, matches
 from edgevec.types import CollectionSpec, Hit, Hits, Record
 
@@ -57,7 +58,7 @@ class TinyCollection(BaseCollection):
                     Hit(
                         ids[j],
                         float(scores[j]),
-                        dict(self.rows[ids[j]][1]) if q.include_payload else {},
+                        copy_payload(self.rows[ids[j]][1]) if q.include_payload else {},
                         self.rows[ids[j]][0].copy() if q.include_vectors else None,
                     )
                     for j in order
@@ -67,7 +68,11 @@ class TinyCollection(BaseCollection):
 
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         return [
-            Record(i, self.rows[i][0].copy() if include_vectors else None, dict(self.rows[i][1]))
+            Record(
+                i,
+                self.rows[i][0].copy() if include_vectors else None,
+                copy_payload(self.rows[i][1]),
+            )
             for i in ids
             if i in self.rows
         ]

@@ -227,6 +227,7 @@ class PineconeTestServer:
         report_metric: bool = True,
         lag: float = 0.0,
         lsn_headers: bool = True,
+        metadata_endpoint: bool = True,
     ) -> None:
         self.dimension = dimension
         self.metric = metric
@@ -235,6 +236,9 @@ class PineconeTestServer:
         self.report_metric = report_metric
         self.lag = lag
         self.lsn_headers = lsn_headers
+        self.metadata_endpoint = metadata_endpoint
+        """False: no ``/vectors/fetch_by_metadata`` route (a 404 for every call), as on
+        Pinecone-compatible servers that lack it."""
         self.requests: list[Recorded] = []
         self.failures: list[list[Any]] = []
         """Queued failures: [path suffix, status, message, requests to let through first]."""
@@ -330,7 +334,9 @@ class PineconeTestServer:
             ("POST", "/vectors/upsert"): self._upsert,
             ("POST", "/query"): self._query,
             ("GET", "/vectors/fetch"): self._fetch,
-            ("POST", "/vectors/fetch_by_metadata"): self._fetch_by_metadata,
+            ("POST", "/vectors/fetch_by_metadata"): (
+                self._fetch_by_metadata if self.metadata_endpoint else None
+            ),
             ("POST", "/vectors/delete"): self._delete,
             ("POST", "/vectors/update"): self._update,
             ("GET", "/vectors/list"): self._list,
