@@ -6,7 +6,7 @@ write call is one transaction, so an acknowledged upsert or delete batch survive
 and an unacknowledged one leaves no trace. Two tables::
 
     meta(key, value, sum)              "collection": format, dim, metric, options, fingerprint;
-                                       "state": seq, count, total
+                                       "state": count, total
     rows(id, vector, payload, sum)     float32 bytes, orjson bytes, checksum of all three
 
 SQLite checks its own structure but not the bytes of a row, so each row carries a 64-bit
@@ -117,7 +117,7 @@ class RowStore:
             db.execute("BEGIN")
             for ddl in _SCHEMA:
                 db.execute(ddl)
-            for key, value in (("collection", meta), ("state", _state(0, 0, 0))):
+            for key, value in (("collection", meta), ("state", _state(0, 0))):
                 RowStore._put_meta(db, key, value)
             db.execute("COMMIT")
 
@@ -139,11 +139,6 @@ class RowStore:
         if not isinstance(value, dict):
             raise CorruptDataError(f"{self.path}: {key!r} metadata is not an object")
         return value
-
-    @property
-    def seq(self) -> int:
-        """The number of write transactions committed so far; tags the saved index cache."""
-        return int(self._state["seq"])
 
     def load(self, dim: int) -> LoadedRows:
         """Read and verify every row against its checksum and the running count and total."""
@@ -220,7 +215,6 @@ class RowStore:
     ) -> None:
         old = self._state
         state = _state(
-            old["seq"] + 1,
             old["count"] + added - len(removed),
             (old["total"] + _total(added_sums) - _total(removed)) & _MASK,
         )
@@ -254,8 +248,8 @@ def _configure(db: sqlite3.Connection, *, durable: bool) -> None:
     db.execute(f"PRAGMA synchronous={'EXTRA' if durable else 'OFF'}")
 
 
-def _state(seq: int, count: int, total: int) -> dict[str, Any]:
-    return {"seq": seq, "count": count, "total": total}
+def _state(count: int, total: int) -> dict[str, Any]:
+    return {"count": count, "total": total}
 
 
 def _total(sums: npt.NDArray[np.uint64]) -> int:
