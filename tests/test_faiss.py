@@ -230,6 +230,13 @@ def test_path_must_be_a_directory(tmp_path: Path, bad: str) -> None:
         edgevec.connect("faiss", path=path)
 
 
+def test_paths_with_uri_characters_work(tmp_path: Path) -> None:
+    path = tmp_path / "a?mode=ro#x %41"
+    _persisted(path)
+    with edgevec.connect("faiss", path=str(path)) as store:
+        assert store.collection("c").count() == 50
+
+
 @pytest.mark.parametrize("persisted", [True, False])
 def test_handles_of_a_closed_store_refuse_calls(tmp_path: Path, persisted: bool) -> None:
     store = edgevec.connect("faiss", **({"path": str(tmp_path)} if persisted else {}))

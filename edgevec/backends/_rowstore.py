@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sqlite3
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
@@ -96,7 +98,10 @@ class RowStore:
         self.path = path
         with _mapped(path):
             self._db = sqlite3.connect(
-                f"file:{path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False
+                f"file:{quote(os.path.abspath(path))}?mode=rw",  # must exist: never create here
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
             )
             try:
                 _configure(self._db, durable=durable)
