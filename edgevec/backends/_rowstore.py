@@ -191,15 +191,13 @@ class RowStore:
 
         Returns the new rows' checksums.
         """
-        rows = []
-        sums = np.empty(len(ids), dtype=np.uint64)
         raw = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
         width = len(raw) // len(ids) if ids else 0
-        for j, (rid, pay) in enumerate(zip(ids, payloads)):
-            vb, pb = raw[j * width : (j + 1) * width], orjson.dumps(pay)
-            value = checksum(rid, vb, pb)
-            sums[j] = value
-            rows.append((rid, vb, pb, _signed(value)))
+        vecs = [raw[at : at + width] for at in range(0, len(raw), width or 1)]
+        pays = [orjson.dumps(p) for p in payloads]
+        values = [checksum(*row) for row in zip(ids, vecs, pays)]
+        rows = list(zip(ids, vecs, pays, map(_signed, values)))
+        sums = np.array(values, dtype=np.uint64)
         self._commit(
             "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)", rows, len(ids), sums, replaced
         )
@@ -258,4 +256,4 @@ def _state(count: int, total: int) -> dict[str, Any]:
 
 
 def _total(sums: npt.NDArray[np.uint64]) -> int:
-    return sum(int(s) for s in sums.tolist())
+    return sum(sums.tolist())
