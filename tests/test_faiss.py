@@ -127,7 +127,7 @@ def test_a_lost_database_never_lets_create_overwrite_the_collection(tmp_path: Pa
     assert (tmp_path / "c" / "hnsw.index").is_file()
 
 
-@pytest.mark.parametrize("damage", ["flip", "truncate", "symlink", "wrong-rows"])
+@pytest.mark.parametrize("damage", ["flip", "truncate", "symlink", "wrong-rows", "wrong-metric"])
 def test_a_bad_hnsw_cache_is_rebuilt_from_the_rows(
     tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -142,10 +142,10 @@ def test_a_bad_hnsw_cache_is_rebuilt_from_the_rows(
         (tmp_path / "elsewhere").write_bytes(raw)
         cache.unlink()
         cache.symlink_to(tmp_path / "elsewhere")
-    else:  # a valid cache of other rows: none of its slots matches a row checksum
-        other_ids, other_vecs, other_pays = _data(200, 8, seed=1)
+    else:  # a valid cache of other rows, or of the same rows under another metric
+        other_ids, other_vecs, other_pays = _data(200, 8, seed=1 if damage == "wrong-rows" else 0)
         with edgevec.connect("faiss", path=str(tmp_path / "o"), index="hnsw") as store:
-            coll = store.create_collection("c", 8, "cosine")
+            coll = store.create_collection("c", 8, "cosine" if damage == "wrong-rows" else "l2")
             coll.upsert_arrays(other_ids, other_vecs, other_pays)
         cache.write_bytes((tmp_path / "o" / "c" / "hnsw.index").read_bytes())
     with edgevec.connect("faiss", path=str(tmp_path / "s")) as store:
@@ -228,6 +228,13 @@ def test_path_must_be_a_directory(tmp_path: Path, bad: str) -> None:
     path = str(tmp_path / "f") if bad == "file" else str(tmp_path) + "/a\0b"
     with pytest.raises(ConfigError, match="path"):
         edgevec.connect("faiss", path=path)
+
+
+def test_paths_with_uri_characters_work(tmp_path: Path) -> None:
+    path = tmp_path / "a?mode=ro#x %41"
+    _persisted(path)
+    with edgevec.connect("faiss", path=str(path)) as store:
+        assert store.collection("c").count() == 50
 
 
 @pytest.mark.parametrize("persisted", [True, False])

@@ -4,8 +4,10 @@ never silently different data."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +28,7 @@ WRITER = """
 import os, sys
 import numpy as np
 import edgevec
-path, index, crash = sys.argv[1], sys.argv[2], sys.argv[3] == "crash"
+path, index, crash = sys.argv[1], sys.argv[2], sys.argv[3] != "close"
 rng = np.random.default_rng(0)
 ids = [f"id{i}" for i in range(150)]
 vecs = rng.normal(size=(150, 8)).astype(np.float32)
@@ -37,15 +39,15 @@ for start in range(0, 150, 30):  # several transactions, so the SQLite log holds
                        [{"i": i, "tag": f"t{i % 7}"} for i in range(start, start + 30)])
 coll.delete(ids=ids[120:])
 if crash:
-    os._exit(0)  # no close: the SQLite write-ahead log and its index stay beside the database
+    os._exit(0)  # no close()
 store.close()
 """
 
 
-def _oracle() -> tuple[list[str], Any, list[dict[str, Any]]]:
+def _oracle(n: int) -> tuple[list[str], Any, list[dict[str, Any]]]:
     rng = np.random.default_rng(0)
-    vecs = rng.normal(size=(150, DIM)).astype(np.float32)[:N]
-    return [f"id{i}" for i in range(N)], vecs, [{"i": i, "tag": f"t{i % 7}"} for i in range(N)]
+    vecs = rng.normal(size=(150, DIM)).astype(np.float32)[:n]
+    return [f"id{i}" for i in range(n)], vecs, [{"i": i, "tag": f"t{i % 7}"} for i in range(n)]
 
 
 def _damages(size: int, rng: random.Random) -> list[tuple[str, int]]:
@@ -57,13 +59,13 @@ def _damages(size: int, rng: random.Random) -> list[tuple[str, int]]:
     ]
 
 
-def _check_intact(path: Path) -> None:
-    ids, vecs, pays = _oracle()
+def _check_intact(path: Path, n: int) -> None:
+    ids, vecs, pays = _oracle(n)
     with edgevec.connect("faiss", path=str(path)) as store:
         assert store.list_collections() == ["c"]
         coll = store.collection("c")
-        assert coll.count() == N
-        got = {r.id: r for r in coll.get([*ids, "id130"])}
+        assert coll.count() == n
+        got = {r.id: r for r in coll.get([f"id{i}" for i in range(150)])}
         assert sorted(got) == sorted(ids)
         assert [got[rid].payload for rid in ids] == pays
         stored = np.array([got[rid].vector for rid in ids])
@@ -76,19 +78,28 @@ def _check_intact(path: Path) -> None:
             assert coll.query(q, k=1)[0].id == ids[int(np.flatnonzero((vecs == q).all(1))[0])]
 
 
-@pytest.mark.parametrize(("index", "ending"), [("hnsw", "close"), ("flat", "crash")])
+@pytest.mark.parametrize(
+    ("index", "ending"), [("hnsw", "close"), ("flat", "exit"), ("flat", "kill-in-commit")]
+)
 def test_flips_and_truncation_give_corrupt_data_error_or_intact_data(
     tmp_path: Path, index: str, ending: str
 ) -> None:
+    """``close``: a cleanly closed store; ``exit``: its process died after the last write;
+    ``kill-in-commit``: it died inside the fourth write, leaving SQLite's rollback journal."""
     pristine = tmp_path / "pristine"
-    subprocess.run([sys.executable, "-c", WRITER, str(pristine), index, ending], check=True)
+    env = dict(os.environ)
+    if ending == "kill-in-commit":
+        env["EDGEVEC_TEST_KILL_AT"] = "commit:4"
+    run = subprocess.run([sys.executable, "-c", WRITER, str(pristine), index, ending], env=env)
+    assert run.returncode == (-signal.SIGKILL if ending == "kill-in-commit" else 0)
+    n = 90 if ending == "kill-in-commit" else N
     files = sorted(p for p in (pristine / "c").iterdir() if p.is_file())
     names = {p.name for p in files}
-    assert "records.sqlite" in names
     assert ("hnsw.index" in names) == (index == "hnsw")
-    assert names <= {"records.sqlite", "hnsw.index"}, "at rest, even after a kill, no journal"
+    journal = {"records.sqlite-journal"} if ending == "kill-in-commit" else set()
+    assert names - {"hnsw.index"} == {"records.sqlite", *journal}, "a journal only mid-commit"
     shutil.copytree(pristine, tmp_path / "copy")
-    _check_intact(tmp_path / "copy")  # undamaged, the store is the oracle's (opening changes it)
+    _check_intact(tmp_path / "copy", n)  # undamaged, the store is the oracle's
     rng = random.Random(7)
     outcomes = {"intact": 0, "corrupt": 0}
     for original in files:
@@ -105,7 +116,7 @@ def test_flips_and_truncation_give_corrupt_data_error_or_intact_data(
             else:
                 target.write_bytes(data[:offset])
             try:
-                _check_intact(trial)
+                _check_intact(trial, n)
             except CorruptDataError:
                 outcomes["corrupt"] += 1
             except AssertionError as exc:

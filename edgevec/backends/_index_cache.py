@@ -63,8 +63,10 @@ def _parse(data: bytes) -> tuple[list[str], npt.NDArray[np.uint64], bytes]:
     return ids, sums, rest[start + n_checks :]
 
 
-def load_index(path: Path, dim: int) -> tuple[list[str], npt.NDArray[np.uint64], Any] | None:
-    """The saved graph with the id and row checksum of each slot; ``None`` to rebuild."""
+def load_index(
+    path: Path, dim: int, metric_type: int
+) -> tuple[list[str], npt.NDArray[np.uint64], Any] | None:
+    """The saved HNSW graph with the id and row checksum of each slot; ``None`` to rebuild."""
     import faiss
 
     try:
@@ -79,6 +81,8 @@ def load_index(path: Path, dim: int) -> tuple[list[str], npt.NDArray[np.uint64],
         index = faiss.deserialize_index(np.frombuffer(raw, dtype=np.uint8))
         if index.ntotal != len(ids) or index.d != dim:
             raise ValueError(f"it holds {index.ntotal}x{index.d}, expected {len(ids)}x{dim}")
+        if not isinstance(index, faiss.IndexHNSWFlat) or index.metric_type != metric_type:
+            raise ValueError("it is not an HNSW graph of this collection's metric")
     except (ValueError, KeyError, TypeError, RuntimeError, struct.error) as exc:
         # orjson.JSONDecodeError is a ValueError; FAISS raises RuntimeError on bad bytes.
         log.warning("ignoring the HNSW cache %s: %s; rebuilding the graph", path, exc)

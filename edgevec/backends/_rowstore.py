@@ -6,7 +6,7 @@ write call is one transaction, so an acknowledged upsert or delete batch survive
 and an unacknowledged one leaves no trace. Two tables::
 
     meta(key, value, sum)              "collection": format, dim, metric, options, fingerprint;
-                                       "state": seq, count, total
+                                       "state": count, total
     rows(id, vector, payload, sum)     float32 bytes, orjson bytes, checksum of all three
 
 SQLite checks its own structure but not the bytes of a row, so each row carries a 64-bit
@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sqlite3
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
@@ -96,7 +98,10 @@ class RowStore:
         self.path = path
         with _mapped(path):
             self._db = sqlite3.connect(
-                f"file:{path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False
+                f"file:{quote(os.path.abspath(path))}?mode=rw",  # must exist: never create here
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
             )
             try:
                 _configure(self._db, durable=durable)
@@ -117,7 +122,7 @@ class RowStore:
             db.execute("BEGIN")
             for ddl in _SCHEMA:
                 db.execute(ddl)
-            for key, value in (("collection", meta), ("state", _state(0, 0, 0))):
+            for key, value in (("collection", meta), ("state", _state(0, 0))):
                 RowStore._put_meta(db, key, value)
             db.execute("COMMIT")
 
@@ -139,11 +144,6 @@ class RowStore:
         if not isinstance(value, dict):
             raise CorruptDataError(f"{self.path}: {key!r} metadata is not an object")
         return value
-
-    @property
-    def seq(self) -> int:
-        """The number of write transactions committed so far; tags the saved index cache."""
-        return int(self._state["seq"])
 
     def load(self, dim: int) -> LoadedRows:
         """Read and verify every row against its checksum and the running count and total."""
@@ -191,15 +191,13 @@ class RowStore:
 
         Returns the new rows' checksums.
         """
-        rows = []
-        sums = np.empty(len(ids), dtype=np.uint64)
         raw = np.ascontiguousarray(vectors, dtype="<f4").tobytes()
         width = len(raw) // len(ids) if ids else 0
-        for j, (rid, pay) in enumerate(zip(ids, payloads)):
-            vb, pb = raw[j * width : (j + 1) * width], orjson.dumps(pay)
-            value = checksum(rid, vb, pb)
-            sums[j] = value
-            rows.append((rid, vb, pb, _signed(value)))
+        vecs = [raw[at : at + width] for at in range(0, len(raw), width or 1)]
+        pays = [orjson.dumps(p) for p in payloads]
+        values = [checksum(*row) for row in zip(ids, vecs, pays)]
+        rows = list(zip(ids, vecs, pays, map(_signed, values)))
+        sums = np.array(values, dtype=np.uint64)
         self._commit(
             "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?)", rows, len(ids), sums, replaced
         )
@@ -220,7 +218,6 @@ class RowStore:
     ) -> None:
         old = self._state
         state = _state(
-            old["seq"] + 1,
             old["count"] + added - len(removed),
             (old["total"] + _total(added_sums) - _total(removed)) & _MASK,
         )
@@ -254,9 +251,9 @@ def _configure(db: sqlite3.Connection, *, durable: bool) -> None:
     db.execute(f"PRAGMA synchronous={'EXTRA' if durable else 'OFF'}")
 
 
-def _state(seq: int, count: int, total: int) -> dict[str, Any]:
-    return {"seq": seq, "count": count, "total": total}
+def _state(count: int, total: int) -> dict[str, Any]:
+    return {"count": count, "total": total}
 
 
 def _total(sums: npt.NDArray[np.uint64]) -> int:
-    return sum(int(s) for s in sums.tolist())
+    return sum(sums.tolist())

@@ -226,7 +226,9 @@ class FaissCollection(BaseCollection):
         """Fill memory from the verified rows, reusing the saved HNSW graph where it still fits."""
         assert self._rows is not None
         rows = self._rows.load(self.dim)
-        cached = None if self._cache is None else load_index(self._cache, self.dim)
+        cached = None
+        if self._cache is not None:
+            cached = load_index(self._cache, self.dim, _METRIC[self.metric])
         fresh = np.ones(len(rows.ids), dtype=bool)
         if cached is not None:
             ids, sums, index = cached
