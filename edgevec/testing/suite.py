@@ -22,7 +22,6 @@ must reach the recall floor, and filter operators a backend does not declare are
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +34,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import edgevec
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
     CollectionExistsError,
@@ -47,7 +45,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import OPS, F, Filter
-from edgevec.testing.blocking import Blocking, LoopThread
+from edgevec.testing.blocking import connected
 from edgevec.testing.oracle import assert_hits_match, exact_scores, matches, oracle_topk
 from edgevec.testing.strategies import filters, random_payloads
 from edgevec.testing.wrappers import WRAPPERS, VectorEmbedder, WrappingStore, handle_of
@@ -77,25 +75,6 @@ def _rand(n: int, dim: int, seed: int) -> npt.NDArray[np.float32]:
 
 def _unique() -> str:
     return f"conf_{uuid.uuid4().hex[:12]}"
-
-
-@contextlib.contextmanager
-def _connected(connect_options: dict[str, Any], api: str) -> Iterator[Any]:
-    """A store for ``connect_options``, sync or async (driven from a background loop)."""
-    if api == "sync":
-        with edgevec.connect(connect_options) as sync_store:
-            yield sync_store
-        return
-    runner = LoopThread()
-    try:
-        astore = runner.call(lambda: edgevec.connect_async(connect_options))
-        store = Blocking(astore, runner)
-        try:
-            yield store
-        finally:
-            store.close()
-    finally:
-        runner.close()
 
 
 class ThroughWrappers:
@@ -144,7 +123,7 @@ class ConformanceSuite:
     ) -> Iterator[Any]:
         if wrapper != "direct" and request.node.originalname in self.direct_only:
             pytest.skip(f"{request.node.originalname} runs only without a wrapper here")
-        with _connected(connect_options, api) as raw:
+        with connected(connect_options, api) as raw:
             yield raw if wrapper == "direct" else WrappingStore(raw, wrapper)
 
     @pytest.fixture
@@ -278,7 +257,7 @@ class ConformanceSuite:
             with pytest.raises(StoreClosedError):
                 call()
         store.close()  # idempotent
-        with _connected(connect_options, api) as reopened:  # the engine was released
+        with connected(connect_options, api) as reopened:  # the engine was released
             reopened.drop_collection(name, missing_ok=True)
 
     def test_invalid_collection_specs(self, store: Any) -> None:
