@@ -11,10 +11,10 @@
             return {"backend": "mine", "path": str(tmp_path)}
 
 Every test runs twice, through ``edgevec.connect`` and ``edgevec.connect_async`` (the async store is
-driven from a background event loop, see :mod:`edgevec.testing.blocking`). A subclass may also
-parametrize the ``wrapper`` fixture over :data:`~edgevec.testing.wrappers.WRAPPERS` to run the
-suite through an identity wrapper and a bound collection (see :mod:`edgevec.testing.wrappers`);
-tests named in ``direct_only`` then run only directly. What a backend can do
+driven from a background event loop, see :mod:`edgevec.testing.blocking`). Mixing in
+:class:`ThroughWrappers` runs every test also through an identity wrapper and a bound collection
+(see :mod:`edgevec.testing.wrappers`); tests named in ``direct_only`` then run only directly.
+What a backend can do
 comes from its capability manifest: exact backends must equal the numpy oracle, approximate ones
 must reach the recall floor, and filter operators a backend does not declare are expected to raise
 :class:`~edgevec.errors.FilterNotSupportedError` before any I/O.
