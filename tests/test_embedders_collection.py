@@ -117,14 +117,27 @@ def test_a_bad_item_writes_nothing() -> None:
         ids = [f"id{i}" for i in range(10)]
         items: list[Any] = [f"doc number {i}" for i in range(10)]
         items[7] = 7  # the last batch is bad ...
-        with pytest.raises(InvalidInputError, match="not a non-empty str"):
-            coll.add(ids, items, batch_size=3)
+        with pytest.raises(InvalidInputError, match="text #7 is not a non-empty str"):
+            coll.add(ids, items, batch_size=3)  # #7 of add's items, not #1 of the third batch
         assert coll.count() == 1  # ... and the first batches were not written either
         with pytest.raises(InvalidInputError, match="2 ids but 1 items"):
             coll.add(["x", "y"], ["only one"])
         with pytest.raises(InvalidInputError, match="payload #0 is not JSON"):
             coll.add(["x"], ["doc"], payloads=[{"bad": object()}])
         assert coll.count() == 1
+
+
+def test_a_bad_item_without_an_index_is_placed_by_its_batch() -> None:
+    class Picky(WordEmbedder):
+        def embed(self, items: Sequence[Any]) -> npt.NDArray[np.float32]:
+            if "bad" in items:
+                raise InvalidInputError("one item is bad")
+            return super().embed(items)
+
+    with edgevec.connect("faiss") as store:
+        coll = store.create_collection("docs", embedder=Picky())
+        with pytest.raises(InvalidInputError, match=r"one item is bad \(in items 4\.\.5 of"):
+            coll.add([f"i{n}" for n in range(6)], ["a", "b", "c", "d", "e", "bad"], batch_size=2)
 
 
 def test_reopen_checks_the_fingerprint(tmp_path: Path) -> None:

@@ -8,12 +8,15 @@ not a stand-in for edgevec's code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["Blocking", "LoopThread"]
+import edgevec
+
+__all__ = ["Blocking", "LoopThread", "connected"]
 
 T = TypeVar("T")
 
@@ -79,3 +82,23 @@ class Blocking:
 
     def __repr__(self) -> str:
         return f"Blocking({self._target!r})"
+
+
+@contextlib.contextmanager
+def connected(connect_options: dict[str, Any], api: str) -> Iterator[Any]:
+    """A store for ``connect_options``: ``api="sync"`` connects, ``"async"`` drives
+    :func:`edgevec.connect_async`'s store from a background loop; closed on exit."""
+    if api == "sync":
+        with edgevec.connect(connect_options) as sync_store:
+            yield sync_store
+        return
+    runner = LoopThread()
+    try:
+        astore = runner.call(lambda: edgevec.connect_async(connect_options))
+        store = Blocking(astore, runner)
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        runner.close()

@@ -11,10 +11,10 @@
             return {"backend": "mine", "path": str(tmp_path)}
 
 Every test runs twice, through ``edgevec.connect`` and ``edgevec.connect_async`` (the async store is
-driven from a background event loop, see :mod:`edgevec.testing.blocking`). A subclass may also
-parametrize the ``wrapper`` fixture over :data:`~edgevec.testing.wrappers.WRAPPERS` to run the
-suite through an identity wrapper and a bound collection (see :mod:`edgevec.testing.wrappers`);
-tests named in ``direct_only`` then run only directly. What a backend can do
+driven from a background event loop, see :mod:`edgevec.testing.blocking`). Mixing in
+:class:`ThroughWrappers` runs every test also through an identity wrapper and a bound collection
+(see :mod:`edgevec.testing.wrappers`); tests named in ``direct_only`` then run only directly.
+What a backend can do
 comes from its capability manifest: exact backends must equal the numpy oracle, approximate ones
 must reach the recall floor, and filter operators a backend does not declare are expected to raise
 :class:`~edgevec.errors.FilterNotSupportedError` before any I/O.
@@ -22,7 +22,6 @@ must reach the recall floor, and filter operators a backend does not declare are
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import datetime
@@ -40,7 +39,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import edgevec
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
     CollectionExistsError,
@@ -54,7 +52,7 @@ from edgevec.errors import (
 from edgevec.filters import MAX_DEPTH as MAX_FILTER_DEPTH
 from edgevec.filters import OPS, And, F, Filter, Not
 from edgevec.payloads import int_range
-from edgevec.testing.blocking import Blocking, LoopThread
+from edgevec.testing.blocking import connected
 from edgevec.testing.oracle import (
     SCORE_TOL,
     assert_hits_match,
@@ -90,25 +88,6 @@ def _rand(n: int, dim: int, seed: int) -> npt.NDArray[np.float32]:
 
 def _unique() -> str:
     return f"conf_{uuid.uuid4().hex[:12]}"
-
-
-@contextlib.contextmanager
-def _connected(connect_options: dict[str, Any], api: str) -> Iterator[Any]:
-    """A store for ``connect_options``, sync or async (driven from a background loop)."""
-    if api == "sync":
-        with edgevec.connect(connect_options) as sync_store:
-            yield sync_store
-        return
-    runner = LoopThread()
-    try:
-        astore = runner.call(lambda: edgevec.connect_async(connect_options))
-        store = Blocking(astore, runner)
-        try:
-            yield store
-        finally:
-            store.close()
-    finally:
-        runner.close()
 
 
 class ThroughWrappers:
@@ -167,7 +146,7 @@ class ConformanceSuite:
     ) -> Iterator[Any]:
         if wrapper != "direct" and request.node.originalname in self.direct_only:
             pytest.skip(f"{request.node.originalname} runs only without a wrapper here")
-        with _connected(connect_options, api) as raw:
+        with connected(connect_options, api) as raw:
             yield raw if wrapper == "direct" else WrappingStore(raw, wrapper)
 
     @pytest.fixture
@@ -302,7 +281,7 @@ class ConformanceSuite:
             with pytest.raises(StoreClosedError):
                 call()
         store.close()  # idempotent
-        with _connected(connect_options, api) as reopened:  # the engine was released
+        with connected(connect_options, api) as reopened:  # the engine was released
             reopened.drop_collection(name, missing_ok=True)
 
     def test_invalid_collection_specs(self, store: Any) -> None:
