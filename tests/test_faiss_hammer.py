@@ -165,11 +165,6 @@ async def test_concurrent_creates_never_create_twice_or_lose_a_write(tmp_path: P
         assert coll.count() == len(ok)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the base-class change: create_collection(exist_ok=True) must open the "
-    "collection a concurrent call just created instead of raising CollectionExistsError",
-)
 async def test_twenty_concurrent_create_exist_ok_keep_twenty_records(tmp_path: Path) -> None:
     """The issue's reproduction, in full: every task's create and upsert succeed."""
     assert await _create_and_upsert_20(tmp_path) == [None] * 20
