@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 import edgevec
 from edgevec import ConfigError
@@ -129,7 +130,7 @@ def test_milvus_uri_is_read_as_pymilvus_reads_it() -> None:
     pytest.importorskip("pymilvus", reason='needs the milvus extra: pip install "edgevec[milvus]"')
     from edgevec.backends.milvus import MilvusOptions, client_kwargs
 
-    opts = MilvusOptions(uri="TCP://[::1]:19530", token=SECRET)
+    opts = MilvusOptions(uri="TCP://[::1]:19530", token=SecretStr(SECRET))
     assert client_kwargs(opts)["uri"] == "tcp://[::1]:19530"
     assert client_kwargs(opts)["secure"] is False
     with pytest.raises(ConfigError, match="plain http"):  # consent is not enough for a token
@@ -166,7 +167,9 @@ def test_weaviate_client_targets_the_checked_hosts() -> None:
     from edgevec.backends.weaviate import WeaviateOptions, client_kwargs
 
     params = client_kwargs(
-        WeaviateOptions(url="http://[::1]:8080", grpc_host="::1", grpc_port=50051, api_key=SECRET)
+        WeaviateOptions(
+            url="http://[::1]:8080", grpc_host="::1", grpc_port=50051, api_key=SecretStr(SECRET)
+        )
     )["connection_params"]
     assert params._http_url == "http://[::1]:8080"
     assert params._grpc_target == "[::1]:50051"
