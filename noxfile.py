@@ -17,6 +17,7 @@ nox.options.sessions = [
     "weaviate",
     "onnx",
     "cross",
+    "security",
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
@@ -24,9 +25,6 @@ nox.options.error_on_missing_interpreters = False
 # --strict-markers and "warnings are errors" come from pyproject.toml. (authlib, under
 # weaviate-client, forces its own deprecation warnings to "always"; they show in the summary.)
 PYTEST = ("pytest", "-q")
-# Endpoint and secret checks parametrised over every backend: each backend session runs them for
-# its own client (the others skip), since only there is that client installed.
-SECURITY = ("tests/test_endpoints.py", "tests/test_secrets.py")
 
 
 @nox.session
@@ -54,7 +52,7 @@ def typing(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The core suite with no backend extra installed: backend tests skip with the reason, and
-    tests/test_missing_extras.py checks each backend and embedder says which extra to install."""
+    tests/test_missing_extras.py checks that each backend and embedder names its extra."""
     session.install("-e", ".[test]")
     session.run(*PYTEST, *session.posargs)
 
@@ -68,12 +66,11 @@ def faiss(session: nox.Session) -> None:
 
 @nox.session
 def qdrant(session: nox.Session) -> None:
-    """Qdrant's own local mode (memory and path); live too when EDGEVEC_QDRANT_URL is set.
-
-    test_config.py runs here too: its EDGEVEC_BACKEND override test opens a Qdrant store."""
+    """Qdrant's own local mode (memory and path); live too when EDGEVEC_QDRANT_URL is set."""
     session.install("-e", ".[test,qdrant]")
-    tests = ("tests/test_qdrant.py", "tests/test_conformance_qdrant.py", "tests/test_config.py")
-    session.run(*PYTEST, *tests, *SECURITY, *session.posargs)
+    session.run(
+        *PYTEST, "tests/test_qdrant.py", "tests/test_conformance_qdrant.py", *session.posargs
+    )
 
 
 @nox.session
@@ -81,7 +78,7 @@ def milvus(session: nox.Session) -> None:
     """Milvus Lite for real (in process); live too when EDGEVEC_MILVUS_URI is set."""
     session.install("-e", ".[test,milvus]")
     tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
-    session.run(*PYTEST, *tests, *SECURITY, *session.posargs)
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
@@ -89,7 +86,7 @@ def pinecone(session: nox.Session) -> None:
     """Pinecone's wire-level test server; a live index too with EDGEVEC_PINECONE_API_KEY/HOST."""
     session.install("-e", ".[test,pinecone]")
     tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py")
-    session.run(*PYTEST, *tests, *SECURITY, *session.posargs)
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
@@ -97,7 +94,7 @@ def weaviate(session: nox.Session) -> None:
     """Weaviate's wire-level test server (REST + gRPC); live too with EDGEVEC_WEAVIATE_URL."""
     session.install("-e", ".[test,weaviate]")
     tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py")
-    session.run(*PYTEST, *tests, *SECURITY, *session.posargs)
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
@@ -112,3 +109,11 @@ def cross(session: nox.Session) -> None:
     """The same 2,000 real vectors and 50 filtered queries on every backend."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
     session.run(*PYTEST, "tests/test_cross_backend.py", *session.posargs)
+
+
+@nox.session
+def security(session: nox.Session) -> None:
+    """Endpoint checks and secret hiding on every backend's real client; config with Qdrant."""
+    session.install("-e", ".[test,qdrant,milvus,pinecone,weaviate]")
+    tests = ("tests/test_endpoints.py", "tests/test_secrets.py", "tests/test_config.py")
+    session.run(*PYTEST, *tests, *session.posargs)
