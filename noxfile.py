@@ -58,6 +58,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def security(session: nox.Session) -> None:
+    """Endpoint checks and secret hiding on every backend's real client; config with Qdrant."""
+    session.install("-e", ".[test,qdrant,milvus,pinecone,weaviate]")
+    tests = ("tests/test_endpoints.py", "tests/test_secrets.py", "tests/test_config.py")
+    session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
 def faiss(session: nox.Session) -> None:
     """Everything with FAISS installed, the conformance suite included."""
     session.install("-e", ".[test,faiss]")
@@ -109,11 +117,3 @@ def cross(session: nox.Session) -> None:
     """The same 2,000 real vectors and 50 filtered queries on every backend."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
     session.run(*PYTEST, "tests/test_cross_backend.py", *session.posargs)
-
-
-@nox.session
-def security(session: nox.Session) -> None:
-    """Endpoint checks and secret hiding on every backend's real client; config with Qdrant."""
-    session.install("-e", ".[test,qdrant,milvus,pinecone,weaviate]")
-    tests = ("tests/test_endpoints.py", "tests/test_secrets.py", "tests/test_config.py")
-    session.run(*PYTEST, *tests, *session.posargs)
