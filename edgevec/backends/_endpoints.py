@@ -35,9 +35,13 @@ class Endpoint:
     path: str
 
     @property
+    def url_host(self) -> str:
+        """The host as written in a URL or a gRPC target: an IPv6 address in brackets."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
     def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port is None else f"{host}:{self.port}"
+        return self.url_host if self.port is None else f"{self.url_host}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -97,14 +101,21 @@ def parse_endpoint(
     return Endpoint(parts.scheme, parts.hostname, port, parts.path if path else "")
 
 
-def agree(ep: Endpoint, host: str | None, port: int | None, what: str, parser: str) -> None:
-    """``ValueError`` unless ``parser`` (the vendor's reading of the endpoint, or the client
-    built from it) names the same host and, where both say, the same port."""
-    theirs = (host or "").strip("[]").lower()
-    if theirs != ep.host or (port is not None and ep.port is not None and port != ep.port):
+def agree(
+    checked: tuple[str, int | None],
+    theirs: tuple[str | None, int | None],
+    what: str,
+    parser: str,
+) -> None:
+    """``ValueError`` unless ``parser`` (the vendor's reading of an endpoint, or the client
+    built from it) names the ``(host, port)`` edgevec checked; ports count where both say."""
+    host, port = checked[0].strip("[]").lower(), checked[1]
+    their_host, their_port = (theirs[0] or "").strip("[]").lower(), theirs[1]
+    if their_host != host or (port is not None and their_port is not None and port != their_port):
         raise ValueError(
-            f"{what}: {parser} reads the host as {theirs!r}:{port}, not {ep.host!r}:{ep.port} "
-            "as edgevec checked it; refusing an endpoint the client would read differently"
+            f"{what}: {parser} reads the host as {their_host!r}:{their_port}, not "
+            f"{host!r}:{port} as edgevec checked it; refusing an endpoint the client would "
+            "read differently"
         )
 
 

@@ -200,7 +200,7 @@ def server_endpoint(opts: MilvusOptions) -> Endpoint:
     except ConnectionConfigException:
         raise ValueError("uri is not one pymilvus accepts") from None
     host, _, port = address.rpartition(":")
-    agree(ep, host, int(port) if port.isdigit() else None, "uri", "pymilvus")
+    agree((ep.host, ep.port), (host, int(port) if port.isdigit() else None), "uri", "pymilvus")
     return ep
 
 

@@ -215,7 +215,7 @@ def _check_index(index: Index | AsyncIndex, url: str) -> None:
     ep = parse_endpoint(url, "host", schemes=("http", "https"), default_scheme="https")
     try:
         parsed = httpx.URL(theirs)
-        agree(ep, parsed.host, parsed.port, "host", "the Pinecone client")
+        agree((ep.host, ep.port), (parsed.host, parsed.port), "host", "the Pinecone client")
         if theirs.rstrip("/") != url:
             raise ValueError(f"host: the Pinecone client would use {theirs!r}, not {url!r}")
     except (ValueError, httpx.InvalidURL) as exc:

@@ -45,7 +45,7 @@ from urllib3.util import parse_url  # qdrant-client's own URL parser
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
-from edgevec.backends._endpoints import agree, check_plaintext, parse_endpoint
+from edgevec.backends._endpoints import Endpoint, agree, check_plaintext, parse_endpoint
 from edgevec.backends._local import DirLock
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
@@ -176,21 +176,23 @@ class QdrantOptions(BaseModel):
         return self.url is None
 
 
-def server_url(opts: QdrantOptions) -> str:
-    """The URL handed to qdrant-client, always with an explicit scheme (TLS unless opted out).
-
-    It is checked as qdrant-client itself parses it (urllib3's ``parse_url``), so the host
-    judged loopback or remote here is the host the client contacts.
-    """
+def server_endpoint(opts: QdrantOptions) -> Endpoint:
+    """The server URL, checked as qdrant-client itself parses it (urllib3's ``parse_url``), so
+    the host judged loopback or remote here is the host the client contacts."""
     assert opts.url is not None
     default = "http" if opts.https is False else "https"
     ep = parse_endpoint(opts.url, "url", schemes=("http", "https"), default_scheme=default)
     theirs = parse_url(ep.url)
-    agree(ep, theirs.host, theirs.port, "url", "qdrant-client (urllib3)")
+    agree((ep.host, ep.port), (theirs.host, theirs.port), "url", "qdrant-client (urllib3)")
     if opts.https is not None and opts.https != (ep.scheme == "https"):
         raise ValueError(f"https={opts.https} contradicts the {ep.scheme}:// url")
     check_plaintext(ep, ep.scheme == "https", opts.api_key is not None, "Qdrant url")
-    return ep.url
+    return ep
+
+
+def server_url(opts: QdrantOptions) -> str:
+    """The URL handed to qdrant-client, always with an explicit scheme (TLS unless opted out)."""
+    return server_endpoint(opts).url
 
 
 def _check_client(client: QdrantClient | AsyncQdrantClient, opts: QdrantOptions) -> None:
@@ -201,12 +203,13 @@ def _check_client(client: QdrantClient | AsyncQdrantClient, opts: QdrantOptions)
     """
     if opts.url is None:
         return
-    ep = parse_endpoint(opts.url, "url", schemes=("http", "https"), default_scheme="https")
+    ep = server_endpoint(opts)
     remote = client._client
     try:
         rest = httpx.URL(getattr(remote, "rest_uri", ""))
-        agree(ep, rest.host, rest.port, "url", "qdrant-client's REST base URL")
-        agree(ep, getattr(remote, "_host", None), None, "url", "qdrant-client's gRPC target")
+        agree((ep.host, ep.port), (rest.host, rest.port), "url", "qdrant-client's REST base URL")
+        grpc_host = getattr(remote, "_host", None)
+        agree((ep.host, None), (grpc_host, None), "url", "qdrant-client's gRPC target")
     except (ValueError, httpx.InvalidURL) as exc:
         raise ConfigError(f"invalid config for backend 'qdrant': {exc}") from None
 

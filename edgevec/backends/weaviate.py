@@ -337,13 +337,13 @@ def endpoints(opts: WeaviateOptions) -> Endpoints:
         secure = opts.tls if opts.tls is not None else not ep.loopback
     credentials = opts.api_key is not None
     check_plaintext(ep, secure, credentials, "Weaviate url")
-    host = ep.netloc.rpartition(":")[0] if ep.port is not None else ep.netloc
+    host = ep.url_host
     port = ep.port or (443 if secure else 80)
     cloud = ep.host.endswith(_CLOUD_DOMAINS)
     if opts.grpc_host is not None:
         grpc = _grpc_endpoint(opts.grpc_host)
         check_plaintext(grpc, secure, credentials, "Weaviate grpc_host")
-        grpc_host = grpc.netloc
+        grpc_host = grpc.url_host
     elif ep.host.endswith(".weaviate.network"):
         ident, domain = host.split(".", 1)
         grpc_host = f"{ident}.grpc.{domain}"
@@ -509,15 +509,11 @@ if not callable(getattr(ConnectionParams, "_grpc_channel", None)):  # pragma: no
 def _check_params(params: ConnectionParams, ep: Endpoints) -> None:
     """The REST URL and gRPC target weaviate-client builds must name the hosts checked."""
     try:
-        for what, built, host, port in (
-            ("url", params._http_url, ep.http_host, ep.http_port),
-            ("grpc_host", f"grpc://{params._grpc_target}", ep.grpc_host, ep.grpc_port),
-        ):
-            mine = parse_endpoint(
-                f"https://{host}:{port}", what, schemes=("https",), default_scheme="https"
-            )
-            theirs = httpx.URL(built)
-            agree(mine, theirs.host, theirs.port, what, "weaviate-client")
+        rest = httpx.URL(params._http_url)
+        agree((ep.http_host, ep.http_port), (rest.host, rest.port), "url", "weaviate-client")
+        grpc = httpx.URL(f"grpc://{params._grpc_target}")
+        checked = (ep.grpc_host, ep.grpc_port)
+        agree(checked, (grpc.host, grpc.port), "grpc_host", "weaviate-client's gRPC target")
     except (ValueError, httpx.InvalidURL) as exc:
         raise ConfigError(f"invalid config for backend 'weaviate': {exc}") from None
 
