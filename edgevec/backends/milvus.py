@@ -180,7 +180,7 @@ class MilvusOptions(MilvusIndexOptions):
     def use_tls(self) -> bool:
         if self.tls is not None:
             return self.tls
-        return server_endpoint(self).scheme == "https"
+        return not self.lite and server_endpoint(self).scheme == "https"
 
     def flush_writes(self) -> bool:
         return self.flush == "always" or (self.flush == "auto" and self.lite)
