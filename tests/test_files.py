@@ -1,7 +1,8 @@
-"""User-named paths that are not regular files: refused at once, typed, and never waited on.
+"""User-named paths (images, model files, config files) that are not regular files: refused at
+once, typed, and never waited on.
 
-``open()`` on a FIFO blocks until a writer appears, so each test bounds its own duration: the old
-code hung here forever.
+``open()`` on a FIFO blocks until a writer appears; a watchdog releases any reader stuck there,
+so a regression fails instead of hanging the run (the old code hung here forever).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import edgevec
 from edgevec.embedders import EFFICIENTNET_LITE0, ImageLimits
 from edgevec.embedders.images import check_image
 from edgevec.errors import ConfigError, InvalidImageError
@@ -98,6 +100,12 @@ def test_image_from_a_device_or_directory_is_an_invalid_image(tmp_path: Path) ->
     png = tmp_path / "one.png"
     png.write_bytes(PNG_1x1)
     assert check_image(png, 0, ImageLimits()).format == "PNG"  # regular files still read
+
+
+def test_config_file_from_a_fifo_is_a_config_error_naming_it(fifo: Path) -> None:
+    with pytest.raises(ConfigError, match="FIFO") as info:
+        edgevec.connect(config=fifo)
+    assert str(fifo) in str(info.value)
 
 
 def test_model_file_from_a_fifo_is_a_config_error(fifo: Path) -> None:
