@@ -17,6 +17,7 @@ nox.options.sessions = [
     "weaviate",
     "onnx",
     "cross",
+    "security",
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
@@ -50,9 +51,18 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The core suite with no backend extra installed: backend tests skip with the reason."""
+    """The core suite with no backend extra installed: backend tests skip with the reason, and
+    tests/test_missing_extras.py checks that each backend and embedder names its extra."""
     session.install("-e", ".[test]")
     session.run(*PYTEST, *session.posargs)
+
+
+@nox.session
+def security(session: nox.Session) -> None:
+    """Endpoint checks and secret hiding on every backend's real client; config with Qdrant."""
+    session.install("-e", ".[test,qdrant,milvus,pinecone,weaviate]")
+    tests = ("tests/test_endpoints.py", "tests/test_secrets.py", "tests/test_config.py")
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session

@@ -22,10 +22,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from edgevec.errors import ConfigError
+from edgevec.files import read_regular
 from edgevec.registry import available
 
 if sys.version_info >= (3, 11):
@@ -45,30 +45,47 @@ ENV_PREFIX = "EDGEVEC_"
 
 
 def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
-    """Read a TOML config file into ``(backend, options)`` (environment overrides applied)."""
-    p = Path(path)
+    """Read a TOML config file into ``(backend, options)`` (environment overrides applied).
+
+    Every way the file can be unusable (missing, a directory or FIFO, not UTF-8, not TOML) is a
+    :class:`ConfigError` that names it.
+    """
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = read_regular(path)
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file not found: {p}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
-    backend, options = split_config(data, source=str(p))
-    return apply_env(backend, options)
+        raise ConfigError(f"config file not found: {os.fspath(path)!r}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {exc}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {os.fspath(path)!r} is not UTF-8 text: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {os.fspath(path)!r} is not valid TOML: {exc}") from exc
+    backend, options = split_config(data, source=str(path), backend=_env_backend())
+    return backend, _env_options(backend, options)
 
 
-def split_config(data: Mapping[str, Any], *, source: str) -> tuple[str, dict[str, Any]]:
-    """Pick the backend and its options from a config mapping (flat keys or per-backend tables)."""
+def split_config(
+    data: Mapping[str, Any], *, source: str, backend: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Pick the backend and its options from a config mapping (flat keys or per-backend tables).
+
+    ``backend`` (``EDGEVEC_BACKEND`` for files) overrides the mapping's own ``backend`` key and
+    so also selects which table applies: overriding the name but keeping the file's table would
+    hand one engine's options (its data directory, say) to another.
+    """
     names = available()
-    backend = data.get("backend", os.environ.get(ENV_PREFIX + "BACKEND", DEFAULT_BACKEND))
-    if not isinstance(backend, str):
-        raise ConfigError(f"{source}: 'backend' must be a string, got {backend!r}")
+    own = data.get("backend", DEFAULT_BACKEND)
+    if not isinstance(own, str):
+        raise ConfigError(f"{source}: 'backend' must be a string, got {own!r}")
+    chosen = own if backend is None else backend
     options: dict[str, Any] = {}
     for key, value in data.items():
         if key == "backend":
             continue
         if isinstance(value, Mapping) and key in names:
-            if key == backend:
+            if key == chosen:
                 options.update(value)
         elif isinstance(value, Mapping) and set(value) != {"env"}:
             raise ConfigError(
@@ -76,18 +93,22 @@ def split_config(data: Mapping[str, Any], *, source: str) -> tuple[str, dict[str
             )
         else:
             options[key] = value
-    return backend, options
+    return chosen, options
 
 
-def apply_env(backend: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Apply ``EDGEVEC_BACKEND`` and ``EDGEVEC_<BACKEND>_<OPTION>`` overrides."""
-    backend = os.environ.get(ENV_PREFIX + "BACKEND", backend)
+def _env_backend() -> str | None:
+    """``EDGEVEC_BACKEND``, or ``None`` when unset or empty."""
+    return os.environ.get(ENV_PREFIX + "BACKEND") or None
+
+
+def _env_options(backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with every ``EDGEVEC_<BACKEND>_<OPTION>`` variable applied on top."""
     prefix = f"{ENV_PREFIX}{backend.upper()}_"
     merged = dict(options)
     for var, value in os.environ.items():
         if var.startswith(prefix) and len(var) > len(prefix):
             merged[var[len(prefix) :].lower()] = value
-    return backend, merged
+    return merged
 
 
 def _resolve_env_refs(options: Mapping[str, Any], backend: str) -> dict[str, Any]:
@@ -152,7 +173,8 @@ def resolve(
         env_file = os.environ.get(ENV_PREFIX + "CONFIG")
         if env_file:
             return resolve(None, env_file, options)
-        return apply_env(DEFAULT_BACKEND, dict(options))
+        backend = _env_backend() or DEFAULT_BACKEND
+        return backend, _env_options(backend, options)
     if isinstance(target, Mapping):
         backend, opts = split_config(target, source="config dict")
         opts.update(options)

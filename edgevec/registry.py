@@ -29,18 +29,14 @@ class BackendEntry:
 
     target: str
     extra: str
-    clients: tuple[str, ...]
-    """Top-level modules of the vendor client; an ImportError naming one means "not installed"."""
 
 
 BUILTIN_BACKENDS: dict[str, BackendEntry] = {
-    "faiss": BackendEntry("edgevec.backends.faiss:FaissStore", "faiss", ("faiss",)),
-    "qdrant": BackendEntry("edgevec.backends.qdrant:QdrantStore", "qdrant", ("qdrant_client",)),
-    "milvus": BackendEntry(
-        "edgevec.backends.milvus:MilvusStore", "milvus", ("pymilvus", "milvus_lite")
-    ),
-    "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone", ("pinecone",)),
-    "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate", ("weaviate",)),
+    "faiss": BackendEntry("edgevec.backends.faiss:FaissStore", "faiss"),
+    "qdrant": BackendEntry("edgevec.backends.qdrant:QdrantStore", "qdrant"),
+    "milvus": BackendEntry("edgevec.backends.milvus:MilvusStore", "milvus"),
+    "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone"),
+    "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate"),
 }
 
 
@@ -74,12 +70,15 @@ def load_backend(name: str) -> type[BaseStore]:
         try:
             cls = _import(entry.target)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] in entry.clients:
-                raise MissingDependencyError(
-                    f"backend {name!r} needs its client library: "
-                    f'pip install "edgevec[{entry.extra}]"'
-                ) from exc
-            raise
+            # Any third-party module counts, not only the vendor client: a backend module may
+            # import the client's own dependencies (httpx, grpc) first, and every one of them
+            # is installed by the same extra. A missing edgevec module is a bug, not an extra.
+            if (exc.name or "edgevec").partition(".")[0] == "edgevec":
+                raise
+            raise MissingDependencyError(
+                f"backend {name!r} needs {exc.name}, which its extra installs: "
+                f'pip install "edgevec[{entry.extra}]"'
+            ) from exc
     else:
         target = _plugins().get(name)
         if target is None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import edgevec
 from edgevec import ConfigError, MissingDependencyError
-from edgevec.registry import BUILTIN_BACKENDS, available, load_backend
+from edgevec.config import load_config
+from edgevec.registry import BUILTIN_BACKENDS, BackendEntry, available, load_backend
 
 
 def test_unknown_backend_names_the_choices() -> None:
@@ -112,12 +114,87 @@ def test_name_and_config_together_is_an_error(tmp_path: Path) -> None:
 def test_missing_extra_gives_the_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
     # A built-in whose client is absent here must say which extra installs it.
     monkeypatch.setitem(
-        BUILTIN_BACKENDS,
-        "faiss",
-        BUILTIN_BACKENDS["faiss"].__class__(
-            "edgevec_no_such_client_module:Store", "faiss", ("edgevec_no_such_client_module",)
-        ),
+        BUILTIN_BACKENDS, "faiss", BackendEntry("edgevec_no_such_client_module:Store", "faiss")
     )
     with pytest.raises(MissingDependencyError, match=r'pip install "edgevec\[faiss\]"') as info:
         load_backend("faiss")
     assert isinstance(info.value, ImportError)
+
+
+# ------------------------------------------------------------------- EDGEVEC_BACKEND override
+
+SWAP_FILE = """\
+backend = "faiss"
+
+[faiss]
+path = "{faiss_dir}"
+
+[tiny]
+label = "tiny-table"
+"""
+
+
+def test_env_backend_selects_its_own_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "edgevec.toml"
+    cfg.write_text(SWAP_FILE.format(faiss_dir=tmp_path / "faiss"))
+    monkeypatch.setenv("EDGEVEC_BACKEND", "tiny")
+    backend, options = load_config(cfg)
+    assert (backend, options) == ("tiny", {"label": "tiny-table"})  # not the [faiss] path
+    monkeypatch.setenv("EDGEVEC_TINY_LABEL", "from-env")
+    store = edgevec.connect(config=cfg)
+    assert (store.backend, store.options.label) == ("tiny", "from-env")  # type: ignore[attr-defined]
+
+
+def test_env_qdrant_over_a_faiss_file_uses_the_qdrant_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip(
+        "qdrant_client", reason='Qdrant extra not installed: pip install "edgevec[qdrant]"'
+    )
+    faiss_dir, qdrant_dir = tmp_path / "faiss", tmp_path / "qdrant"
+    cfg = tmp_path / "edgevec.toml"
+    cfg.write_text(
+        f'backend = "faiss"\n[faiss]\npath = "{faiss_dir}"\n[qdrant]\npath = "{tmp_path}/x"\n'
+    )
+    monkeypatch.setenv("EDGEVEC_BACKEND", "qdrant")
+    monkeypatch.setenv("EDGEVEC_QDRANT_PATH", str(qdrant_dir))  # EDGEVEC_<BACKEND>_<OPTION>
+    with edgevec.connect(config=cfg) as store:
+        assert store.backend == "qdrant"
+        store.create_collection("items", dim=3)
+    assert qdrant_dir.is_dir()
+    assert not faiss_dir.exists()  # Qdrant used to write its files into the FAISS directory
+
+
+def test_env_backend_does_not_rewrite_a_dict_given_in_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EDGEVEC_BACKEND", "faiss")
+    assert edgevec.connect({"backend": "tiny", "label": "x"}).backend == "tiny"
+
+
+# ------------------------------------------------------------------------ bad config sources
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda d: d, "is a directory|a directory, not a regular file"),
+        (lambda d: d / "missing.toml", "not found"),
+        (lambda d: _write(d, b"backend = \n"), "not valid TOML"),
+        (lambda d: _write(d, b'backend = "tiny"\nlabel = "\xff\xfe"\n'), "not UTF-8"),
+    ],
+    ids=["directory", "missing", "syntax", "not-utf8"],  # a FIFO: tests/test_files.py
+)
+def test_unusable_config_sources_are_config_errors_naming_the_file(
+    tmp_path: Path, make: Callable[[Path], Path], match: str
+) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ConfigError, match=match) as info:
+        edgevec.connect(config=path)
+    assert str(path) in str(info.value)
+
+
+def _write(directory: Path, data: bytes) -> Path:
+    path = directory / "edgevec.toml"
+    path.write_bytes(data)
+    return path

@@ -42,7 +42,6 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 import numpy as np
@@ -53,6 +52,9 @@ from pymilvus import (  # type: ignore[import-untyped]  # pymilvus ships no py.t
     DataType,
     MilvusClient,
 )
+from pymilvus.client.connection_manager import (  # type: ignore[import-untyped]
+    ConnectionConfig,
+)
 from pymilvus.exceptions import (  # type: ignore[import-untyped]
     CollectionNotExistException,
     ConnectError,
@@ -62,7 +64,7 @@ from pymilvus.exceptions import (  # type: ignore[import-untyped]
 )
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
-from edgevec.backends._local import is_loopback
+from edgevec.backends._endpoints import Endpoint, agree, check_plaintext, parse_endpoint
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.config import parse_options
@@ -144,7 +146,7 @@ class MilvusOptions(MilvusIndexOptions):
     uri: str
     """``http(s)://host:port`` of a server or Zilliz Cloud, or a Milvus Lite file ``./edge.db``."""
     token: SecretStr | None = None
-    """API key or ``user:password``; credentials in the uri are moved here."""
+    """API key or ``user:password``. Never in the uri: one with ``user:pass@`` is refused."""
     db_name: str = ""
     tls: bool | None = None
     """``None``: TLS for ``https://``; plain ``http://`` only to loopback unless ``False``."""
@@ -158,43 +160,17 @@ class MilvusOptions(MilvusIndexOptions):
     flush: Literal["auto", "always", "never"] = "auto"
     """Flush after writes: ``auto`` does on Milvus Lite only (see the module docstring)."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _credentials_out_of_uri(cls, data: Any) -> Any:
-        """Move ``user:password@`` out of the uri into ``token`` so no repr can show it."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("uri"), str):
-            return data
-        uri: str = data["uri"]
-        if is_lite(uri):
-            return data
-        parts = urlsplit(uri)
-        if parts.username is None and parts.password is None:
-            return data
-        out = dict(data)
-        host = parts.hostname or ""
-        netloc = f"[{host}]" if ":" in host else host
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        out["uri"] = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-        if not out.get("token"):
-            user, password = parts.username or "", parts.password or ""
-            out["token"] = f"{user}:{password}" if password else user
-        return out
-
     @model_validator(mode="after")
     def _check_uri(self) -> MilvusOptions:
         if is_lite(self.uri):
             return self
-        parts = urlsplit(self.uri)
-        if parts.scheme not in ("http", "https", "tcp"):
-            raise ValueError(
-                "uri must be http://, https:// or tcp:// (a server) or end in .db (Milvus Lite)"
-            )
-        if self.tls is None and parts.scheme != "https" and not is_loopback(parts.hostname):
+        ep = server_endpoint(self)
+        if self.tls is None and ep.scheme != "https" and not ep.loopback:
             raise ValueError(
                 "plain-text uri to a remote host: use https://, or set tls=false to send data "
-                "and credentials unencrypted"
+                "unencrypted (never credentials: a token needs TLS to a remote host)"
             )
+        check_plaintext(ep, self.use_tls(), self.token is not None, "Milvus uri")
         return self
 
     @property
@@ -204,7 +180,7 @@ class MilvusOptions(MilvusIndexOptions):
     def use_tls(self) -> bool:
         if self.tls is not None:
             return self.tls
-        return urlsplit(self.uri).scheme == "https"
+        return not self.lite and server_endpoint(self).scheme == "https"
 
     def flush_writes(self) -> bool:
         return self.flush == "always" or (self.flush == "auto" and self.lite)
@@ -215,9 +191,23 @@ def is_lite(uri: str) -> bool:
     return uri.endswith(".db")
 
 
+def server_endpoint(opts: MilvusOptions) -> Endpoint:
+    """The server uri, checked as pymilvus' own ``ConnectionConfig.from_uri`` reads it (the
+    parser ``MilvusClient`` builds its gRPC address with), so both agree on the host."""
+    ep = parse_endpoint(opts.uri, "uri", schemes=("http", "https", "tcp"), default_scheme="https")
+    try:
+        address = ConnectionConfig.from_uri(ep.url).address
+    except ConnectionConfigException:
+        raise ValueError("uri is not one pymilvus accepts") from None
+    host, _, port = address.rpartition(":")
+    agree((ep.host, ep.port), (host, int(port) if port.isdigit() else None), "uri", "pymilvus")
+    return ep
+
+
 def client_kwargs(opts: MilvusOptions) -> dict[str, Any]:
     """Keyword arguments for ``MilvusClient`` / ``AsyncMilvusClient``."""
-    kw: dict[str, Any] = {"uri": opts.uri, "db_name": opts.db_name, "timeout": opts.timeout}
+    uri = opts.uri if opts.lite else server_endpoint(opts).url
+    kw: dict[str, Any] = {"uri": uri, "db_name": opts.db_name, "timeout": opts.timeout}
     if opts.token is not None:
         kw["token"] = opts.token.get_secret_value()
     if opts.lite:
@@ -844,7 +834,7 @@ def _connect(factory: Any, opts: MilvusOptions) -> Any:
     try:
         return factory(**client_kwargs(opts))
     except _CLIENT_ERRORS as exc:
-        # The uri is safe to show: credentials were moved out of it into ``token``.
+        # The uri is safe to show: it cannot hold credentials (refused when validated).
         raise translate_error(exc, f"connect to {opts.uri}", opts.token) from exc
 
 

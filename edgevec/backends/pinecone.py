@@ -45,8 +45,9 @@ import time
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 import orjson
@@ -69,7 +70,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
-from edgevec.backends._local import is_loopback
+from edgevec.backends._endpoints import agree, check_plaintext, parse_endpoint
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -192,19 +193,33 @@ class PineconeOptions(BaseModel):
 
 
 def https_url(value: str, what: str = "host") -> str:
-    """``value`` as a URL with an explicit scheme: ``https`` unless ``http`` to loopback."""
-    url = value.strip().rstrip("/")
-    if "://" not in url:
-        url = f"https://{url}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{what} must look like https://name.svc.pinecone.io")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ValueError(
-            f"refusing plain http to the remote {what}: the API key would travel in clear text; "
-            "use https (http is allowed only to loopback addresses)"
-        )
-    return url
+    """``value`` as a URL with an explicit scheme: ``https`` unless ``http`` to loopback.
+
+    The API key goes with every request, so plain ``http`` is refused for any other host.
+    """
+    ep = parse_endpoint(value, what, schemes=("http", "https"), default_scheme="https", path=False)
+    check_plaintext(ep, ep.scheme == "https", True, what)
+    return ep.url
+
+
+def _controller(opts: PineconeOptions) -> str | None:
+    return (
+        None if opts.controller_host is None else https_url(opts.controller_host, "controller_host")
+    )
+
+
+def _check_index(index: Index | AsyncIndex, url: str) -> None:
+    """The constructed client must contact exactly the checked URL (the client rewrites some
+    hosts, e.g. stacked or unknown schemes, before it sends the API key there)."""
+    theirs = str(getattr(index, "host", ""))
+    ep = parse_endpoint(url, "host", schemes=("http", "https"), default_scheme="https")
+    try:
+        parsed = httpx.URL(theirs)
+        agree((ep.host, ep.port), (parsed.host, parsed.port), "host", "the Pinecone client")
+        if theirs.rstrip("/") != url:
+            raise ValueError(f"host: the Pinecone client would use {theirs!r}, not {url!r}")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(f"cannot open the Pinecone index: {exc}") from None
 
 
 # ------------------------------------------------------------------------------ id mapping
@@ -1292,6 +1307,7 @@ class PineconeStore(BaseStore):
             self._index = Index(**_client_kwargs(options, host))
         except PineconeError as exc:
             raise ConfigError(f"cannot open the Pinecone index: {exc}") from exc
+        _check_index(self._index, host)
 
     def _resolve(self) -> str:
         assert self.opts.index is not None
@@ -1299,7 +1315,7 @@ class PineconeStore(BaseStore):
         try:
             control = Pinecone(
                 api_key=self.opts.api_key.get_secret_value(),
-                host=self.opts.controller_host,
+                host=_controller(self.opts),
                 timeout=self.opts.timeout,
                 source_tag="edgevec",
             )
@@ -1402,9 +1418,11 @@ class AsyncPineconeStore(AsyncBaseStore):
 
     def _open_index(self, host: str) -> AsyncIndex:
         try:
-            return AsyncIndex(**_client_kwargs(self.opts, host))
+            index = AsyncIndex(**_client_kwargs(self.opts, host))
         except PineconeError as exc:
             raise ConfigError(f"cannot open the Pinecone index: {exc}") from exc
+        _check_index(index, host)
+        return index
 
     async def _client(self) -> AsyncIndex:
         if self._index is None:
@@ -1413,7 +1431,7 @@ class AsyncPineconeStore(AsyncBaseStore):
             try:
                 async with AsyncPinecone(
                     api_key=self.opts.api_key.get_secret_value(),
-                    host=self.opts.controller_host,
+                    host=_controller(self.opts),
                     timeout=self.opts.timeout,
                     source_tag="edgevec",
                 ) as control:

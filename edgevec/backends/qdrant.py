@@ -34,7 +34,6 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -42,10 +41,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from qdrant_client import AsyncQdrantClient, QdrantClient, models
 from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from urllib3.util import parse_url  # qdrant-client's own URL parser
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
-from edgevec.backends._local import DirLock, is_loopback
+from edgevec.backends._endpoints import Endpoint, agree, check_plaintext, parse_endpoint
+from edgevec.backends._local import DirLock
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.config import parse_options
@@ -175,20 +176,42 @@ class QdrantOptions(BaseModel):
         return self.url is None
 
 
+def server_endpoint(opts: QdrantOptions) -> Endpoint:
+    """The server URL, checked as qdrant-client itself parses it (urllib3's ``parse_url``), so
+    the host judged loopback or remote here is the host the client contacts."""
+    assert opts.url is not None
+    default = "http" if opts.https is False else "https"
+    ep = parse_endpoint(opts.url, "url", schemes=("http", "https"), default_scheme=default)
+    theirs = parse_url(ep.url)
+    agree((ep.host, ep.port), (theirs.host, theirs.port), "url", "qdrant-client (urllib3)")
+    if opts.https is not None and opts.https != (ep.scheme == "https"):
+        raise ValueError(f"https={opts.https} contradicts the {ep.scheme}:// url")
+    check_plaintext(ep, ep.scheme == "https", opts.api_key is not None, "Qdrant url")
+    return ep
+
+
 def server_url(opts: QdrantOptions) -> str:
     """The URL handed to qdrant-client, always with an explicit scheme (TLS unless opted out)."""
-    assert opts.url is not None
-    url = opts.url.strip()
-    if "://" not in url:
-        url = f"{'http' if opts.https is False else 'https'}://{url}"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("url must look like https://host[:port][/prefix]")
-    if opts.https is not None and opts.https != (parts.scheme == "https"):
-        raise ValueError(f"https={opts.https} contradicts the {parts.scheme}:// url")
-    if parts.scheme == "http" and opts.api_key is not None and not is_loopback(parts.hostname):
-        raise ValueError("refusing to send api_key over plain http to a remote host; use https")
-    return url
+    return server_endpoint(opts).url
+
+
+def _check_client(client: QdrantClient | AsyncQdrantClient, opts: QdrantOptions) -> None:
+    """Re-check, on the constructed client, the hosts its REST and gRPC channels will use.
+
+    qdrant-client joins the url's path onto the base URL (``//host`` there would change the
+    host) and keeps its own copy of host and port for gRPC.
+    """
+    if opts.url is None:
+        return
+    ep = server_endpoint(opts)
+    remote = client._client
+    try:
+        rest = httpx.URL(getattr(remote, "rest_uri", ""))
+        agree((ep.host, ep.port), (rest.host, rest.port), "url", "qdrant-client's REST base URL")
+        grpc_host = getattr(remote, "_host", None)
+        agree((ep.host, None), (grpc_host, None), "url", "qdrant-client's gRPC target")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(f"invalid config for backend 'qdrant': {exc}") from None
 
 
 def _path_lock(path: str) -> DirLock:
@@ -775,6 +798,7 @@ class QdrantStore(BaseStore):
         try:
             with _mapped_errors("open Qdrant"):
                 self._client = QdrantClient(**client_kwargs(options))
+            _check_client(self._client, options)
         except BaseException:
             self._release()
             raise
@@ -859,6 +883,7 @@ class AsyncQdrantStore(AsyncBaseStore):
         try:
             with _mapped_errors("open Qdrant"):
                 self._client = AsyncQdrantClient(**client_kwargs(options))
+            _check_client(self._client, options)
         except BaseException:
             self._release()
             raise

@@ -46,7 +46,6 @@ import uuid
 from collections.abc import Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast
-from urllib.parse import urlsplit
 
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 import httpx
@@ -74,7 +73,7 @@ from weaviate.exceptions import (
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
-from edgevec.backends._local import is_loopback
+from edgevec.backends._endpoints import Endpoint, agree, check_plaintext, parse_endpoint
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.config import parse_options
@@ -322,42 +321,47 @@ class Endpoints:
 
 
 def endpoints(opts: WeaviateOptions) -> Endpoints:
-    """Resolve ``url``, ``tls`` and the gRPC options; ``ValueError`` names the problem."""
-    raw = opts.url.strip()
-    parts = urlsplit(raw if "://" in raw else "//" + raw)
-    host = parts.hostname
-    if not host:
-        raise ValueError("url must look like [https://]host[:port]")
-    if parts.scheme:
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"url scheme must be http or https, got {parts.scheme!r}")
-        secure = parts.scheme == "https"
+    """Resolve ``url``, ``tls`` and the gRPC options; ``ValueError`` names the problem.
+
+    Hosts are kept as they are written in a URL (IPv6 in brackets), the form weaviate-client
+    pastes into its REST URL and gRPC target; :func:`client_kwargs` re-checks both.
+    """
+    ep = parse_endpoint(
+        opts.url, "url", schemes=("http", "https"), default_scheme="https", path=False
+    )
+    if "://" in opts.url:
+        secure = ep.scheme == "https"
         if opts.tls is not None and opts.tls != secure:
-            raise ValueError(f"tls={opts.tls} contradicts the {parts.scheme}:// url")
+            raise ValueError(f"tls={opts.tls} contradicts the {ep.scheme}:// url")
     else:
-        secure = opts.tls if opts.tls is not None else not is_loopback(host)
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError("url must not have a path, query or fragment (Weaviate serves /v1)")
-    if parts.username or parts.password:
-        raise ValueError("put credentials in api_key, not in the url")
-    if not secure and opts.api_key is not None and not is_loopback(host):
-        raise ValueError("refusing to send api_key over plain http to a remote host; use https")
-    try:
-        port = parts.port or (443 if secure else 80)
-    except ValueError as exc:  # a port outside 0..65535
-        raise ValueError(f"invalid port in url: {exc}") from None
-    cloud = host.endswith(_CLOUD_DOMAINS)
-    grpc_host = opts.grpc_host
-    if grpc_host is None:
-        if host.endswith(".weaviate.network"):
-            ident, domain = host.split(".", 1)
-            grpc_host = f"{ident}.grpc.{domain}"
-        else:
-            grpc_host = f"grpc-{host}" if cloud else host
+        secure = opts.tls if opts.tls is not None else not ep.loopback
+    credentials = opts.api_key is not None
+    check_plaintext(ep, secure, credentials, "Weaviate url")
+    host = ep.url_host
+    port = ep.port or (443 if secure else 80)
+    cloud = ep.host.endswith(_CLOUD_DOMAINS)
+    if opts.grpc_host is not None:
+        grpc = _grpc_endpoint(opts.grpc_host)
+        check_plaintext(grpc, secure, credentials, "Weaviate grpc_host")
+        grpc_host = grpc.url_host
+    elif ep.host.endswith(".weaviate.network"):
+        ident, domain = host.split(".", 1)
+        grpc_host = f"{ident}.grpc.{domain}"
+    else:
+        grpc_host = f"grpc-{host}" if cloud else host
     grpc_port = opts.grpc_port or (443 if cloud else 50051)
     if grpc_host == host and grpc_port == port:
         raise ValueError("REST and gRPC need different ports on the same host (set grpc_port)")
     return Endpoints(host, port, grpc_host, grpc_port, secure)
+
+
+def _grpc_endpoint(text: str) -> Endpoint:
+    """``grpc_host`` is a bare host name or address (its port is ``grpc_port``)."""
+    bare = f"[{text}]" if text.count(":") > 1 and not text.startswith("[") else text
+    grpc = parse_endpoint(bare, "grpc_host", schemes=("https",), default_scheme="https", path=False)
+    if "://" in text or grpc.port is not None or bare.endswith(":"):
+        raise ValueError("grpc_host must be a bare host name or address (set grpc_port apart)")
+    return grpc
 
 
 def _collection_options(spec: CollectionSpec, store: WeaviateOptions) -> WeaviateCollectionOptions:
@@ -502,6 +506,18 @@ if not callable(getattr(ConnectionParams, "_grpc_channel", None)):  # pragma: no
     )
 
 
+def _check_params(params: ConnectionParams, ep: Endpoints) -> None:
+    """The REST URL and gRPC target weaviate-client builds must name the hosts checked."""
+    try:
+        rest = httpx.URL(params._http_url)
+        agree((ep.http_host, ep.http_port), (rest.host, rest.port), "url", "weaviate-client")
+        grpc = httpx.URL(f"grpc://{params._grpc_target}")
+        checked = (ep.grpc_host, ep.grpc_port)
+        agree(checked, (grpc.host, grpc.port), "grpc_host", "weaviate-client's gRPC target")
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ConfigError(f"invalid config for backend 'weaviate': {exc}") from None
+
+
 def client_kwargs(opts: WeaviateOptions) -> dict[str, Any]:
     """Keyword arguments of ``WeaviateClient`` and ``WeaviateAsyncClient`` alike."""
     ep = endpoints(opts)
@@ -509,6 +525,7 @@ def client_kwargs(opts: WeaviateOptions) -> dict[str, Any]:
         http=ProtocolParams(host=ep.http_host, port=ep.http_port, secure=ep.secure),
         grpc=ProtocolParams(host=ep.grpc_host, port=ep.grpc_port, secure=ep.secure),
     )
+    _check_params(params, ep)
     timeout = Timeout(query=opts.timeout, insert=opts.timeout, init=opts.timeout)
     config = AdditionalConfig(
         timeout=timeout,

@@ -23,7 +23,7 @@ from edgevec.embedders.images import (
 )
 from edgevec.embedders.models import EFFICIENTNET_LITE0, ModelFile
 from edgevec.embedders.protocol import Matrix
-from edgevec.embedders.runtime import OnnxEmbedder, Providers, make_session
+from edgevec.embedders.runtime import OnnxEmbedder, Providers, make_session, require
 from edgevec.errors import ConfigError, InvalidImageError, InvalidInputError
 from edgevec.types import Metric
 
@@ -113,6 +113,7 @@ class OnnxImageEmbedder(OnnxEmbedder[CheckedImage]):
             mean=config.mean, std=config.std, layout=config.layout,
             interpolation=config.interpolation,
         )  # fmt: skip
+        require("PIL.Image")  # an image embedder that cannot decode would fail on first use
         self.session = make_session(model, providers=providers, threads=threads, spin=spin)
         inputs = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]

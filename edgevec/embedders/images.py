@@ -28,6 +28,7 @@ import numpy as np
 
 from edgevec.embedders.runtime import require
 from edgevec.errors import ConfigError, InvalidImageError
+from edgevec.files import read_regular
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -244,8 +245,7 @@ def check_image(item: object, index: int, limits: ImageLimits) -> CheckedImage:
 
 def _read_limited(path: os.PathLike[Any], index: int, max_bytes: int) -> bytes:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
+        data = read_regular(path, max_bytes)  # a FIFO or device would block a plain open()
     except OSError as exc:
         raise InvalidImageError(f"image #{index} cannot be read: {exc}") from exc
     if len(data) > max_bytes:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgevec.errors import ConfigError, ModelIntegrityError
+from edgevec.files import read_regular
 
 __all__ = [
     "BUNDLED_DIR",
@@ -50,7 +51,7 @@ def read_verified(path: str | Path, sha256: str) -> bytes:
     if len(want) != 64 or any(c not in "0123456789abcdef" for c in want):
         raise ConfigError(f"sha256 must be 64 hex digits, got {sha256!r}")
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         raise ConfigError(f"cannot read model file {path}: {exc}") from exc
     got = hashlib.sha256(data).hexdigest()
