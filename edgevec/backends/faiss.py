@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -44,6 +45,7 @@ from edgevec.errors import (
     EdgevecError,
     StoreClosedError,
 )
+from edgevec.fields import check_fields
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.types import CollectionSpec, Hit, Hits, Record
@@ -145,7 +147,7 @@ class FaissCollection(BaseCollection):
         self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self._norms: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self._sums: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # row checksums
-        self._payloads = PayloadIndex()
+        self._payloads = PayloadIndex(self.spec.fields)
         self._dead = 0
 
     def _storage(self) -> npt.NDArray[np.float32]:
@@ -500,7 +502,9 @@ class FaissStore(BaseStore):
     """
 
     backend: ClassVar[str] = "faiss"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100_000, persistent=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        max_batch=100_000, persistent=True, declared_fields=True
+    )
     Options = FaissOptions
 
     def __init__(self, options: BaseModel) -> None:
@@ -537,7 +541,7 @@ class FaissStore(BaseStore):
             **spec.options,
         }
         opts = parse_options(FaissIndexOptions, merged, f"FAISS index options for {spec.name!r}")
-        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+        spec = replace(spec, options=opts.model_dump())
         with self._lock:
             self._check_open()
             if spec.name in self._collections:
@@ -547,7 +551,7 @@ class FaissStore(BaseStore):
             else:
                 meta = {
                     "dim": spec.dim, "metric": spec.metric, "options": opts.model_dump(),
-                    "fingerprint": spec.fingerprint,
+                    "fingerprint": spec.fingerprint, "fields": dict(spec.fields),
                 }  # fmt: skip
                 where = self._dirs.create(spec.name, lambda d: RowStore.create(d / DB_NAME, meta))
                 coll = self._attach(spec, opts, where, self._open_rows(where))
@@ -585,8 +589,9 @@ class FaissStore(BaseStore):
                 meta = rows.meta
                 opts = FaissIndexOptions.model_validate(meta["options"])
                 spec = CollectionSpec(
-                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"]
-                )
+                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"],
+                    check_fields(meta.get("fields")),  # absent in stores made before fields
+                )  # fmt: skip
             except (KeyError, TypeError, ValueError) as exc:  # pydantic's error is a ValueError
                 rows.close()
                 raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc
