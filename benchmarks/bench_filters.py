@@ -114,11 +114,15 @@ def edgevec_pair(store: Any, data: Data, payloads: list[dict[str, Any]]) -> tupl
     return declared, plain, note
 
 
-def ev_calls(declared: Any, plain: Any, data: Data, case: Case, k: int) -> dict[str, Call]:
+def ev_calls(
+    declared: Any, plain: Any, data: Data, case: Case, k: int, payload: bool
+) -> dict[str, Call]:
+    """edgevec's two contenders; ``payload`` as the raw client returns them (Qdrant does by
+    default, a FAISS or Milvus search gives ids and distances)."""
     q, flts = data.queries, case.filters
     return {
-        EV: lambda i: declared.query(q[i], k=k, filter=flts[i]).ids,
-        JSON: lambda i: plain.query(q[i], k=k, filter=flts[i]).ids,
+        EV: lambda i: declared.query(q[i], k=k, filter=flts[i], include_payload=payload).ids,
+        JSON: lambda i: plain.query(q[i], k=k, filter=flts[i], include_payload=payload).ids,
     }
 
 
@@ -145,7 +149,7 @@ def bench_faiss(
             mask = label == case.labels[i]
             if case.price is not None:
                 mask &= price < case.price
-            sel = faiss.IDSelectorBitmap(len(mask), np.packbits(mask, bitorder="little"))
+            sel = faiss.IDSelectorBitmap(np.packbits(mask, bitorder="little"))
             _, found = index.search(
                 data.queries[i : i + 1], args.k, params=faiss.SearchParameters(sel=sel)
             )
@@ -155,7 +159,7 @@ def bench_faiss(
             run_case(
                 "faiss flat",
                 case,
-                {**ev_calls(declared, plain, data, case, args.k), RAW: raw},
+                {**ev_calls(declared, plain, data, case, args.k, False), RAW: raw},
                 args,
             )
         )
@@ -207,7 +211,7 @@ def bench_qdrant(
             run_case(
                 "qdrant local",
                 case,
-                {**ev_calls(declared, plain, data, case, args.k), RAW: raw_query},
+                {**ev_calls(declared, plain, data, case, args.k, True), RAW: raw_query},
                 args,
             )
         )
@@ -264,7 +268,7 @@ def bench_milvus(
                 run_case(
                     "milvus lite",
                     case,
-                    {**ev_calls(declared, plain, data, case, args.k), RAW: raw_query},
+                    {**ev_calls(declared, plain, data, case, args.k, False), RAW: raw_query},
                     args,
                 )
             )
