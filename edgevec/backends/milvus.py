@@ -65,6 +65,7 @@ from pymilvus import (  # type: ignore[import-untyped]  # pymilvus ships no py.t
     DataType,
     MilvusClient,
 )
+from pymilvus.client import ts_utils  # type: ignore[import-untyped]
 from pymilvus.exceptions import (  # type: ignore[import-untyped]
     CollectionNotExistException,
     ConnectError,
@@ -707,6 +708,22 @@ def create_collection(
     return spec, opts
 
 
+def cover_delete(call: Call, client: Any, opts: MilvusOptions, name: str) -> None:
+    """Make this process's ``Session`` reads wait for a delete it just made.
+
+    Session reads wait for the last write timestamp pymilvus recorded for the collection, but a
+    Milvus 2.3 server answers a delete with timestamp 0 (measured on 2.3.5), so the next read could
+    still return the deleted records. A timestamp allocated now is later than the delete; recorded
+    as the collection's last write (pymilvus keeps the largest), it covers it. Milvus Lite applies
+    every request in order and has no timestamp oracle, so it needs none.
+    """
+    if opts.lite or opts.consistency_level != "Session":
+        return
+    handler = client._get_connection()  # pymilvus has no public call for AllocTimestamp
+    ts = call("delete", handler.alloc_timestamp)
+    ts_utils.update_collection_ts(name, ts, handler.server_address, opts.db_name)
+
+
 def open_collection(
     call: Call, client: Any, name: str
 ) -> tuple[CollectionSpec, MilvusIndexOptions]:
@@ -823,11 +840,15 @@ class MilvusCollection(BaseCollection):
     def _delete_ids(self, ids: list[str]) -> None:
         for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
             self._call("delete", self._store.client.delete, filter=ids_filter(part))
-        self._after_write()
+        self._after_delete()
 
     def _delete_filter(self, flt: Filter) -> None:
         self._call("delete", self._store.client.delete, filter=compile_filter(flt))
+        self._after_delete()
+
+    def _after_delete(self) -> None:
         self._after_write()
+        cover_delete(self._store._call, self._store.client, self._store.opts, self.name)
 
     def _count(self, flt: Filter | None) -> int:
         rows = self._call(
@@ -1006,11 +1027,18 @@ class AsyncMilvusCollection(AsyncBaseCollection):
     async def _delete_ids(self, ids: list[str]) -> None:
         for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
             await self._call("delete", "delete", filter=ids_filter(part))
-        await self._after_write()
+        await self._after_delete()
 
     async def _delete_filter(self, flt: Filter) -> None:
         await self._call("delete", "delete", filter=compile_filter(flt))
+        await self._after_delete()
+
+    async def _after_delete(self) -> None:
         await self._after_write()
+        client, _ = await self._store._clients()
+        await asyncio.to_thread(
+            cover_delete, self._store._call, client, self._store.opts, self.name
+        )
 
     async def _count(self, flt: Filter | None) -> int:
         rows = await self._call(
