@@ -13,6 +13,7 @@ nox.options.sessions = [
     "faiss",
     "qdrant",
     "milvus",
+    "milvus_server",
     "pinecone",
     "weaviate",
     "onnx",
@@ -24,6 +25,7 @@ nox.options.error_on_missing_interpreters = False
 # --strict-markers and "warnings are errors" come from pyproject.toml. (authlib, under
 # weaviate-client, forces its own deprecation warnings to "always"; they show in the summary.)
 PYTEST = ("pytest", "-q")
+MILVUS_SERVER = "milvus==2.3.5"  # the last PyPI wheel that ships the standalone server binary
 
 
 @nox.session
@@ -77,6 +79,18 @@ def milvus(session: nox.Session) -> None:
     session.install("-e", ".[test,milvus]")
     tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
     session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def milvus_server(session: nox.Session) -> None:
+    """A real Milvus standalone server (PyPI ``milvus``, not an edgevec dependency) on free
+    loopback ports: the live conformance suite and the read-your-writes checks, then stopped."""
+    session.install("-e", ".[test,milvus]", MILVUS_SERVER)
+    session.run(
+        "python", "scripts/milvus_server.py", "--start-timeout", "150", "--",
+        "python", "-m", *PYTEST, "tests/test_conformance_milvus.py", "-k", "live or Live",
+        *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session
