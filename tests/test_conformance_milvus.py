@@ -85,7 +85,7 @@ def options(request: pytest.FixtureRequest, lite_uri: str) -> dict[str, Any]:
     return {"uri": lite_uri} if request.param == "lite" else live_options()
 
 
-ROUNDS = 25
+ROUNDS = 12
 
 
 def _vec(i: int) -> Any:

@@ -1113,6 +1113,7 @@ class AsyncMilvusStore(AsyncBaseStore):
         return blocking_call(self.opts, self._serial, what, fn, *args, **kwargs)
 
     async def _ddl(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A sync-client call in a worker thread: DDL, and Milvus Lite's serialised writes."""
         client, _ = await self._clients()
         return await asyncio.to_thread(self._call, what, getattr(client, method), *args, **kwargs)
 
