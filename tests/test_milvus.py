@@ -581,15 +581,13 @@ def test_concurrent_async_creates_share_one_collection(uri: str) -> None:
                 await coll.upsert([Record(f"a{i}", _rand(1, 4, i)[0], {"i": i})])
 
             with edgevec.connect("milvus", uri=uri) as sstore:
-                side = asyncio.to_thread(
-                    lambda: [
-                        sstore.create_collection("crowd", 4, exist_ok=True).upsert(
-                            [Record(f"s{i}", _rand(1, 4, 100 + i)[0])]
-                        )
-                        for i in range(5)
-                    ]
-                )
-                await asyncio.gather(side, *(task(i) for i in range(20)))
+
+                def side() -> None:
+                    for i in range(5):
+                        coll = sstore.create_collection("crowd", 4, exist_ok=True)
+                        coll.upsert([Record(f"s{i}", _rand(1, 4, 100 + i)[0])])
+
+                await asyncio.gather(asyncio.to_thread(side), *(task(i) for i in range(20)))
             coll = await astore.collection("crowd")
             assert await coll.count() == 25
             got = await coll.get([f"a{i}" for i in range(20)], include_vectors=False)

@@ -23,9 +23,10 @@ expression inside a quoted, escaped string literal; field paths are hashed, neve
 written to the collection by other clients lacks ``payload_terms`` and is invisible to filters.
 
 Reads see this process's acknowledged writes: requests use the consistency level ``Session`` by
-default, which waits only for the timestamp of the last write pymilvus saw from this process to the
-collection. ``Strong`` waits for the server's next time tick on every read (~0.3 s on a server) and
-buys only the visibility of other processes' writes. On Milvus Lite every write is followed by
+default, which waits only for the timestamp of the last write pymilvus saw from this process to
+the collection (a server answers deletes without one, see :func:`cover_delete`). ``Strong`` waits
+for the server's next time tick on every read (0.2-0.4 s measured) and buys only the visibility
+of other processes' writes. On Milvus Lite every write is followed by
 ``flush()``: its write-ahead log is not fsynced until then, and a search over unflushed rows is
 brute force in Python (measured 370 ms vs 28 ms at 20k x 128). On a server, flush is rate-limited
 and not needed for durability (the log is), so it is skipped.
@@ -641,11 +642,11 @@ _CLIENT_ERRORS = (MilvusException, grpc.RpcError)
 
 # --------------------------------------------------------------------- per-process engine state
 
-_lite_lock = threading.Lock()
+_registry_lock = threading.Lock()
 _lite_refs: dict[str, int] = {}
 _engine_locks: dict[tuple[str, str], threading.RLock] = {}
 
-LITE_UNSAFE = frozenset({"insert", "upsert", "delete", "flush"})
+LITE_UNSAFE = frozenset({"upsert", "delete", "flush"})
 """Client methods Milvus Lite's engine cannot run concurrently on one ``.db`` (module docstring)."""
 
 
@@ -655,7 +656,7 @@ def engine_lock(opts: MilvusOptions) -> threading.RLock:
     Re-entrant, so DDL that holds it can make writes that take it again.
     """
     key = (os.path.abspath(opts.uri), "") if opts.lite else (opts.uri, opts.db_name)
-    with _lite_lock:
+    with _registry_lock:
         return _engine_locks.setdefault(key, threading.RLock())
 
 
@@ -737,7 +738,7 @@ def open_collection(
 
 def _lite_acquire(uri: str) -> str:
     path = os.path.abspath(uri)  # the key milvus_lite's server manager uses
-    with _lite_lock:
+    with _registry_lock:
         _lite_refs[path] = _lite_refs.get(path, 0) + 1
     return path
 
@@ -745,7 +746,7 @@ def _lite_acquire(uri: str) -> str:
 def _lite_release(path: str) -> None:
     """Stop the in-process Milvus Lite server once its last store closed, freeing the ``.db`` lock
     so another process can open it."""
-    with _lite_lock:
+    with _registry_lock:
         left = _lite_refs.get(path, 0) - 1
         if left > 0:
             _lite_refs[path] = left
