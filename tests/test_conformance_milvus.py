@@ -86,6 +86,7 @@ def options(request: pytest.FixtureRequest, lite_uri: str) -> dict[str, Any]:
 
 
 ROUNDS = 12
+SESSION = 1  # Milvus' ConsistencyLevel enum: Strong 0, Session 1, Bounded 2, Eventually 3
 
 
 def _vec(i: int) -> Any:
@@ -98,6 +99,9 @@ def test_each_write_is_visible_to_the_next_read(options: dict[str, Any]) -> None
         assert store.opts.consistency_level == "Session"
         coll = store.create_collection("ryw_sync", 4, "l2")
         try:
+            if not store.opts.lite:  # Lite reports 0 (Strong) whatever it was given
+                level = store.client.describe_collection("ryw_sync")["consistency_level"]
+                assert level == SESSION
             for i in range(ROUNDS):
                 coll.upsert([Record(f"r{i}", _vec(i), {"v": 0})])
                 assert coll.count() == i + 1

@@ -462,6 +462,13 @@ def test_flush_policy() -> None:
     assert not MilvusOptions(uri="x.db", flush="never").flush_writes()
 
 
+def test_consistency_level_defaults_to_session_and_can_be_chosen() -> None:
+    assert MilvusOptions(uri="x.db").consistency_level == "Session"
+    assert MilvusOptions(uri="x.db", consistency_level="Strong").consistency_level == "Strong"
+    with pytest.raises(ConfigError, match="consistency_level"):
+        edgevec.connect("milvus", uri="x.db", consistency_level="Sometimes")
+
+
 @pytest.mark.parametrize("index", ["hnsw", "IVF_FLAT", "autoindex", "flat"])
 def test_index_kinds(store: MilvusStore, index: str) -> None:
     coll = store.create_collection(f"idx_{index.lower()}", 8, "l2", index=index, nlist=4)
