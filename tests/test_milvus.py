@@ -546,8 +546,9 @@ def test_async_store_is_native(uri: str) -> None:
 
 
 def test_threaded_writers_keep_exactly_the_acknowledged_records(store: MilvusStore) -> None:
-    """8 threads, each opening the collection and mixing upserts, overwrites and deletes: Milvus
-    Lite's engine is not thread-safe, so unserialised writes failed their flush after storing."""
+    """8 threads, each opening the collection and mixing upserts, overwrites, deletes and reads:
+    Milvus Lite's engine is not thread-safe, so unserialised writes failed their flush after
+    storing. Reads run beside other threads' flushes and still see the thread's own writes."""
     store.create_collection("hammer", 4)
     errors: list[BaseException] = []
 
@@ -556,8 +557,10 @@ def test_threaded_writers_keep_exactly_the_acknowledged_records(store: MilvusSto
             for j in range(6):
                 coll = store.collection("hammer")
                 coll.upsert_arrays([f"{t}-{j}", f"{t}-x"], _rand(2, 4, t * 10 + j), [{"j": j}] * 2)
+                assert [r.payload for r in coll.get([f"{t}-{j}", f"{t}-x"])] == [{"j": j}] * 2
                 if j % 3 == 2:
                     coll.delete([f"{t}-{j - 1}"])
+                    assert coll.get([f"{t}-{j - 1}"]) == []
         except BaseException as exc:  # asserted on below, after the join
             errors.append(exc)
 
