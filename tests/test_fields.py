@@ -4,6 +4,7 @@ columns, and FAISS keeping a declaration across a reopen."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def _payloads(n: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     ints = [0, 1, 3, -1, 2**53, 2**53 + 1, 2**63 - 1, -(2**63)]
     floats = [0.0, -0.0, 2.5, 3.0, 3, 1, 0.1, float(2**53), -7.5]
-    gen = {
+    gen: dict[str, Callable[[], Any]] = {
         "iv": lambda: rng.choice(ints),
         "fv": lambda: rng.choice(floats),
         "bv": lambda: rng.random() < 0.5,
