@@ -53,7 +53,9 @@ __all__ = [
     "Or",
     "PayloadIndex",
     "as_filter",
+    "declared_keys",
     "double_range",
+    "int64_range",
     "lookup",
 ]
 
@@ -410,7 +412,7 @@ def double_range(op: str, value: float) -> tuple[str, float]:
     return ("lte", lo) if op in ("lt", "lte") else ("gte", hi)
 
 
-def _int_range(op: str, value: float) -> tuple[str, int] | bool:
+def int64_range(op: str, value: float) -> tuple[str, int] | bool:
     """``(op', bound)`` on ints equivalent to ``i op value``, or a constant when no int64 is on
     the other side of ``value``."""
     if isinstance(value, int):
@@ -545,7 +547,7 @@ class _Column:
 
     @staticmethod
     def _big_range(op: str, value: float, ints: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        cmp = _int_range(op, value)
+        cmp = int64_range(op, value)
         if isinstance(cmp, bool):
             return np.full(len(ints), cmp)
         iop, bound = cmp
@@ -570,6 +572,29 @@ class _Column:
                 if self.has_big and integral and _INT64[0] <= v <= _INT64[1]:
                     big.append(int(v))
         return [(_NUM, num), (_STR, strs), (_BOOL, bools), (_BIG, big)]
+
+
+def declared_keys(kind: ScalarType, values: Iterable[Any]) -> list[Any]:
+    """The values a column of declared type ``kind`` holds that equal one of ``values``, by the
+    oracle's strict rules: ``True`` never equals ``1``, ``3`` never ``"3"``, and ``3.0`` equals
+    the int ``3``. Values no such column can hold drop out, so an empty list matches nothing."""
+    out: list[Any] = []
+    for v in values:
+        if kind == "keyword":
+            ok = type(v) is str
+        elif kind == "bool":
+            ok = type(v) is bool
+        elif isinstance(v, bool | str):
+            ok = False
+        elif kind == "float":
+            ok = float(v) == v  # stored floats are exact doubles; 2**53 + 1 is none of them
+            v = float(v)
+        else:
+            ok = (isinstance(v, int) or v.is_integer()) and _INT64[0] <= v <= _INT64[1]
+            v = int(v) if ok else v
+        if ok:
+            out.append(v)
+    return out
 
 
 _DTYPE: dict[ScalarType, type[np.generic]] = {
@@ -658,7 +683,7 @@ class _TypedColumn:
         """Elementwise test over ``values``, or a constant when it is the same for all."""
         if op in RANGE_OPS:
             if self.kind == "int":
-                cmp = _int_range(op, value)
+                cmp = int64_range(op, value)
                 if isinstance(cmp, bool):
                     return cmp
                 return np.asarray(_NP_CMP[cmp[0]](values, cmp[1]), dtype=bool)
@@ -666,29 +691,14 @@ class _TypedColumn:
                 dop, bound = double_range(op, value)
                 return np.asarray(_NP_CMP[dop](values, bound), dtype=bool)
             return False  # ranges only match numbers
-        keys = [k for v in (value if op == "in" else (value,)) for k in self._key(v)]
+        keys = declared_keys(self.kind, value if op == "in" else (value,))
+        if self.kind == "keyword":
+            keys = [self.codes[k] for k in keys if k in self.codes]
         if not keys:
             return False
         if len(keys) == 1:
             return np.asarray(values == keys[0], dtype=bool)
         return np.isin(values, keys)
-
-    def _key(self, v: Any) -> list[Any]:
-        """What an equality with ``v`` compares in this column's dtype (none if it cannot match:
-        strict kinds, so ``True`` never equals ``1`` and ``3`` never equals ``"3"``)."""
-        if self.kind == "keyword":
-            code = self.codes.get(v) if type(v) is str else None
-            return [] if code is None else [code]
-        if self.kind == "bool":
-            return [v] if type(v) is bool else []
-        if isinstance(v, bool | str):
-            return []
-        if self.kind == "float":
-            return [float(v)] if float(v) == v else []  # stored floats are exact doubles
-        if isinstance(v, float) and not v.is_integer():
-            return []
-        i = int(v)
-        return [i] if _INT64[0] <= i <= _INT64[1] else []
 
 
 class PayloadIndex:
