@@ -90,6 +90,7 @@ from edgevec.errors import (
 from edgevec.filters import And, Cmp, Filter, Not, Or
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
+from edgevec.scores import l2_between, to_score
 from edgevec.types import METRICS, CollectionSpec, Hit, Hits, Metric, Record
 
 __all__ = [
@@ -622,13 +623,12 @@ class _Space:
     def score(self, raw: float, row: Vector, values: Vector | None) -> float:
         if self.mode == "lift":
             if values is not None and values.shape[0] >= self.dim:
-                diff = values[: self.dim].astype(np.float64) - row.astype(np.float64)
-                return -float(np.sqrt(diff @ diff)) + 0.0  # + 0.0: no -0.0 for an exact match
+                return l2_between(values[: self.dim], row)
             squared = float(row.astype(np.float64) @ row.astype(np.float64)) - raw
-            return -math.sqrt(max(squared, 0.0))
+            return to_score(squared, "squared_distance")
         if self.index_metric == "euclidean":
-            return 1.0 - raw / 2.0 if self.mode == "unit" else -math.sqrt(max(raw, 0.0))
-        return float(raw)
+            return to_score(raw, "unit_squared" if self.mode == "unit" else "squared_distance")
+        return to_score(raw, "similarity")
 
     def restore(self, values: Sequence[float], side: Mapping[str, Any]) -> Vector:
         vec = np.asarray(values[: self.dim], dtype=np.float32)

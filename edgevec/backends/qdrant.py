@@ -65,6 +65,7 @@ from edgevec.errors import (
 from edgevec.filters import And, Cmp, Filter, Not, Or, double_range
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
+from edgevec.scores import Reported, to_score
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ _METRIC_TO_DISTANCE: dict[Metric, models.Distance] = {
     "l2": models.Distance.EUCLID,
 }
 _DISTANCE_TO_METRIC = {d: m for m, d in _METRIC_TO_DISTANCE.items()}
+# Qdrant reports Euclid as the distance ‖a-b‖ (root taken); Cosine and Dot as similarities.
+_REPORTED: dict[Metric, Reported] = {"cosine": "similarity", "dot": "similarity", "l2": "distance"}
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _LOCAL_NOT_FOUND = re.compile(r"Collection .* not found")
 _QUERY_PARAMS = frozenset({"exact", "hnsw_ef"})
@@ -495,9 +498,7 @@ class _Translator:
         return _Call("query_batch_points", kwargs, parse, self._where("query"))
 
     def _score(self, raw: float) -> float:
-        # Qdrant reports Euclid as the distance ‖a-b‖ (square root taken, smaller is better);
-        # edgevec's l2 score is -‖a-b‖. Cosine and Dot are already higher-is-better.
-        return -raw if self.metric == "l2" else raw
+        return to_score(raw, _REPORTED[self.metric])
 
     def _hits(self, points: Sequence[models.ScoredPoint], q: PreparedQuery) -> Hits:
         hits = []

@@ -71,6 +71,7 @@ from weaviate.exceptions import (
     WeaviateTimeoutError,
 )
 
+from edgevec import scores
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends._endpoints import Endpoint, agree, check_plaintext, parse_endpoint
@@ -93,6 +94,7 @@ from edgevec.errors import (
 from edgevec.filters import OPS, And, Cmp, Filter, Not, Or
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
+from edgevec.scores import Reported
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
 if TYPE_CHECKING:
@@ -870,13 +872,16 @@ def render_where(where: Where) -> str:
 # ---------------------------------------------------------------------------------- scores
 
 
+_REPORTED: dict[Metric, Reported] = {
+    "cosine": "cosine_distance",
+    "dot": "negated",
+    "l2": "squared_distance",
+}
+
+
 def to_score(distance: float, metric: Metric) -> float:
     """edgevec's score from a Weaviate distance (see the module docstring)."""
-    if metric == "cosine":
-        return 1.0 - distance
-    if metric == "dot":
-        return -distance
-    return -math.sqrt(max(distance, 0.0))
+    return scores.to_score(distance, _REPORTED[metric])
 
 
 # ---------------------------------------------------------------------------------- errors
