@@ -12,10 +12,7 @@ from urllib.parse import quote, unquote
 import orjson
 
 from edgevec.backends.pinecone.limits import MAX_ID_CHARS
-from edgevec.errors import (
-    CorruptDataError,
-    InvalidInputError,
-)
+from edgevec.errors import CorruptDataError, InvalidInputError
 
 _SIDE = "~m"  # JSON side record: {"i": int keys, "x": {key: value}, "id": original id, "n": norm}
 EXISTS, NUMERIC, TAGS, LOW, HIGH = "~x.", "~n.", "~t.", "~lo.", "~hi."

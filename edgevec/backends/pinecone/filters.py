@@ -19,10 +19,7 @@ from edgevec.backends.pinecone.codec import (
     type_tag,
 )
 from edgevec.backends.pinecone.limits import MAX_FILTER_VALUES
-from edgevec.errors import (
-    FilterNotSupportedError,
-    InvalidInputError,
-)
+from edgevec.errors import FilterNotSupportedError, InvalidInputError
 from edgevec.filters import And, Cmp, Filter, Not, Or
 
 

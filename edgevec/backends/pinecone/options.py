@@ -8,9 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from edgevec.backends._endpoints import agree, check_plaintext, parse_endpoint
 from edgevec.backends.pinecone.space import IndexMetric
-from edgevec.errors import (
-    ConfigError,
-)
+from edgevec.errors import ConfigError
 
 _METRIC_ALIASES = {"dot": "dotproduct", "l2": "euclidean"}
 

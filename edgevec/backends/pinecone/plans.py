@@ -27,12 +27,7 @@ from edgevec.backends.pinecone.steps import (
     plan_wait,
     response_lsn,
 )
-from edgevec.errors import (
-    BackendError,
-    EdgevecError,
-    InvalidInputError,
-    PartialWriteError,
-)
+from edgevec.errors import BackendError, EdgevecError, InvalidInputError, PartialWriteError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.types import CollectionSpec, Hit, Hits, Record

@@ -9,10 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from edgevec.errors import (
-    InvalidInputError,
-    InvalidVectorError,
-)
+from edgevec.errors import InvalidInputError, InvalidVectorError
 from edgevec.scores import l2_between, to_score
 from edgevec.types import CollectionSpec, Metric
 

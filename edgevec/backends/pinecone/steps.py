@@ -9,9 +9,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from edgevec.backends.pinecone.limits import MAX_FETCH_URL_BYTES, MAX_IDS_PER_REQUEST
-from edgevec.errors import (
-    BackendTimeoutError,
-)
+from edgevec.errors import BackendTimeoutError
 
 T = TypeVar("T")
 

@@ -7,9 +7,7 @@ import time
 from typing import Any, ClassVar
 
 from pinecone import AsyncIndex, AsyncPinecone, Index, Pinecone
-from pinecone.errors.exceptions import (
-    PineconeError,
-)
+from pinecone.errors.exceptions import PineconeError
 from pydantic import BaseModel
 
 from edgevec.abase import AsyncBaseStore
@@ -23,11 +21,7 @@ from edgevec.backends.pinecone.space import NATIVE, IndexMetric
 from edgevec.backends.pinecone.steps import Call, Plan, Sleep, T
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
-from edgevec.errors import (
-    BackendUnavailableError,
-    ConfigError,
-    EdgevecError,
-)
+from edgevec.errors import BackendUnavailableError, ConfigError, EdgevecError
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedUpsert, check_collection_name
 from edgevec.types import CollectionSpec
