@@ -30,8 +30,8 @@ Mapping to edgevec's contracts (details in ``docs/backends/pinecone.md``):
   (Pinecone's documentation), so edgevec's l2 score is ``-sqrt(raw)``.
 * **Payloads** are flattened to dotted keys (``.``, ``%`` and a leading ``~``/``$`` escaped) so
   Pinecone stores what it can natively (strings, numbers, booleans, lists of strings); what it
-  cannot (nulls, empty containers, lists holding non-strings, integers beyond ±2**53) travels in a
-  JSON side record ``~m`` and in derived ``~``-keys that keep filters faithful.
+  cannot (nulls, empty containers, lists holding non-strings) travels in a JSON side record
+  ``~m`` and in derived ``~``-keys that keep filters faithful.
 * **Filters** compile to Pinecone's metadata filter language in negation normal form; see
   :func:`compile_filter`.
 """

@@ -16,7 +16,6 @@ from edgevec.errors import CorruptDataError, InvalidInputError
 
 _SIDE = "~m"  # JSON side record: {"i": int keys, "x": {key: value}, "id": original id, "n": norm}
 EXISTS, NUMERIC, TAGS, LOW, HIGH = "~x.", "~n.", "~t.", "~lo.", "~hi."
-_EXACT_INT = 2**53
 _PLAIN_ID = re.compile(r"[\x01-\x7f]+")
 _ID_SAFE = "".join(c for c in string.punctuation + " " if c != "%")
 _UNESCAPE = re.compile(r"%([0-9A-F]{2})")
@@ -107,14 +106,10 @@ class _Flat:
             self.extra[key] = None
         elif isinstance(value, bool | str):
             md[key] = value
-        elif isinstance(value, int):
-            if abs(value) <= _EXACT_INT:
-                md[key] = value
-                md[NUMERIC + key] = True
-                self.ints.append(key)
-            else:  # a double cannot hold it: exact in the tags, nearest double for ranges
-                self.derived(key, [value])
-                self.extra[key] = value
+        elif isinstance(value, int):  # within ±2**53: the store's exact_int_bits=53 refuses others
+            md[key] = value
+            md[NUMERIC + key] = True
+            self.ints.append(key)
         elif isinstance(value, float):
             md[key] = value
             md[NUMERIC + key] = True
