@@ -3,7 +3,7 @@
 ``edgevec.connect("weaviate", url="http://localhost:8080")`` talks REST (schema) and gRPC (data)
 to one Weaviate; the sync API uses ``WeaviateClient``, the async API ``WeaviateAsyncClient``
 natively. Every operation is written once, as a *plan*: a generator that yields client calls
-(:class:`_Call`) and receives their results. The sync shell runs a plan, the async shell awaits
+(``steps.Call``) and receives their results. The sync shell runs a plan, the async shell awaits
 it; planning, filter compilation, result parsing and error mapping are shared and free of I/O.
 
 How edgevec's contracts map to Weaviate (``docs/backends/weaviate.md`` has the long form):
@@ -29,7 +29,7 @@ How edgevec's contracts map to Weaviate (``docs/backends/weaviate.md`` has the l
   negative inner product, so ``-d``; l2: the distance is squared Euclidean, so ``-sqrt(d)``.
 * **Deadlines**: weaviate-client retries gRPC calls that fail with ``UNAVAILABLE``, sleeping
   1, 2, 4, ... 32 s (about a minute) before it gives up. edgevec owns the deadline instead: the
-  gRPC channel the client opens is wrapped (:class:`_FailFastParams`) so an ``UNAVAILABLE`` call
+  gRPC channel the client opens is wrapped (``channel.fail_fast_params``) so an ``UNAVAILABLE`` call
   fails at once and every RPC's timeout is clipped to what is left of the operation's
   ``timeout``; REST calls use the same ``timeout`` and no transport retries.
 """
