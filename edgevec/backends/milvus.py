@@ -22,6 +22,14 @@ test, so no result depends on how an engine treats missing keys. User text only 
 expression inside a quoted, escaped string literal; field paths are hashed, never spliced. Data
 written to the collection by other clients lacks ``payload_terms`` and is invisible to filters.
 
+Declared fields (``create_collection(..., fields=...)``) also get a nullable scalar column each,
+``f_<name>`` (INT64, DOUBLE, BOOL, VARCHAR, with an INVERTED index; ARRAY of those for lists), and
+comparisons on them compile to those columns: ``label == 3 and price < 50`` is what a raw user
+writes, at the engine's native speed. Exact semantics still hold: a negated atom is guarded with
+``f_x is null or not (...)``, int bounds stay ints (``int64_range``), and what a typed column
+cannot state directly (a range over a list's elements, a value no column of that type holds)
+falls back to ``payload_terms``, which is written for every field as before.
+
 Reads see this process's acknowledged writes: requests use the consistency level ``Session`` by
 default, which waits only for the timestamp of the last write pymilvus saw from this process to
 the collection (a server answers deletes without one, see :func:`cover_delete`). ``Strong`` waits
@@ -92,7 +100,8 @@ from edgevec.errors import (
     EdgevecError,
     InvalidInputError,
 )
-from edgevec.filters import And, Cmp, Filter, Not, Or
+from edgevec.fields import FieldType, check_fields, element_type
+from edgevec.filters import And, Cmp, Filter, Not, Or, declared_keys, double_range, int64_range
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name, check_existing
 from edgevec.scores import Reported, to_score
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
@@ -342,20 +351,76 @@ _RANGE = {
 }
 
 
-def compile_filter(flt: Filter) -> str:
-    """The Milvus boolean expression for ``flt`` over the ``payload_terms`` column."""
-    return _compile(flt, negate=False)
+def compile_filter(flt: Filter, fields: Mapping[str, FieldType] | None = None) -> str:
+    """The Milvus boolean expression for ``flt``: declared ``fields`` on their typed columns
+    where that is exact, everything else over the ``payload_terms`` column."""
+    return _compile(flt, False, fields or {})
 
 
-def _compile(node: Filter, negate: bool) -> str:
+def field_column(name: str) -> str:
+    """The scalar column of declared field ``name``."""
+    return "f_" + name
+
+
+_SCALAR_TYPE = {"int": "INT64", "float": "DOUBLE", "bool": "BOOL", "keyword": "VARCHAR"}
+_SYMBOLS = {"eq": "==", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+MAX_KEYWORD_BYTES = 65_535
+MAX_LIST_LEN = 4096
+"""Longest keyword and list a declared column holds (Milvus' VARCHAR and ARRAY limits)."""
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value)
+    return _number(value)
+
+
+def _typed_atom(node: Cmp, kind: FieldType) -> str | None:
+    """The positive form of ``node`` (``ne``/``nin`` as ``eq``/``in``) on the declared column,
+    or ``None`` when only ``payload_terms`` can state it exactly."""
+    scalar, is_list = element_type(kind)
+    col = field_column(node.field)
+    if node.op == "exists":
+        return f"(array_length({col}) > 0)" if is_list else f"({col} is not null)"
+    if node.op in ("eq", "ne", "in", "nin"):
+        values = node.value if node.op in ("in", "nin") else (node.value,)
+        keys = [_literal(k) for k in dict.fromkeys(declared_keys(scalar, values))]
+        if not keys:
+            return None
+        if is_list:
+            if len(keys) == 1:
+                return f"array_contains({col}, {keys[0]})"
+            return f"array_contains_any({col}, [{', '.join(keys)}])"
+        return f"({col} == {keys[0]})" if len(keys) == 1 else f"({col} in [{', '.join(keys)}])"
+    if is_list or scalar in ("bool", "keyword"):
+        return None
+    if scalar == "int":
+        bound = int64_range(node.op, node.value)
+        if isinstance(bound, bool):
+            return None
+        op, value = bound
+        return f"({col} {_SYMBOLS[op]} {value})"
+    op, fvalue = double_range(node.op, node.value)
+    return f"({col} {_SYMBOLS[op]} {fvalue!r})"
+
+
+def _compile(node: Filter, negate: bool, fields: Mapping[str, FieldType]) -> str:
     if isinstance(node, And | Or):
         joiner = " and " if isinstance(node, And) != negate else " or "
-        return "(" + joiner.join(_compile(a, negate) for a in node.args) + ")"
+        return "(" + joiner.join(_compile(a, negate, fields) for a in node.args) + ")"
     if isinstance(node, Not):
-        return _compile(node.arg, not negate)
+        return _compile(node.arg, not negate, fields)
     if not isinstance(node, Cmp):
         raise InvalidInputError(f"not a filter node: {node!r}")
     op, path = node.op, node.field
+    kind = fields.get(path)
+    atom = None if kind is None else _typed_atom(node, kind)
+    if atom is not None:
+        if negate != (op in ("ne", "nin")):  # records without the field match a negation
+            return f"({field_column(path)} is null or not {atom})"
+        return atom
     if op == "exists":
         test = f"exists {_ref('x', path)}"
         return f"(not ({test}))" if negate else f"({test})"
@@ -397,17 +462,49 @@ def collection_meta(spec: CollectionSpec, opts: MilvusIndexOptions) -> str:
         "metric": spec.metric,
         "options": opts.model_dump(),
         "fingerprint": spec.fingerprint,
+        "fields": dict(spec.fields),
     }
     return orjson.dumps(meta).decode()
 
 
-def build_schema(dim: int) -> Any:
+def build_schema(dim: int, fields: Mapping[str, FieldType]) -> Any:
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field(ID, DataType.VARCHAR, is_primary=True, max_length=MAX_ID_BYTES)
     schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field(PAYLOAD, DataType.JSON)
     schema.add_field(TERMS, DataType.JSON)
+    for name, kind in fields.items():
+        scalar, is_list = element_type(kind)
+        dtype = getattr(DataType, _SCALAR_TYPE[scalar])
+        text = {"max_length": MAX_KEYWORD_BYTES} if scalar == "keyword" else {}
+        if is_list:
+            schema.add_field(
+                field_column(name), DataType.ARRAY, element_type=dtype,
+                max_capacity=MAX_LIST_LEN, nullable=True, **text,
+            )  # fmt: skip
+        else:
+            schema.add_field(field_column(name), dtype, nullable=True, **text)
     return schema
+
+
+def check_columns(batch: PreparedUpsert, fields: Mapping[str, FieldType]) -> None:
+    """Refuse, before the first chunk is written, a declared keyword or list longer than its
+    Milvus column holds."""
+    for index, payload in enumerate(batch.payloads):
+        for name in fields:
+            v = payload.get(name)
+            items = v if isinstance(v, list) else [v]
+            if len(items) > MAX_LIST_LEN:
+                raise InvalidInputError(
+                    f"payload of {batch.ids[index]!r}: field {name!r} holds {len(items)} "
+                    f"elements; Milvus stores at most {MAX_LIST_LEN}"
+                )
+            for e in items:
+                if isinstance(e, str) and len(e.encode("utf-8")) > MAX_KEYWORD_BYTES:
+                    raise InvalidInputError(
+                        f"payload of {batch.ids[index]!r}: field {name!r} holds a keyword of "
+                        f"more than {MAX_KEYWORD_BYTES} UTF-8 bytes, Milvus' limit"
+                    )
 
 
 def index_spec(opts: MilvusIndexOptions, metric: Metric) -> dict[str, Any]:
@@ -489,15 +586,23 @@ def spec_from_description(
         raise ConfigError(
             f"collection {name!r} has index options edgevec cannot use: {exc}"
         ) from None
-    spec = CollectionSpec(name, dim, metric, opts.model_dump(), meta.get("fingerprint"))
+    try:
+        declared = check_fields(meta.get("fields"))  # absent before fields existed
+    except InvalidInputError as exc:
+        raise ConfigError(f"collection {name!r} has unreadable declared fields: {exc}") from None
+    spec = CollectionSpec(name, dim, metric, opts.model_dump(), meta.get("fingerprint"), declared)
     return spec, opts
 
 
-def build_rows(batch: PreparedUpsert) -> list[dict[str, Any]]:
+def build_rows(batch: PreparedUpsert, fields: Mapping[str, FieldType]) -> list[dict[str, Any]]:
+    columns = {name: field_column(name) for name in fields}
     return [
-        {ID: rid, VECTOR: vec, PAYLOAD: payload, TERMS: payload_terms(payload)}
+        {
+            ID: rid, VECTOR: vec, PAYLOAD: payload, TERMS: payload_terms(payload),
+            **{col: payload.get(name) for name, col in columns.items()},
+        }
         for rid, vec, payload in zip(batch.ids, batch.vectors, batch.payloads, strict=True)
-    ]
+    ]  # fmt: skip
 
 
 def output_fields(include_payload: bool, include_vectors: bool) -> list[str]:
@@ -671,17 +776,22 @@ def create_collection(
     """
     if call("has collection", client.has_collection, spec.name):
         found, opts = open_collection(call, client, spec.name)
-        check_existing(found, spec.dim, spec.metric)
+        check_existing(found, spec.dim, spec.metric, spec.fields)
         return found, opts
     opts = index_options(defaults, spec.options, spec.name)
-    spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+    spec = CollectionSpec(
+        spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint, spec.fields
+    )
     index = client.prepare_index_params()
     index.add_index(**index_spec(opts, spec.metric))
+    for name, kind in spec.fields.items():  # Milvus Lite cannot index ARRAY columns
+        if not element_type(kind)[1]:
+            index.add_index(field_name=field_column(name), index_type="INVERTED")
     call(
         "create collection",
         client.create_collection,
         spec.name,
-        schema=build_schema(spec.dim),
+        schema=build_schema(spec.dim, spec.fields),
         consistency_level=defaults.consistency_level,
         properties={META_PROPERTY: collection_meta(spec, opts)},
     )
@@ -761,8 +871,9 @@ class MilvusCollection(BaseCollection):
         return self._store._call(what, fn, self.name, *args, **kwargs)
 
     def _upsert(self, batch: PreparedUpsert) -> None:
+        check_columns(batch, self.spec.fields)
         for chunk in batch.chunks(self.capabilities.max_batch):
-            self._call("upsert", self._store.client.upsert, build_rows(chunk))
+            self._call("upsert", self._store.client.upsert, build_rows(chunk, self.spec.fields))
         self._after_write()
 
     def _after_write(self) -> None:
@@ -770,7 +881,7 @@ class MilvusCollection(BaseCollection):
             self._call("flush", self._store.client.flush)
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
-        expr = compile_filter(q.filter) if q.filter is not None else ""
+        expr = compile_filter(q.filter, self.spec.fields) if q.filter is not None else ""
         out: list[Hits] = []
         for part in _chunks(q.vectors, QUERY_CHUNK):
             params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
@@ -823,7 +934,9 @@ class MilvusCollection(BaseCollection):
         self._after_delete()
 
     def _delete_filter(self, flt: Filter) -> None:
-        self._call("delete", self._store.client.delete, filter=compile_filter(flt))
+        self._call(
+            "delete", self._store.client.delete, filter=compile_filter(flt, self.spec.fields)
+        )
         self._after_delete()
 
     def _after_delete(self) -> None:
@@ -834,14 +947,14 @@ class MilvusCollection(BaseCollection):
         rows = self._call(
             "count",
             self._store.client.query,
-            filter=compile_filter(flt) if flt is not None else "",
+            filter=compile_filter(flt, self.spec.fields) if flt is not None else "",
             output_fields=["count(*)"],
             consistency_level=self._store.opts.consistency_level,
         )
         return parse_count(rows)
 
     def _explain(self, flt: Filter) -> str:
-        return compile_filter(flt)
+        return compile_filter(flt, self.spec.fields)
 
 
 class MilvusStore(BaseStore):
@@ -849,7 +962,7 @@ class MilvusStore(BaseStore):
 
     backend: ClassVar[str] = "milvus"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        native_async=True, max_batch=1000, max_k=MAX_TOPK, persistent=True
+        native_async=True, max_batch=1000, max_k=MAX_TOPK, persistent=True, declared_fields=True
     )
     Options = MilvusOptions
 
@@ -944,8 +1057,9 @@ class AsyncMilvusCollection(AsyncBaseCollection):
         return await self._store._acall(what, method, self.name, *args, **kwargs)
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
+        check_columns(batch, self.spec.fields)
         for chunk in batch.chunks(self.capabilities.max_batch):
-            await self._call("upsert", "upsert", build_rows(chunk))
+            await self._call("upsert", "upsert", build_rows(chunk, self.spec.fields))
         await self._after_write()
 
     async def _after_write(self) -> None:
@@ -953,7 +1067,7 @@ class AsyncMilvusCollection(AsyncBaseCollection):
             await self._call("flush", "flush")
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
-        expr = compile_filter(q.filter) if q.filter is not None else ""
+        expr = compile_filter(q.filter, self.spec.fields) if q.filter is not None else ""
         out: list[Hits] = []
         for part in _chunks(q.vectors, QUERY_CHUNK):
             params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
@@ -1006,7 +1120,7 @@ class AsyncMilvusCollection(AsyncBaseCollection):
         await self._after_delete()
 
     async def _delete_filter(self, flt: Filter) -> None:
-        await self._call("delete", "delete", filter=compile_filter(flt))
+        await self._call("delete", "delete", filter=compile_filter(flt, self.spec.fields))
         await self._after_delete()
 
     async def _after_delete(self) -> None:
@@ -1020,14 +1134,14 @@ class AsyncMilvusCollection(AsyncBaseCollection):
         rows = await self._call(
             "count",
             "query",
-            filter=compile_filter(flt) if flt is not None else "",
+            filter=compile_filter(flt, self.spec.fields) if flt is not None else "",
             output_fields=["count(*)"],
             consistency_level=self._store.opts.consistency_level,
         )
         return parse_count(rows)
 
     def _explain(self, flt: Filter) -> str:
-        return compile_filter(flt)
+        return compile_filter(flt, self.spec.fields)
 
 
 class AsyncMilvusStore(AsyncBaseStore):
