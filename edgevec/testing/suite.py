@@ -672,13 +672,14 @@ class ConformanceSuite:
         self._need_declared_fields(store)
         declared = {"iv": "int", "fv": "float", "bv": "bool", "kv": "keyword", "lv": "int[]"}
         coll = make(dim=4, fields=declared)
-        big = 2**53 + 1
+        lo, hi = int_range(self._caps(coll).exact_int_bits)  # the ints this backend stores
+        big = min(2**53 + 1, hi)
         pays: list[dict[str, Any]] = [
             {"iv": 3, "fv": 3, "bv": True, "kv": "3", "lv": [3, 4]},
             {"iv": big, "fv": 3.0, "bv": False, "kv": "x", "lv": []},
-            {"iv": -(2**63), "fv": 2.5, "lv": [big, 1]},
+            {"iv": lo, "fv": 2.5, "lv": [big, 1]},
             {"iv": None, "fv": None, "bv": None, "kv": None, "lv": None},
-            {}, {"iv": 1, "fv": 0.1, "kv": ""}, {"iv": 2**63 - 1, "fv": -0.0, "lv": [0]},
+            {}, {"iv": 1, "fv": 0.1, "kv": ""}, {"iv": hi, "fv": -0.0, "lv": [0]},
         ]  # fmt: skip
         ids = [f"d{i}" for i in range(len(pays))]
         self._write(coll, ids, _rand(len(pays), 4, 24), pays)
@@ -717,8 +718,8 @@ class ConformanceSuite:
         record and the field; missing and null are always valid."""
         self._need_declared_fields(store)
         coll = make(dim=2, fields={"f": kind})
-        ok = [{}, {"f": None}, {"other": value}]
-        with pytest.raises(InvalidInputError, match=r"payload #3: field 'f' is declared"):
+        ok = [{}, {"f": None}, {"other": "any type"}]
+        with pytest.raises(InvalidInputError, match=r"payload #3.*'f'"):  # or not JSON here
             self._write(coll, ["a", "b", "c", "d"], _rand(4, 2, 25), [*ok, {"f": value}])
         assert coll.count() == 0
         self._write(coll, ["a", "b", "c"], _rand(3, 2, 25), ok)
