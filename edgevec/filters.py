@@ -609,12 +609,13 @@ class _TypedColumn:
     """A declared field's column: one typed array, so a filter on it is a plain compare.
 
     A scalar field is dense (``values[row]``, a ``present`` mask for absent rows); a list field
-    is CSR-style (all elements flat in ``values``, row ``r`` owning ``offsets[r]:offsets[r+1]``).
+    is CSR-style (all elements flat in ``values`` with a per-row element count, from which each
+    element's row is derived once).
     Keywords are categorical codes. Writes were type-checked against the declaration
     (:func:`edgevec.fields.check_field_values`), so every value fits the dtype exactly.
     """
 
-    __slots__ = ("_chunks", "_rows", "codes", "is_list", "kind", "n_rows", "name", "offsets")
+    __slots__ = ("_chunks", "_rows", "codes", "is_list", "kind", "n_rows", "name")
 
     def __init__(self, name: str, declared: FieldType) -> None:
         self.name = name
@@ -623,7 +624,6 @@ class _TypedColumn:
         self.n_rows = 0
         self._chunks: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []
         """(values, present mask or element counts) per appended batch, joined lazily."""
-        self.offsets: npt.NDArray[np.int64] | None = None
         self._rows: npt.NDArray[np.int64] | None = None
 
     def extend(self, payloads: Sequence[Mapping[str, Any] | None]) -> None:
@@ -636,10 +636,12 @@ class _TypedColumn:
             counts = np.fromiter((v is not None for v in raw), np.bool_, len(raw))
             flat = [0 if v is None else v for v in raw]
         if self.kind == "keyword":
-            flat = [codes.setdefault(e, len(codes)) if type(e) is str else 0 for e in flat]
+            flat = [
+                codes.setdefault(e, len(codes)) if type(e) is str else 0 for e in flat
+            ]  # 0: absent
         self._chunks.append((np.asarray(flat, dtype=_DTYPE[self.kind]), counts))
         self.n_rows += len(raw)
-        self.offsets = self._rows = None
+        self._rows = None
 
     def arrays(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         """``(values, present)`` for a scalar field, ``(values, counts)`` for a list field."""
@@ -658,7 +660,6 @@ class _TypedColumn:
 
     def _element_rows(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         if self._rows is None:
-            self.offsets = np.concatenate(([0], np.cumsum(counts)))
             self._rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         return self._rows
 
@@ -707,7 +708,7 @@ class PayloadIndex:
     Columns are built lazily per field path on first use and extended incrementally as rows are
     appended, so a filter costs a few vectorised passes over typed arrays rather than a Python loop
     per record. Declared ``fields`` get one typed array each (int64, float64, bool, keyword codes;
-    CSR offsets for lists), so a comparison on them is a single column compare; other paths use
+    CSR-style for lists), so a comparison on them is a single column compare; other paths use
     the type-tagged element columns. Rows are never modified in place; callers tombstone and
     append (FAISS does).
     """
