@@ -18,6 +18,7 @@ from edgevec.fields import check_fields
 from edgevec.filters import PayloadIndex
 from edgevec.testing.oracle import matches
 from edgevec.testing.strategies import random_filter
+from tests.plugins.tinystore import TinyOptions, TinyStore
 
 DECLARED = {
     "iv": "int",
@@ -94,3 +95,16 @@ def test_faiss_keeps_declared_fields_across_reopen(tmp_path: Path) -> None:
         with pytest.raises(CollectionExistsError, match="fields"):
             store.create_collection("c", 4, "l2", exist_ok=True)
         assert store.create_collection("c", 4, "l2", exist_ok=True, fields=fields) is coll
+
+
+def test_a_backend_that_cannot_keep_fields_refuses_them() -> None:
+    """Forgetting a declaration on reopen would silently drop its type checks: refuse it."""
+
+    class Forgetful(TinyStore):
+        capabilities = TinyStore.capabilities.narrowed(declared_fields=False)
+
+    store = Forgetful(TinyOptions())
+    with pytest.raises(InvalidInputError, match="does not keep declared fields"):
+        store.create_collection("c", 2, fields={"a": "int"})
+    assert store.list_collections() == []
+    store.create_collection("c", 2)  # without fields it works as before
