@@ -30,6 +30,7 @@ ASYNC_METHODS = [
     "upsert_arrays",
     "query",
     "query_batch",
+    "query_by_id",
     "get",
     "delete",
     "count",
