@@ -622,14 +622,15 @@ class ConformanceSuite:
                 coll.query(vecs[0], k=3, params=params)
             with pytest.raises(InvalidInputError, match=named):
                 coll.query_batch(empty, k=3, params=params)
-        q, flt = _rand(1, 4, 41)[0], F("n") >= 3
+        q = _rand(1, 4, 41)[0]
         for name in honoured:
             params = SearchParams(ef=64) if name == "ef" else {name: True}
-            hits = coll.query(q, k=5, filter=flt, params=params)
-            if name == "exact":  # the exact answer, whatever the index
-                assert_hits_match(hits, ids, vecs, pays, q, 5, "l2", flt)
-            else:
-                self._check(coll, hits, (ids, vecs, pays), q, 5, flt)
+            for flt in (None, F("n") >= 3):
+                hits = coll.query(q, k=5, filter=flt, params=params)
+                if name == "exact":  # the exact answer, whatever the index
+                    assert_hits_match(hits, ids, vecs, pays, q, 5, "l2", flt)
+                else:
+                    self._check(coll, hits, (ids, vecs, pays), q, 5, flt)
 
     @pytest.mark.parametrize("metric", METRICS)
     def test_score_threshold_keeps_hits_at_least_that_good(

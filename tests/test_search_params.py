@@ -1,0 +1,42 @@
+"""The portable search-params model and its check against a backend's declared capabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgevec import Capabilities, InvalidInputError, SearchParams
+from edgevec.search_params import DEFAULT, as_search_params
+
+
+def test_mapping_and_model_are_one_value() -> None:
+    assert as_search_params({"ef": np.int64(64), "exact": np.bool_(True)}) == SearchParams(64, True)
+    assert as_search_params(None) is DEFAULT
+    assert DEFAULT.asked() == frozenset()
+    assert SearchParams(ef=8, exact=True).asked() == {"ef", "exact"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"ef": "abc"}, "'ef'"),
+        ({"ef": 1.5}, "'ef'"),
+        ({"ef": 10**6}, "'ef'"),
+        ({"exact": 0}, "'exact'"),
+    ],
+)
+def test_wrong_types_raise_typed_errors(kwargs: dict[str, object], named: str) -> None:
+    """``ef_search="abc"`` used to surface as a raw ``ValueError`` from the engine."""
+    with pytest.raises(InvalidInputError, match=named):
+        SearchParams(**kwargs)  # type: ignore[arg-type]
+
+
+def test_capabilities_name_what_they_honour() -> None:
+    ann = Capabilities(exact=False, search_params=frozenset({"ef"}))
+    assert ann.honoured_params() == {"ef"}
+    assert Capabilities().honoured_params() == {"exact"}  # an exact collection is always exact
+    ann.check_params(SearchParams(ef=32), "x")
+    with pytest.raises(InvalidInputError, match=r"exact.*it honours: ef"):
+        ann.check_params(SearchParams(exact=True), "x")
+    with pytest.raises(InvalidInputError, match="honours: none"):
+        Capabilities(exact=False).check_params(SearchParams(exact=True), "x")
