@@ -15,6 +15,7 @@ import random
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from edgevec.errors import (
     BackendError,
     BackendTimeoutError,
     BackendUnavailableError,
+    CollectionExistsError,
     CollectionNotFoundError,
     ConfigError,
     InvalidInputError,
@@ -457,6 +459,13 @@ def test_flush_policy() -> None:
     assert not MilvusOptions(uri="x.db", flush="never").flush_writes()
 
 
+def test_consistency_level_defaults_to_session_and_can_be_chosen() -> None:
+    assert MilvusOptions(uri="x.db").consistency_level == "Session"
+    assert MilvusOptions(uri="x.db", consistency_level="Strong").consistency_level == "Strong"
+    with pytest.raises(ConfigError, match="consistency_level"):
+        edgevec.connect("milvus", uri="x.db", consistency_level="Sometimes")
+
+
 @pytest.mark.parametrize("index", ["hnsw", "IVF_FLAT", "autoindex", "flat"])
 def test_index_kinds(store: MilvusStore, index: str) -> None:
     coll = store.create_collection(f"idx_{index.lower()}", 8, "l2", index=index, nlist=4)
@@ -528,3 +537,78 @@ def test_async_store_is_native(uri: str) -> None:
             assert "async_items" not in await astore.list_collections()
 
     asyncio.run(main())
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_threaded_writers_keep_exactly_the_acknowledged_records(store: MilvusStore) -> None:
+    """8 threads, each opening the collection and mixing upserts, overwrites, deletes and reads:
+    Milvus Lite's engine is not thread-safe, so unserialised writes failed their flush after
+    storing. Reads run beside other threads' flushes and still see the thread's own writes."""
+    store.create_collection("hammer", 4)
+    errors: list[BaseException] = []
+
+    def writer(t: int) -> None:
+        try:
+            for j in range(6):
+                coll = store.collection("hammer")
+                coll.upsert_arrays([f"{t}-{j}", f"{t}-x"], _rand(2, 4, t * 10 + j), [{"j": j}] * 2)
+                assert [r.payload for r in coll.get([f"{t}-{j}", f"{t}-x"])] == [{"j": j}] * 2
+                if j % 3 == 2:
+                    coll.delete([f"{t}-{j - 1}"])
+                    assert coll.get([f"{t}-{j - 1}"]) == []
+        except BaseException as exc:  # asserted on below, after the join
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    want = {f"{t}-{j}" for t in range(8) for j in (0, 2, 3, 5)} | {f"{t}-x" for t in range(8)}
+    coll = store.collection("hammer")
+    assert coll.count() == len(want)
+    candidates = [f"{t}-{j}" for t in range(8) for j in range(6)] + [f"{t}-x" for t in range(8)]
+    got = coll.get(candidates, include_vectors=False)
+    assert {r.id for r in got} == want
+    assert {r.payload["j"] for r in got if r.id.endswith("-x")} == {5}  # the last overwrite won
+
+
+def test_concurrent_async_creates_share_one_collection(uri: str) -> None:
+    """20 tasks ``create_collection(exist_ok=True)`` + one upsert each, with a sync store of the
+    same ``.db`` writing meanwhile: every create succeeds and every record is kept."""
+
+    async def main() -> None:
+        async with edgevec.connect_async("milvus", uri=uri) as astore:
+
+            async def task(i: int) -> None:
+                coll = await astore.create_collection("crowd", 4, exist_ok=True)
+                await coll.upsert([Record(f"a{i}", _rand(1, 4, i)[0], {"i": i})])
+
+            with edgevec.connect("milvus", uri=uri) as sstore:
+
+                def side() -> None:
+                    for i in range(5):
+                        coll = sstore.create_collection("crowd", 4, exist_ok=True)
+                        coll.upsert([Record(f"s{i}", _rand(1, 4, 100 + i)[0])])
+
+                await asyncio.gather(asyncio.to_thread(side), *(task(i) for i in range(20)))
+            coll = await astore.collection("crowd")
+            assert await coll.count() == 25
+            got = await coll.get([f"a{i}" for i in range(20)], include_vectors=False)
+            assert sorted(r.payload["i"] for r in got) == list(range(20))
+            await astore.drop_collection("crowd")
+
+    asyncio.run(main())
+
+
+def test_create_that_loses_a_race_checks_the_shape(store: MilvusStore) -> None:
+    """A create finding the name taken since the base class looked opens that collection only
+    if its dim and metric are the ones asked for."""
+    store.create_collection("raced", 4, "l2")
+    lost = CollectionSpec("raced", 4, "l2", {}, None)
+    assert store._create(lost).spec.metric == "l2"
+    with pytest.raises(CollectionExistsError, match="dim=4"):
+        store._create(CollectionSpec("raced", 8, "l2", {}, None))

@@ -22,10 +22,22 @@ test, so no result depends on how an engine treats missing keys. User text only 
 expression inside a quoted, escaped string literal; field paths are hashed, never spliced. Data
 written to the collection by other clients lacks ``payload_terms`` and is invisible to filters.
 
-Reads see acknowledged writes: requests use the consistency level ``Strong`` by default. On Milvus
-Lite every write is followed by ``flush()``: its write-ahead log is not fsynced until then, and a
-search over unflushed rows is brute force in Python (measured 370 ms vs 28 ms at 20k x 128). On a
-server, flush is rate-limited and not needed for durability (the log is), so it is skipped.
+Reads see this process's acknowledged writes: requests use the consistency level ``Session`` by
+default, which waits only for the timestamp of the last write pymilvus saw from this process to
+the collection (a server answers deletes without one, see :func:`cover_delete`). ``Strong`` waits
+for the server's next time tick on every read (0.2-0.4 s measured) and buys only the visibility
+of other processes' writes. On Milvus Lite every write is followed by
+``flush()``: its write-ahead log is not fsynced until then, and a search over unflushed rows is
+brute force in Python (measured 370 ms vs 28 ms at 20k x 128). On a server, flush is rate-limited
+and not needed for durability (the log is), so it is skipped.
+
+Milvus Lite's engine runs each request on a worker thread without locking the collection: two
+writes can share sequence numbers, a write can land in a memtable that a concurrent flush already
+froze, and concurrent flushes fail (``current_seq is monotonic``) after storing the data; a
+concurrent ``create_collection`` of the same name fails halfway. edgevec therefore serialises, per
+``.db`` within the process, every write, delete, flush and collection DDL; reads run concurrently.
+On a server only DDL is serialised (per uri and database), so that concurrent
+``create_collection(..., exist_ok=True)`` calls agree on one collection.
 
 Async uses ``AsyncMilvusClient`` for data operations. DDL (create, drop, describe, load) runs the
 sync ``MilvusClient`` in a worker thread, because ``AsyncMilvusClient.create_collection`` fails
@@ -35,13 +47,14 @@ against Milvus Lite with ``UNIMPLEMENTED`` (after half-creating the collection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 import numpy as np
@@ -52,6 +65,7 @@ from pymilvus import (  # type: ignore[import-untyped]  # pymilvus ships no py.t
     DataType,
     MilvusClient,
 )
+from pymilvus.client import ts_utils  # type: ignore[import-untyped]
 from pymilvus.client.connection_manager import (  # type: ignore[import-untyped]
     ConnectionConfig,
 )
@@ -79,7 +93,7 @@ from edgevec.errors import (
     InvalidInputError,
 )
 from edgevec.filters import And, Cmp, Filter, Not, Or
-from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
+from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name, check_existing
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
 __all__ = [
@@ -104,6 +118,8 @@ QUERY_CHUNK = 1_000  # vectors per search request and ids per ``id in [...]`` ex
 
 _METRIC_TO_MILVUS: dict[Metric, str] = {"cosine": "COSINE", "dot": "IP", "l2": "L2"}
 _METRIC_FROM_MILVUS: dict[str, Metric] = {v: k for k, v in _METRIC_TO_MILVUS.items()}
+
+T = TypeVar("T")
 
 IndexType = Literal["FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX"]
 Consistency = Literal["Strong", "Bounded", "Session", "Eventually"]
@@ -155,8 +171,10 @@ class MilvusOptions(MilvusIndexOptions):
     """TLS server name override (SNI), for endpoints reached by IP or through a proxy."""
     timeout: float = Field(default=10.0, gt=0, le=3600)
     """Seconds per request, retries included (pymilvus otherwise retries for minutes)."""
-    consistency_level: Consistency = "Strong"
-    """Weaker levels are faster on a server but may not show a write to the next read."""
+    consistency_level: Consistency = "Session"
+    """``Session``: reads see this process's writes at ``Bounded`` cost. ``Strong`` also shows
+    other processes' writes at once but waits for the server's time tick (~0.3 s) on every read;
+    ``Bounded``/``Eventually`` may not show a write to the next read."""
     flush: Literal["auto", "always", "never"] = "auto"
     """Flush after writes: ``auto`` does on Milvus Lite only (see the module docstring)."""
 
@@ -612,15 +630,105 @@ def translate_error(exc: BaseException, what: str, secret: SecretStr | None = No
 _CLIENT_ERRORS = (MilvusException, grpc.RpcError)
 
 
-# --------------------------------------------------------------------------- Milvus Lite servers
+# --------------------------------------------------------------------- per-process engine state
 
-_lite_lock = threading.Lock()
+_registry_lock = threading.Lock()
 _lite_refs: dict[str, int] = {}
+_engine_locks: dict[tuple[str, str], threading.RLock] = {}
+
+LITE_UNSAFE = frozenset({"upsert", "delete", "flush"})
+"""Client methods Milvus Lite's engine cannot run concurrently on one ``.db`` (module docstring)."""
+
+
+def engine_lock(opts: MilvusOptions) -> threading.RLock:
+    """The process-wide lock of one engine: a ``.db`` directory, or a server's uri and database.
+
+    Re-entrant, so DDL that holds it can make writes that take it again.
+    """
+    key = (os.path.abspath(opts.uri), "") if opts.lite else (opts.uri, opts.db_name)
+    with _registry_lock:
+        return _engine_locks.setdefault(key, threading.RLock())
+
+
+def blocking_call(
+    opts: MilvusOptions, lock: threading.RLock, what: str, fn: Any, *args: Any, **kwargs: Any
+) -> Any:
+    """``fn(*args, **kwargs)`` on a sync client with edgevec's timeout and error translation,
+    serialised by ``lock`` where Milvus Lite needs it (``LITE_UNSAFE``)."""
+    serial = opts.lite and getattr(fn, "__name__", "") in LITE_UNSAFE
+    with lock if serial else contextlib.nullcontext():
+        try:
+            return fn(*args, timeout=opts.timeout, **kwargs)
+        except _CLIENT_ERRORS as exc:
+            raise translate_error(exc, what, opts.token) from exc
+
+
+Call = Callable[..., Any]
+"""A :func:`blocking_call` bound to a store: ``call(what, fn, *args, **kwargs)``."""
+
+
+def create_collection(
+    call: Call, client: Any, defaults: MilvusOptions, spec: CollectionSpec
+) -> tuple[CollectionSpec, MilvusIndexOptions]:
+    """Create, index and load ``spec``'s collection; the caller holds the engine lock.
+
+    The base class checked that the name was free, but a concurrent create may have taken it
+    since: then the collection it made is opened (if its dim and metric are the ones asked for),
+    as ``exist_ok=True`` wants, rather than failing halfway through Milvus' own create.
+    """
+    if call("has collection", client.has_collection, spec.name):
+        found, opts = open_collection(call, client, spec.name)
+        check_existing(found, spec.dim, spec.metric)
+        return found, opts
+    opts = index_options(defaults, spec.options, spec.name)
+    spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+    index = client.prepare_index_params()
+    index.add_index(**index_spec(opts, spec.metric))
+    call(
+        "create collection",
+        client.create_collection,
+        spec.name,
+        schema=build_schema(spec.dim),
+        consistency_level=defaults.consistency_level,
+        properties={META_PROPERTY: collection_meta(spec, opts)},
+    )
+    # sync=False: pymilvus' wait for the index polls every 0.5 s through AllocTimestamp,
+    # which Milvus Lite lacks; the index of an empty collection is ready once acknowledged.
+    call("create index", client.create_index, spec.name, index, sync=False)
+    call("load collection", client.load_collection, spec.name)
+    return spec, opts
+
+
+def cover_delete(call: Call, client: Any, opts: MilvusOptions, name: str) -> None:
+    """Make this process's ``Session`` reads wait for a delete it just made.
+
+    Session reads wait for the last write timestamp pymilvus recorded for the collection, but a
+    Milvus 2.3 server answers a delete with timestamp 0 (measured on 2.3.5), so the next read could
+    still return the deleted records. A timestamp allocated now is later than the delete; recorded
+    as the collection's last write (pymilvus keeps the largest), it covers it. Milvus Lite applies
+    every request in order and has no timestamp oracle, so it needs none.
+    """
+    if opts.lite or opts.consistency_level != "Session":
+        return
+    handler = client._get_connection()  # pymilvus has no public call for AllocTimestamp
+    ts = call("delete", handler.alloc_timestamp)
+    ts_utils.update_collection_ts(name, ts, handler.server_address, opts.db_name)
+
+
+def open_collection(
+    call: Call, client: Any, name: str
+) -> tuple[CollectionSpec, MilvusIndexOptions]:
+    """Describe and load an existing collection; the caller holds the engine lock."""
+    desc = call("describe collection", client.describe_collection, name)
+    index = call("describe index", client.describe_index, name, VECTOR)
+    spec, opts = spec_from_description(name, desc, index or {})
+    call("load collection", client.load_collection, name)
+    return spec, opts
 
 
 def _lite_acquire(uri: str) -> str:
     path = os.path.abspath(uri)  # the key milvus_lite's server manager uses
-    with _lite_lock:
+    with _registry_lock:
         _lite_refs[path] = _lite_refs.get(path, 0) + 1
     return path
 
@@ -628,7 +736,7 @@ def _lite_acquire(uri: str) -> str:
 def _lite_release(path: str) -> None:
     """Stop the in-process Milvus Lite server once its last store closed, freeing the ``.db`` lock
     so another process can open it."""
-    with _lite_lock:
+    with _registry_lock:
         left = _lite_refs.get(path, 0) - 1
         if left > 0:
             _lite_refs[path] = left
@@ -720,11 +828,15 @@ class MilvusCollection(BaseCollection):
     def _delete_ids(self, ids: list[str]) -> None:
         for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
             self._call("delete", self._store.client.delete, filter=ids_filter(part))
-        self._after_write()
+        self._after_delete()
 
     def _delete_filter(self, flt: Filter) -> None:
         self._call("delete", self._store.client.delete, filter=compile_filter(flt))
+        self._after_delete()
+
+    def _after_delete(self) -> None:
         self._after_write()
+        cover_delete(self._store._call, self._store.client, self._store.opts, self.name)
 
     def _count(self, flt: Filter | None) -> int:
         rows = self._call(
@@ -754,6 +866,7 @@ class MilvusStore(BaseStore):
             raise ConfigError(f"MilvusStore needs MilvusOptions, got {type(options).__name__}")
         super().__init__(options)
         self.opts = options
+        self._serial = engine_lock(options)
         self._lite_path = _lite_acquire(options.uri) if options.lite else None
         try:
             self._client: Any = _connect(MilvusClient, options)
@@ -769,10 +882,7 @@ class MilvusStore(BaseStore):
         return AsyncMilvusStore(options)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, timeout=self.opts.timeout, **kwargs)
-        except _CLIENT_ERRORS as exc:
-            raise translate_error(exc, what, self.opts.token) from exc
+        return blocking_call(self.opts, self._serial, what, fn, *args, **kwargs)
 
     def _list_collections(self) -> list[str]:
         return sorted(self._call("list collections", self.client.list_collections))
@@ -783,33 +893,18 @@ class MilvusStore(BaseStore):
         )
 
     def _create(self, spec: CollectionSpec) -> MilvusCollection:
-        opts = index_options(self.opts, spec.options, spec.name)
-        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
-        index = self.client.prepare_index_params()
-        index.add_index(**index_spec(opts, spec.metric))
-        self._call(
-            "create collection",
-            self.client.create_collection,
-            spec.name,
-            schema=build_schema(spec.dim),
-            consistency_level=self.opts.consistency_level,
-            properties={META_PROPERTY: collection_meta(spec, opts)},
-        )
-        # sync=False: pymilvus' wait for the index polls every 0.5 s through AllocTimestamp,
-        # which Milvus Lite lacks; the index of an empty collection is ready once acknowledged.
-        self._call("create index", self.client.create_index, spec.name, index, sync=False)
-        self._call("load collection", self.client.load_collection, spec.name)
+        with self._serial:
+            spec, opts = create_collection(self._call, self.client, self.opts, spec)
         return MilvusCollection(self, spec, opts)
 
     def _open(self, name: str) -> MilvusCollection:
-        desc = self._call("describe collection", self.client.describe_collection, name)
-        index = self._call("describe index", self.client.describe_index, name, VECTOR)
-        spec, opts = spec_from_description(name, desc, index or {})
-        self._call("load collection", self.client.load_collection, name)
+        with self._serial:
+            spec, opts = open_collection(self._call, self.client, name)
         return MilvusCollection(self, spec, opts)
 
     def _drop(self, name: str) -> None:
-        self._call("drop collection", self.client.drop_collection, name)
+        with self._serial:
+            self._call("drop collection", self.client.drop_collection, name)
 
     @property
     def client(self) -> Any:
@@ -917,11 +1012,18 @@ class AsyncMilvusCollection(AsyncBaseCollection):
     async def _delete_ids(self, ids: list[str]) -> None:
         for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
             await self._call("delete", "delete", filter=ids_filter(part))
-        await self._after_write()
+        await self._after_delete()
 
     async def _delete_filter(self, flt: Filter) -> None:
         await self._call("delete", "delete", filter=compile_filter(flt))
+        await self._after_delete()
+
+    async def _after_delete(self) -> None:
         await self._after_write()
+        client, _ = await self._store._clients()
+        await asyncio.to_thread(
+            cover_delete, self._store._call, client, self._store.opts, self.name
+        )
 
     async def _count(self, flt: Filter | None) -> int:
         rows = await self._call(
@@ -946,6 +1048,7 @@ class AsyncMilvusStore(AsyncBaseStore):
     def __init__(self, options: MilvusOptions) -> None:
         super().__init__(options)
         self.opts = options
+        self._serial = engine_lock(options)
         self._sync: Any = None
         self._async: Any = None
         self._lite_path: str | None = None
@@ -982,23 +1085,33 @@ class AsyncMilvusStore(AsyncBaseStore):
             raise
 
     async def _acall(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self.opts.lite and method in LITE_UNSAFE:
+            # Serialised with every other writer of the .db in this process, sync stores too:
+            # a thread holds the lock, so a cancelled task cannot leave it held.
+            return await self._ddl(what, method, *args, **kwargs)
         _, aclient = await self._clients()
         try:
             return await getattr(aclient, method)(*args, timeout=self.opts.timeout, **kwargs)
         except _CLIENT_ERRORS as exc:
             raise translate_error(exc, what, self.opts.token) from exc
 
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return blocking_call(self.opts, self._serial, what, fn, *args, **kwargs)
+
     async def _ddl(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A sync-client call in a worker thread: DDL, and Milvus Lite's serialised writes."""
         client, _ = await self._clients()
-        fn = getattr(client, method)
+        return await asyncio.to_thread(self._call, what, getattr(client, method), *args, **kwargs)
 
-        def call() -> Any:
-            try:
-                return fn(*args, timeout=self.opts.timeout, **kwargs)
-            except _CLIENT_ERRORS as exc:
-                raise translate_error(exc, what, self.opts.token) from exc
+    async def _serialised(self, step: Callable[[Any], T]) -> T:
+        """``step(sync_client)`` in a worker thread holding the engine lock (DDL)."""
+        client, _ = await self._clients()
 
-        return await asyncio.to_thread(call)
+        def locked() -> T:
+            with self._serial:
+                return step(client)
+
+        return await asyncio.to_thread(locked)
 
     async def _list_collections(self) -> list[str]:
         return sorted(await self._ddl("list collections", "list_collections"))
@@ -1009,32 +1122,21 @@ class AsyncMilvusStore(AsyncBaseStore):
         )
 
     async def _create(self, spec: CollectionSpec) -> AsyncMilvusCollection:
-        opts = index_options(self.opts, spec.options, spec.name)
-        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
-        client, _ = await self._clients()
-        index = client.prepare_index_params()
-        index.add_index(**index_spec(opts, spec.metric))
-        await self._ddl(
-            "create collection",
-            "create_collection",
-            spec.name,
-            schema=build_schema(spec.dim),
-            consistency_level=self.opts.consistency_level,
-            properties={META_PROPERTY: collection_meta(spec, opts)},
+        spec, opts = await self._serialised(
+            lambda client: create_collection(self._call, client, self.opts, spec)
         )
-        await self._ddl("create index", "create_index", spec.name, index, sync=False)
-        await self._ddl("load collection", "load_collection", spec.name)
         return AsyncMilvusCollection(self, spec, opts)
 
     async def _open(self, name: str) -> AsyncMilvusCollection:
-        desc = await self._ddl("describe collection", "describe_collection", name)
-        index = await self._ddl("describe index", "describe_index", name, VECTOR)
-        spec, opts = spec_from_description(name, desc, index or {})
-        await self._ddl("load collection", "load_collection", name)
+        spec, opts = await self._serialised(
+            lambda client: open_collection(self._call, client, name)
+        )
         return AsyncMilvusCollection(self, spec, opts)
 
     async def _drop(self, name: str) -> None:
-        await self._ddl("drop collection", "drop_collection", name)
+        await self._serialised(
+            lambda client: self._call("drop collection", client.drop_collection, name)
+        )
 
     async def _close(self) -> None:
         if self._closed:
