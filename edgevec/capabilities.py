@@ -56,8 +56,8 @@ class Capabilities:
         if refused:
             supported = ", ".join(sorted(self.honoured_params())) or "none"
             raise InvalidInputError(
-                f"backend {backend!r} cannot honour search param(s) {', '.join(sorted(refused))} "
-                f"here (it honours: {supported}); nothing was sent"
+                f"backend {backend!r} does not honour the search params "
+                f"{', '.join(sorted(refused))} here (it honours: {supported}); nothing was sent"
             )
 
     def check_filter(self, flt: Filter | None, backend: str) -> None:
