@@ -260,7 +260,7 @@ def test_test_server_semantics_are_pinecones() -> None:
 AWKWARD_PAYLOAD: dict[str, Any] = {
     "a.b": 1, "a": {"b": 2, "c": {"d": [1, "x"]}}, "%25": "pct", "~t": "tilde", "$op": "dollar",
     "": "empty key", "ü ✓": {"": None}, "i": 7, "f": 7.0, "neg": -0.0, "l": ["s"], "e": [],
-    "o": {}, "big": -(2**63), "nested": {"list": [{"k": 1}], "deep": {"deeper": {"x": True}}},
+    "o": {}, "big": -(2**53), "nested": {"list": [{"k": 1}], "deep": {"deeper": {"x": True}}},
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ the way the client expects of Weaviate.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import socket
 import time
@@ -30,9 +31,11 @@ pytest.importorskip(
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 import httpx
 import weaviate  # after the skip guard
+import weaviate.connect.v4
 from weaviate.classes.config import DataType, Property
 from weaviate.classes.query import Filter as WFilter
 from weaviate.classes.query import MetadataQuery
+from weaviate.connect.base import ConnectionParams, ProtocolParams
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateQueryError
 
 import edgevec
@@ -59,6 +62,7 @@ from edgevec.backends.weaviate import (
     property_path,
     to_score,
 )
+from edgevec.backends.weaviate.channel import FailFastError, fail_fast_params
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -515,6 +519,26 @@ def test_unavailable_fails_fast_without_the_clients_backoff(
     assert server.pending_failures == 2  # one request, no retry
     server.fail_next_rpcs(0, clear=True)
     assert coll.count() == 0
+
+
+def test_the_client_builds_its_channels_in_the_one_hooked_method() -> None:
+    """Fail-fast and the deadline rest on overriding ``ConnectionParams._grpc_channel`` (in
+    ``edgevec.backends.weaviate.channel``). A client release that renames it, changes its
+    parameters or stops calling it must fail here instead of bringing the minute of retries back."""
+    hook = inspect.signature(ConnectionParams._grpc_channel)
+    assert list(hook.parameters) == ["self", "proxies", "grpc_msg_size", "is_async", "grpc_config"]
+    assert "._connection_params._grpc_channel(" in inspect.getsource(weaviate.connect.v4)
+    with socket.socket() as sock:  # a port nothing listens on: every RPC is UNAVAILABLE
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    rest = ProtocolParams(host="127.0.0.1", port=port % 65535 + 1, secure=False)
+    rpc = ProtocolParams(host="127.0.0.1", port=port, secure=False)
+    channel = fail_fast_params(rest, rpc)._grpc_channel({}, None, is_async=False)
+    try:
+        with pytest.raises(FailFastError, match="UNAVAILABLE"):
+            channel.unary_unary("/weaviate.v1.Weaviate/Search")(b"", timeout=5.0)
+    finally:
+        channel.close()
 
 
 def test_the_plain_client_would_back_off(

@@ -45,6 +45,7 @@ from edgevec.errors import (
 )
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
+from edgevec.scores import l2_from_squared
 from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
@@ -433,11 +434,8 @@ class FaissCollection(BaseCollection):
         return self._scores(dist), labels
 
     def _scores(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        if self.metric == "l2":  # FAISS reports squared distance; the contract is -‖a-b‖
-            np.maximum(dist, 0.0, out=dist)
-            np.sqrt(dist, out=dist)
-            np.negative(dist, out=dist)
-        return dist
+        # FAISS reports the squared distance for l2 and the inner product otherwise.
+        return l2_from_squared(dist) if self.metric == "l2" else dist
 
     def _hits(
         self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery

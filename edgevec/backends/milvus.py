@@ -94,6 +94,7 @@ from edgevec.errors import (
 )
 from edgevec.filters import And, Cmp, Filter, Not, Or
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name, check_existing
+from edgevec.scores import Reported, to_score
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
 __all__ = [
@@ -492,15 +493,6 @@ def spec_from_description(
     return spec, opts
 
 
-def check_encodable(ids: Sequence[str]) -> None:
-    """VARCHAR and gRPC need UTF-8: reject lone surrogates before the first chunk is written."""
-    for rid in ids:
-        try:
-            rid.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidInputError(f"id is not valid Unicode (lone surrogate): {rid!r}") from exc
-
-
 def build_rows(batch: PreparedUpsert) -> list[dict[str, Any]]:
     return [
         {ID: rid, VECTOR: vec, PAYLOAD: payload, TERMS: payload_terms(payload)}
@@ -521,11 +513,12 @@ def _vector(value: Any) -> Any:
     return None if value is None else np.asarray(value, dtype=np.float32)
 
 
-def to_score(distance: float, metric: Metric) -> float:
-    """edgevec's score: COSINE and IP are already similarities; L2 is the *squared* distance."""
-    if metric == "l2":
-        return -float(np.sqrt(max(distance, 0.0)))
-    return float(distance)
+_REPORTED: dict[Metric, Reported] = {
+    "cosine": "similarity",
+    "dot": "similarity",
+    "l2": "squared_distance",
+}
+"""COSINE and IP are already similarities; L2 is the *squared* distance."""
 
 
 def parse_hits(
@@ -539,7 +532,7 @@ def parse_hits(
             hits.append(
                 Hit(
                     str(h["id"]),
-                    to_score(h["distance"], metric),
+                    to_score(h["distance"], _REPORTED[metric]),
                     dict(entity.get(PAYLOAD) or {}) if q.include_payload else {},
                     _vector(entity.get(VECTOR)) if q.include_vectors else None,
                 )
@@ -768,7 +761,6 @@ class MilvusCollection(BaseCollection):
         return self._store._call(what, fn, self.name, *args, **kwargs)
 
     def _upsert(self, batch: PreparedUpsert) -> None:
-        check_encodable(batch.ids)
         for chunk in batch.chunks(self.capabilities.max_batch):
             self._call("upsert", self._store.client.upsert, build_rows(chunk))
         self._after_write()
@@ -952,7 +944,6 @@ class AsyncMilvusCollection(AsyncBaseCollection):
         return await self._store._acall(what, method, self.name, *args, **kwargs)
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
-        check_encodable(batch.ids)
         for chunk in batch.chunks(self.capabilities.max_batch):
             await self._call("upsert", "upsert", build_rows(chunk))
         await self._after_write()

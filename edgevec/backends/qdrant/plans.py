@@ -1,0 +1,150 @@
+"""Request building and response parsing for one collection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from edgevec.backends.qdrant.codec import RESERVED_KEY, point_id, split_payload, vector_out
+from edgevec.backends.qdrant.filters import compile_filter, compile_present, render_filter
+from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions
+from edgevec.backends.qdrant.steps import Call, ignore
+from edgevec.errors import InvalidInputError
+from edgevec.filters import Filter
+from edgevec.prepare import PreparedQuery, PreparedUpsert
+from edgevec.scores import Reported, to_score
+from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
+
+# Qdrant reports Euclid as the distance ‖a-b‖ (root taken); Cosine and Dot as similarities.
+_REPORTED: dict[Metric, Reported] = {"cosine": "similarity", "dot": "similarity", "l2": "distance"}
+
+
+_QUERY_PARAMS = frozenset({"exact", "hnsw_ef"})
+
+
+class Translator:
+    """Pure request building and response parsing for one collection."""
+
+    __slots__ = ("exact", "hnsw_ef", "local", "metric", "name")
+
+    def __init__(self, spec: CollectionSpec, opts: QdrantCollectionOptions, store: QdrantOptions):
+        self.name = spec.name
+        self.metric: Metric = spec.metric
+        self.local = store.local
+        self.exact = store.exact if opts.exact is None else opts.exact
+        self.hnsw_ef = opts.hnsw_ef
+
+    def _where(self, verb: str) -> str:
+        return f"{verb} in Qdrant collection {self.name!r}"
+
+    def upsert(self, batch: PreparedUpsert) -> Call[None]:
+        metas: list[dict[str, Any]] = [{"id": rid} for rid in batch.ids]
+        if self.metric == "cosine":
+            norms = np.linalg.norm(batch.vectors.astype(np.float64), axis=1)
+            for meta, norm in zip(metas, norms.tolist(), strict=True):
+                meta["norm"] = norm
+        points = models.Batch(
+            ids=[point_id(rid) for rid in batch.ids],
+            vectors=batch.vectors.tolist(),
+            payloads=[{**p, RESERVED_KEY: m} for p, m in zip(batch.payloads, metas, strict=True)],
+        )
+        kwargs = {"collection_name": self.name, "points": points, "wait": True}
+        return Call("upsert", kwargs, ignore, self._where("upsert"))
+
+    def _search_params(self, params: Mapping[str, Any]) -> models.SearchParams | None:
+        unknown = set(params) - _QUERY_PARAMS
+        if unknown:
+            raise InvalidInputError(
+                f"unknown Qdrant query params {sorted(unknown)}; valid: {sorted(_QUERY_PARAMS)}"
+            )
+        if self.local:  # local mode is always exact, and warns about search params
+            return None
+        exact = params.get("exact", self.exact)
+        hnsw_ef = params.get("hnsw_ef", self.hnsw_ef)
+        if not exact and hnsw_ef is None:
+            return None
+        return models.SearchParams(exact=bool(exact), hnsw_ef=None if exact else hnsw_ef)
+
+    def query(self, q: PreparedQuery) -> Call[list[Hits]]:
+        search = self._search_params(q.params)
+        qfilter = compile_filter(q.filter)
+        with_payload: bool | models.PayloadSelectorInclude = (
+            True if q.include_payload else models.PayloadSelectorInclude(include=[RESERVED_KEY])
+        )
+        requests = [
+            models.QueryRequest(
+                query=vec,
+                filter=qfilter,
+                params=search,
+                limit=q.k,
+                with_payload=with_payload,
+                with_vector=q.include_vectors,
+            )
+            for vec in q.vectors.tolist()
+        ]
+        kwargs = {"collection_name": self.name, "requests": requests}
+
+        def parse(responses: list[models.QueryResponse]) -> list[Hits]:
+            return [self._hits(r.points, q) for r in responses]
+
+        return Call("query_batch_points", kwargs, parse, self._where("query"))
+
+    def _score(self, raw: float) -> float:
+        return to_score(raw, _REPORTED[self.metric])
+
+    def _hits(self, points: Sequence[models.ScoredPoint], q: PreparedQuery) -> Hits:
+        hits = []
+        for p in points:
+            user, meta = split_payload(p.payload)
+            hits.append(
+                Hit(
+                    str(meta.get("id", p.id)),
+                    self._score(p.score),
+                    user if q.include_payload else {},
+                    vector_out(p.vector, meta) if q.include_vectors else None,
+                )
+            )
+        return Hits(hits)
+
+    def explain(self, flt: Filter) -> str:
+        return render_filter(flt)
+
+    def get(self, ids: list[str], include_vectors: bool) -> Call[list[Record]]:
+        kwargs = {
+            "collection_name": self.name,
+            "ids": list(dict.fromkeys(point_id(i) for i in ids)),
+            "with_payload": True,
+            "with_vectors": include_vectors,
+        }
+
+        def parse(points: list[models.Record]) -> list[Record]:
+            found: dict[str, Record] = {}
+            for p in points:
+                user, meta = split_payload(p.payload)
+                rid = str(meta.get("id", p.id))
+                vec = vector_out(p.vector, meta) if include_vectors else None
+                found[rid] = Record(rid, vec, user)
+            return [found[i] for i in ids if i in found]
+
+        return Call("retrieve", kwargs, parse, self._where("get"))
+
+    def delete_ids(self, ids: list[str]) -> Call[None]:
+        selector = models.PointIdsList(points=[point_id(i) for i in ids])
+        kwargs = {"collection_name": self.name, "points_selector": selector, "wait": True}
+        return Call("delete", kwargs, ignore, self._where("delete"))
+
+    def delete_filter(self, flt: Filter) -> Call[None]:
+        selector = models.FilterSelector(filter=compile_present(flt))
+        kwargs = {"collection_name": self.name, "points_selector": selector, "wait": True}
+        return Call("delete", kwargs, ignore, self._where("delete"))
+
+    def count(self, flt: Filter | None) -> Call[int]:
+        kwargs = {"collection_name": self.name, "count_filter": compile_filter(flt), "exact": True}
+
+        def parse(result: models.CountResult) -> int:
+            return int(result.count)
+
+        return Call("count", kwargs, parse, self._where("count"))

@@ -1,0 +1,305 @@
+"""The sync and async shells: they own the client, the deadline, and run plans."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any, ClassVar, cast
+
+from pydantic import BaseModel
+from weaviate import WeaviateAsyncClient, WeaviateClient
+
+from edgevec.abase import AsyncBaseStore
+from edgevec.aplanned import AsyncPlannedCollection
+from edgevec.backends.weaviate.channel import DEADLINE
+from edgevec.backends.weaviate.codec import class_name, fixed_properties
+from edgevec.backends.weaviate.connection import client_kwargs
+from edgevec.backends.weaviate.errors import batch_error, mapped_errors
+from edgevec.backends.weaviate.options import WeaviateCollectionOptions, WeaviateOptions
+from edgevec.backends.weaviate.plans import Core
+from edgevec.backends.weaviate.schema import (
+    plan_create,
+    plan_drop,
+    plan_exists,
+    plan_list,
+    plan_open,
+)
+from edgevec.backends.weaviate.steps import Call, Plan, T, resolve
+from edgevec.base import BaseStore
+from edgevec.capabilities import Capabilities
+from edgevec.errors import BackendTimeoutError, BackendUnavailableError, ConfigError, EdgevecError
+from edgevec.filters import OPS
+from edgevec.planned import PlannedCollection
+from edgevec.prepare import PreparedUpsert, check_collection_name
+from edgevec.types import CollectionSpec
+
+MIN_NOT_VERSION = (1, 33, 0)  # the Not operator (and ContainsNone) arrived in Weaviate 1.33
+MAX_RESULTS = 10_000  # Weaviate's QUERY_MAXIMUM_RESULTS default: limit of a search or delete
+
+
+_NEGATING_OPS = frozenset({"not", "ne", "nin"})
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``"1.35.2"`` -> ``(1, 35, 2)``; a ``v`` prefix and pre-release suffixes are ignored."""
+    nums = [
+        int(m.group()) if (m := _LEADING_DIGITS.match(part)) else 0
+        for part in text.lstrip("v").split(".")[:3]
+    ]
+    nums += [0] * (3 - len(nums))
+    return nums[0], nums[1], nums[2]
+
+
+_LEADING_DIGITS = re.compile(r"\d+")
+
+
+def _capabilities(
+    opts: WeaviateOptions, index: str | None, version: tuple[int, ...]
+) -> Capabilities:
+    ops = OPS if version >= MIN_NOT_VERSION else OPS - _NEGATING_OPS
+    return WeaviateStore.capabilities.narrowed(
+        max_batch=opts.batch_size, exact=index == "flat", filter_ops=ops
+    )
+
+
+class WeaviateCollection(PlannedCollection):
+    """A Weaviate collection behind the sync API."""
+
+    backend: ClassVar[str] = "weaviate"
+    planner: Core
+
+    def __init__(
+        self,
+        store: WeaviateStore,
+        spec: CollectionSpec,
+        opts: WeaviateCollectionOptions,
+        props: set[str],
+    ) -> None:
+        caps = _capabilities(store.opts, opts.index, store.version)
+        super().__init__(spec, caps, Core(spec, props), store._run)
+
+    def _upsert(self, batch: PreparedUpsert) -> None:
+        """Every chunk is sent; the rejections of all of them make one error."""
+        errors: dict[str, str] = {}
+        cause: BaseException | None = None
+        for chunk in batch.chunks(self.capabilities.max_batch):
+            rejected, exc = self._run(self.planner.upsert(chunk))
+            errors.update(rejected)
+            cause = cause or exc
+        if errors:
+            raise batch_error(self.name, errors, batch.ids) from cause
+
+
+class WeaviateStore(BaseStore):
+    """Collections in one Weaviate (self-hosted or Weaviate Cloud) through ``WeaviateClient``."""
+
+    backend: ClassVar[str] = "weaviate"
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        native_async=True, max_batch=500, max_k=MAX_RESULTS, persistent=True, exact=False
+    )
+    Options = WeaviateOptions
+
+    def __init__(self, options: BaseModel) -> None:
+        if not isinstance(options, WeaviateOptions):
+            raise ConfigError(f"WeaviateStore needs WeaviateOptions, got {type(options).__name__}")
+        super().__init__(options)
+        self.opts = options
+        self._handles: dict[str, Any] = {}
+        self._client = WeaviateClient(**client_kwargs(options))
+        try:
+            with mapped_errors("connect to Weaviate", options.api_key):
+                self._client.connect()
+                meta = self._client.get_meta()
+        except BaseException:
+            self._client.close()
+            raise
+        self.version = parse_version(str(meta.get("version", "")))
+
+    @classmethod
+    def open_async(cls, options: BaseModel) -> AsyncWeaviateStore:
+        """The native async store (``WeaviateAsyncClient``), not this one in worker threads."""
+        if not isinstance(options, WeaviateOptions):
+            raise ConfigError(f"WeaviateStore needs WeaviateOptions, got {type(options).__name__}")
+        return AsyncWeaviateStore(options)
+
+    def _exec(self, call: Call) -> Any:
+        target: Any = self._client
+        if call.collection is not None:
+            target = self._handles.get(call.collection)
+            if target is None:
+                target = self._handles[call.collection] = self._client.collections.use(
+                    call.collection
+                )
+        with mapped_errors(call.action, self.opts.api_key):
+            return resolve(target, call.method)(**call.kwargs)
+
+    def _run(self, plan: Plan[T]) -> T:
+        """Run ``plan`` to its end within the deadline; errors go back into the plan."""
+        token = DEADLINE.set(time.monotonic() + self.opts.timeout)
+        try:
+            call = next(plan)
+            while True:
+                try:
+                    result = self._exec(call)
+                except EdgevecError as err:
+                    call = plan.throw(err)
+                else:
+                    call = plan.send(result)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        finally:
+            DEADLINE.reset(token)
+
+    def _list_collections(self) -> list[str]:
+        return self._run(plan_list())
+
+    def _has_collection(self, name: str) -> bool:
+        return self._run(plan_exists(check_collection_name(name)))
+
+    def _create(self, spec: CollectionSpec) -> WeaviateCollection:
+        spec, opts = self._run(plan_create(spec, self.opts))
+        props = {p.name for p in fixed_properties()}
+        return WeaviateCollection(self, spec, opts, props)
+
+    def _open(self, name: str) -> WeaviateCollection:
+        spec, opts, props = self._run(plan_open(name))
+        return WeaviateCollection(self, spec, opts, props)
+
+    def _drop(self, name: str) -> None:
+        self._handles.pop(class_name(name), None)
+        self._run(plan_drop(name))
+
+    def _close(self) -> None:
+        with mapped_errors("close Weaviate", self.opts.api_key):
+            self._client.close()
+
+
+class AsyncWeaviateCollection(AsyncPlannedCollection):
+    """A Weaviate collection behind the async API (``WeaviateAsyncClient``, no worker threads)."""
+
+    backend: ClassVar[str] = "weaviate"
+    planner: Core
+
+    def __init__(
+        self,
+        store: AsyncWeaviateStore,
+        spec: CollectionSpec,
+        opts: WeaviateCollectionOptions,
+        props: set[str],
+        version: tuple[int, ...],
+    ) -> None:
+        caps = _capabilities(store.opts, opts.index, version)
+        super().__init__(spec, caps, Core(spec, props), store._run)
+
+    async def _upsert(self, batch: PreparedUpsert) -> None:
+        """Every chunk is sent; the rejections of all of them make one error."""
+        errors: dict[str, str] = {}
+        cause: BaseException | None = None
+        for chunk in batch.chunks(self.capabilities.max_batch):
+            rejected, exc = await self._run(self.planner.upsert(chunk))
+            errors.update(rejected)
+            cause = cause or exc
+        if errors:
+            raise batch_error(self.name, errors, batch.ids) from cause
+
+
+class AsyncWeaviateStore(AsyncBaseStore):
+    """Async twin of :class:`WeaviateStore`; connects on first use, on the running event loop."""
+
+    backend: ClassVar[str] = "weaviate"
+    capabilities: ClassVar[Capabilities] = WeaviateStore.capabilities
+    Options = WeaviateOptions
+
+    def __init__(self, options: BaseModel) -> None:
+        if not isinstance(options, WeaviateOptions):
+            raise ConfigError(f"WeaviateStore needs WeaviateOptions, got {type(options).__name__}")
+        super().__init__(options)
+        self.opts = options
+        self.version: tuple[int, ...] = (0, 0, 0)
+        self._client: WeaviateAsyncClient | None = None
+        self._lock: asyncio.Lock | None = None
+        self._handles: dict[str, Any] = {}
+        self._closed = False
+
+    async def _connected(self) -> WeaviateAsyncClient:
+        if self._closed:
+            raise BackendUnavailableError("this Weaviate store is closed")
+        if self._client is not None:
+            return self._client
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._client is None:
+                client = WeaviateAsyncClient(**client_kwargs(self.opts))
+                try:
+                    with mapped_errors("connect to Weaviate", self.opts.api_key):
+                        await asyncio.wait_for(client.connect(), self.opts.timeout)
+                        meta = await asyncio.wait_for(client.get_meta(), self.opts.timeout)
+                except BaseException:
+                    await client.close()
+                    raise
+                self.version = parse_version(str(meta.get("version", "")))
+                self._client = client
+        return self._client
+
+    async def _exec(self, call: Call) -> Any:
+        client = await self._connected()
+        target: Any = client
+        if call.collection is not None:
+            target = self._handles.get(call.collection)
+            if target is None:
+                target = self._handles[call.collection] = client.collections.use(call.collection)
+        with mapped_errors(call.action, self.opts.api_key):
+            return await resolve(target, call.method)(**call.kwargs)
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        token = DEADLINE.set(time.monotonic() + self.opts.timeout)
+        try:
+            call = next(plan)
+            while True:
+                try:
+                    result = await self._exec(call)
+                except EdgevecError as err:
+                    call = plan.throw(err)
+                else:
+                    call = plan.send(result)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        finally:
+            DEADLINE.reset(token)
+
+    async def _run(self, plan: Plan[T]) -> T:
+        """Run ``plan`` within the deadline; the whole operation is cancelled when it passes."""
+        try:
+            return await asyncio.wait_for(self._drive(plan), self.opts.timeout)
+        except asyncio.TimeoutError as exc:
+            raise BackendTimeoutError(
+                f"Weaviate did not finish within the {self.opts.timeout} s deadline"
+            ) from exc
+
+    async def _list_collections(self) -> list[str]:
+        return await self._run(plan_list())
+
+    async def _has_collection(self, name: str) -> bool:
+        return await self._run(plan_exists(check_collection_name(name)))
+
+    async def _create(self, spec: CollectionSpec) -> AsyncWeaviateCollection:
+        spec, opts = await self._run(plan_create(spec, self.opts))
+        props = {p.name for p in fixed_properties()}
+        return AsyncWeaviateCollection(self, spec, opts, props, self.version)
+
+    async def _open(self, name: str) -> AsyncWeaviateCollection:
+        spec, opts, props = await self._run(plan_open(name))
+        return AsyncWeaviateCollection(self, spec, opts, props, self.version)
+
+    async def _drop(self, name: str) -> None:
+        self._handles.pop(class_name(name), None)
+        await self._run(plan_drop(name))
+
+    async def _close(self) -> None:
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None:
+            with mapped_errors("close Weaviate", self.opts.api_key):
+                await client.close()
