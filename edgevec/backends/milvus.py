@@ -95,6 +95,7 @@ from edgevec.errors import (
 from edgevec.filters import And, Cmp, Filter, Not, Or
 from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name, check_existing
 from edgevec.scores import Reported, to_score
+from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
 __all__ = [
@@ -427,15 +428,24 @@ def index_spec(opts: MilvusIndexOptions, metric: Metric) -> dict[str, Any]:
 
 
 def search_params(
-    opts: MilvusIndexOptions, metric: Metric, k: int, extra: Mapping[str, Any]
+    opts: MilvusIndexOptions, metric: Metric, k: int, asked: SearchParams
 ) -> dict[str, Any]:
+    """Milvus search parameters for one query; ``asked`` holds only what the collection's
+    capabilities honour (see :func:`capabilities_of`)."""
     params: dict[str, Any] = {}
     if opts.index == "HNSW":
-        params["ef"] = max(opts.ef, k)
-    elif opts.index == "IVF_FLAT":
-        params["nprobe"] = min(opts.nprobe, opts.nlist)
-    params.update(extra)
+        params["ef"] = max(asked.ef or opts.ef, k)
+    elif opts.index == "IVF_FLAT":  # probing every list is an exact scan
+        params["nprobe"] = opts.nlist if asked.exact else min(opts.nprobe, opts.nlist)
     return {"metric_type": _METRIC_TO_MILVUS[metric], "params": params}
+
+
+def capabilities_of(opts: MilvusIndexOptions) -> Capabilities:
+    """FLAT is exact; HNSW honours ``ef`` per query; IVF_FLAT ``exact`` (all lists probed)."""
+    honoured = {"HNSW": frozenset({"ef"}), "IVF_FLAT": frozenset({"exact"})}
+    return MilvusStore.capabilities.narrowed(
+        exact=opts.index == "FLAT", search_params=honoured.get(opts.index, frozenset())
+    )
 
 
 MAX_EF = 32_768
@@ -753,7 +763,7 @@ class MilvusCollection(BaseCollection):
     backend: ClassVar[str] = "milvus"
 
     def __init__(self, store: MilvusStore, spec: CollectionSpec, opts: MilvusIndexOptions) -> None:
-        super().__init__(spec, MilvusStore.capabilities.narrowed(exact=opts.index == "FLAT"))
+        super().__init__(spec, capabilities_of(opts))
         self._store = store
         self.opts = opts
 
@@ -936,7 +946,7 @@ class AsyncMilvusCollection(AsyncBaseCollection):
     def __init__(
         self, store: AsyncMilvusStore, spec: CollectionSpec, opts: MilvusIndexOptions
     ) -> None:
-        super().__init__(spec, MilvusStore.capabilities.narrowed(exact=opts.index == "FLAT"))
+        super().__init__(spec, capabilities_of(opts))
         self._store = store
         self.opts = opts
 
