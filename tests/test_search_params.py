@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import edgevec
 from edgevec import Capabilities, InvalidInputError, SearchParams
 from edgevec.search_params import DEFAULT, as_search_params
 
@@ -40,3 +41,19 @@ def test_capabilities_name_what_they_honour() -> None:
         ann.check_params(SearchParams(exact=True), "x")
     with pytest.raises(InvalidInputError, match="honours: none"):
         Capabilities(exact=False).check_params(SearchParams(exact=True), "x")
+
+
+def test_a_score_equal_to_the_threshold_is_kept() -> None:
+    """``score >= threshold``, inclusive: checked on FAISS flat, whose scores repeat exactly."""
+    store = edgevec.connect("faiss")
+    coll = store.create_collection("ties", dim=3, metric="l2")
+    coll.upsert_arrays(["a", "b", "c"], np.array([[0, 0, 0], [1, 0, 0], [0, 2, 0]], np.float32))
+    q = np.zeros(3, np.float32)
+    assert coll.query(q, k=3, score_threshold=-1.0).ids == ["a", "b"]
+    assert coll.query(q, k=3, score_threshold=np.float32(-0.5)).ids == ["a"]
+    assert coll.query(q, k=1, score_threshold=-2.0).ids == ["a"]  # the k best, then the threshold
+    assert coll.query_batch(np.stack([q, q]), k=3, score_threshold=-2) == [
+        coll.query(q, k=3),
+        coll.query(q, k=3),
+    ]
+    store.close()

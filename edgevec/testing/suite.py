@@ -646,11 +646,14 @@ class ConformanceSuite:
         for flt in (None, F("n") >= 3):
             full = coll.query(q, k=20, filter=flt)
             for tie in (0, 4, len(full) - 1):
-                t = full[tie].score  # a hit scoring exactly the threshold is kept
+                # A threshold equal to a hit's score: engines may recompute that score a few
+                # ulps apart (Qdrant local mode does), so the hit may fall either side of it.
+                t = full[tie].score
                 got = coll.query(q, k=20, filter=flt, score_threshold=t)
                 assert all(h.score >= t for h in got)
-                assert full[tie].id in got.ids
-                assert got.ids == [h.id for h in full if h.score >= t]
+                assert np.all(np.diff(got.scores) <= 1e-6)
+                kept = {h.id for h in full if h.score >= t + THRESHOLD_TIE}
+                assert kept <= set(got.ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
                 surely = {h.id for h in full if true[h.id] >= t + THRESHOLD_TIE + SCORE_TOL}
                 assert surely <= set(got.ids)
                 assert all(true[i] >= t - THRESHOLD_TIE - SCORE_TOL for i in got.ids)
@@ -658,7 +661,7 @@ class ConformanceSuite:
                     top = oracle_topk(ids, vecs, pays, q, 20, metric, flt)
                     assert {i for i, s in top if s >= t + SCORE_TOL} <= set(got.ids)
             batch = coll.query_batch(np.stack([q, vecs[0]]), k=20, filter=flt, score_threshold=t)
-            assert batch[0].ids == got.ids
+            assert kept <= set(batch[0].ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
             assert all(h.score >= t for h in batch[1])
         above = {"cosine": 1.01, "l2": 1e-3, "dot": float(max(true.values())) + 1.0}[metric]
         nothing = coll.query(q, k=20, score_threshold=above)
@@ -686,7 +689,7 @@ class ConformanceSuite:
             assert mine[0].id == ids[5]
         assert all(h.vector is not None for h in mine)
         self._check(coll, mine, (ids, vecs, pays), vecs[5], 6, None)
-        t = hits[2].score
+        t = hits[2].score - THRESHOLD_TIE  # clear of the engine's rounding, not of hits[3]
         assert coll.query_by_id(ids[5], k=6, filter=flt, score_threshold=t).ids == hits.ids[:3]
         with pytest.raises(RecordNotFoundError, match="nope"):
             coll.query_by_id("nope", k=3)
