@@ -8,6 +8,7 @@ import pytest
 import edgevec
 from edgevec import Capabilities, InvalidInputError, SearchParams
 from edgevec.search_params import DEFAULT, as_search_params
+from edgevec.testing.wrappers import VectorEmbedder
 
 
 def test_mapping_and_model_are_one_value() -> None:
@@ -56,4 +57,15 @@ def test_a_score_equal_to_the_threshold_is_kept() -> None:
         coll.query(q, k=3),
         coll.query(q, k=3),
     ]
+    store.close()
+
+
+def test_bound_search_takes_the_threshold_and_params() -> None:
+    """Image de-duplication searches by item: ``search`` passes both options to ``query``."""
+    store = edgevec.connect("faiss", index="hnsw")
+    coll = store.create_collection("bound", embedder=VectorEmbedder(3, "cosine"))
+    coll.add(["a", "b"], [np.array([1, 0, 0], np.float32), np.array([0.6, 0.8, 0], np.float32)])
+    item = np.array([1, 0.01, 0], np.float32)
+    assert coll.search(item, k=2, score_threshold=0.98, params={"ef": 32}).ids == ["a"]
+    assert coll.query_by_id("a", k=2).ids == ["b"]
     store.close()
