@@ -1,101 +1,32 @@
-"""In-process FAISS backend: the embedded default.
-
-Index kinds: ``flat`` (exact) and ``hnsw`` (``hnsw_m``, ``ef_construction``, ``ef_search``). Every
-record lives in a *slot*: the FAISS internal id is the slot number, a dict maps the caller's str id
-to it. FAISS HNSW cannot remove vectors, so an overwrite or delete tombstones the old slot (searches
-skip it through an ``IDSelectorBitmap``) and the collection is compacted (rebuilt) once tombstones
-pass ``compact_fraction``. Filters run as a pre-filter over a columnar payload index; when a filter
-lets through only a small share of rows, the search switches to an exact scan of just those rows,
-so filtered recall does not collapse on HNSW (whose graph walk loses recall on narrow filters).
-
-With ``path`` set, each collection's rows live in a SQLite file, the record of truth: every write
-call is one transaction, committed before it is applied in memory (see
-:mod:`edgevec.backends._rowstore`). The FAISS index is a cache rebuilt from those rows on open;
-an HNSW graph is also saved beside them (:mod:`edgevec.backends._index_cache`) and reused when it
-reflects the latest write.
-"""
+"""One FAISS collection in memory: index, id map, payload columns, tombstones (and its rows)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
-from edgevec.backends._collection_dirs import CollectionDirs
-from edgevec.backends._index_cache import CACHE_NAME, load_index, save_index
-from edgevec.backends._local import DirLock
-from edgevec.backends._rowstore import DB_NAME, RowStore
-from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
+from edgevec.backends._index_cache import load_index, save_index
+from edgevec.backends._rowstore import RowStore
+from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
+from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
-from edgevec.config import parse_options
-from edgevec.errors import (
-    CollectionExistsError,
-    CollectionNotFoundError,
-    ConfigError,
-    CorruptDataError,
-    EdgevecError,
-    StoreClosedError,
-)
+from edgevec.errors import CorruptDataError, EdgevecError
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.types import CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
-__all__ = ["FaissCollection", "FaissIndexOptions", "FaissOptions", "FaissStore"]
+__all__ = ["FaissCollection"]
 
 log = logging.getLogger("edgevec.faiss")
 
-# FAISS's bundled stubs are partial (no SearchParametersHNSW, IndexFlat.get_xb, ...): use it as Any.
-faiss: Any = _faiss
-
-
-class FaissIndexOptions(BaseModel):
-    """Per-collection index options (``create_collection(..., index="hnsw", ef_search=128)``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    index: Literal["flat", "hnsw"] = "flat"
-    hnsw_m: int = Field(32, ge=4, le=256)
-    ef_construction: int = Field(200, ge=8, le=4096)
-    ef_search: int = Field(64, ge=1, le=32_768)
-    exact_rows: int = Field(40_000, ge=0)
-    """HNSW: a filter admitting at most this many rows is answered by an exact scan of them."""
-    exact_fraction: float = Field(0.05, ge=0.0, le=1.0)
-    """HNSW: ... or at most this share of all rows (for collections far beyond ``exact_rows``)."""
-    compact_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    """Rebuild once tombstoned slots exceed this share of all slots."""
-
-
-class FaissOptions(FaissIndexOptions):
-    """Options of ``edgevec.connect("faiss", ...)``; the index options are collection defaults."""
-
-    path: str | None = None
-    """Directory to persist collections in; ``None`` keeps everything in memory."""
-    durable: bool = True
-    """With ``path``: an acknowledged write survives power loss (SQLite ``synchronous=EXTRA``).
-
-    ``False`` skips the fsyncs: a killed process still loses nothing, but a power loss may lose
-    recent writes or damage the file (then reported as :class:`CorruptDataError`)."""
-    checkpoint_rows: int = Field(50_000, ge=1)
-    """HNSW with ``path``: save the graph after this many written records (and on close), so a
-    reopen after a crash rebuilds at most this much work's worth of staleness."""
-    threads: int | None = Field(None, ge=1)
-    """OpenMP threads FAISS may use (process-wide); ``None`` leaves FAISS's default."""
-
-
-_METRIC = {
-    "cosine": faiss.METRIC_INNER_PRODUCT,
-    "dot": faiss.METRIC_INNER_PRODUCT,
-    "l2": faiss.METRIC_L2,
-}
+CAPABILITIES = Capabilities(max_batch=100_000, persistent=True)
 _MIN_COMPACT_SLOTS = 64
 
 
@@ -117,7 +48,7 @@ class FaissCollection(BaseCollection):
         checkpoint_rows: int = 0,
     ) -> None:
         exact = opts.index == "flat"
-        super().__init__(spec, FaissStore.capabilities.narrowed(exact=exact))
+        super().__init__(spec, CAPABILITIES.narrowed(exact=exact))
         self.opts = opts
         self._rows = rows
         self._cache = cache
@@ -130,7 +61,7 @@ class FaissCollection(BaseCollection):
     # -- state ------------------------------------------------------------------------------
 
     def _new_index(self) -> Any:
-        d, metric = self.dim, _METRIC[self.metric]
+        d, metric = self.dim, METRIC[self.metric]
         if self.opts.index == "hnsw":
             index = faiss.IndexHNSWFlat(d, self.opts.hnsw_m, metric)
             index.hnsw.efConstruction = self.opts.ef_construction
@@ -228,7 +159,7 @@ class FaissCollection(BaseCollection):
         rows = self._rows.load(self.dim)
         cached = None
         if self._cache is not None:
-            cached = load_index(self._cache, self.dim, _METRIC[self.metric])
+            cached = load_index(self._cache, self.dim, METRIC[self.metric])
         fresh = np.ones(len(rows.ids), dtype=bool)
         if cached is not None:
             ids, sums, index = cached
@@ -490,146 +421,3 @@ class FaissCollection(BaseCollection):
                     self._save_graph()
             finally:
                 self._rows.close()
-
-
-class FaissStore(BaseStore):
-    """Collections held in process by FAISS, optionally persisted under ``path``.
-
-    One lock guards the set of collections, so concurrent ``collection()`` and
-    ``create_collection()`` calls share one object per name and never create a collection twice.
-    """
-
-    backend: ClassVar[str] = "faiss"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100_000, persistent=True)
-    Options = FaissOptions
-
-    def __init__(self, options: BaseModel) -> None:
-        assert isinstance(options, FaissOptions)
-        super().__init__(options)
-        self.opts = options
-        self._lock = threading.RLock()
-        self._closed = False
-        self._collections: dict[str, FaissCollection] = {}
-        self._dirs: CollectionDirs | None = None
-        self._dir_lock: DirLock | None = None
-        if options.threads:
-            faiss.omp_set_num_threads(options.threads)
-        if options.path is not None:
-            root = _data_dir(options.path)
-            self._dir_lock = DirLock(root, ".lock", f"{root} is in use by another edgevec store")
-            self._dirs = CollectionDirs(root)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError("this FAISS store is closed")
-
-    def _list_collections(self) -> list[str]:
-        with self._lock:
-            self._check_open()
-            names = set(self._collections)
-            if self._dirs is not None:
-                names.update(self._dirs.names())
-            return sorted(names)
-
-    def _create(self, spec: CollectionSpec) -> FaissCollection:
-        merged = {
-            **self.opts.model_dump(include=set(FaissIndexOptions.model_fields)),
-            **spec.options,
-        }
-        opts = parse_options(FaissIndexOptions, merged, f"FAISS index options for {spec.name!r}")
-        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
-        with self._lock:
-            self._check_open()
-            if spec.name in self._collections:
-                raise CollectionExistsError(f"collection {spec.name!r} already exists")
-            if self._dirs is None:
-                coll = FaissCollection(spec, opts)
-            else:
-                meta = {
-                    "dim": spec.dim, "metric": spec.metric, "options": opts.model_dump(),
-                    "fingerprint": spec.fingerprint,
-                }  # fmt: skip
-                where = self._dirs.create(spec.name, lambda d: RowStore.create(d / DB_NAME, meta))
-                coll = self._attach(spec, opts, where, self._open_rows(where))
-            self._collections[spec.name] = coll
-            return coll
-
-    def _open_rows(self, where: Path) -> RowStore:
-        return RowStore(where / DB_NAME, durable=self.opts.durable)
-
-    def _attach(
-        self, spec: CollectionSpec, opts: FaissIndexOptions, where: Path, rows: RowStore
-    ) -> FaissCollection:
-        """A collection over its open record file, loaded; the file is closed on failure."""
-        cache = where / CACHE_NAME if opts.index == "hnsw" else None
-        coll = FaissCollection(spec, opts, rows, cache, self.opts.checkpoint_rows)
-        try:
-            coll._load()
-        except BaseException:
-            rows.close()
-            raise
-        return coll
-
-    def _open(self, name: str) -> FaissCollection:
-        with self._lock:
-            self._check_open()
-            coll = self._collections.get(name)
-            if coll is not None:
-                return coll
-            if self._dirs is None or self._dirs.status(name) == "absent":
-                raise CollectionNotFoundError(f"no collection named {name!r}")
-            self._dirs.check_readable(name)
-            where = self._dirs.path(name)
-            rows = self._open_rows(where)
-            try:
-                meta = rows.meta
-                opts = FaissIndexOptions.model_validate(meta["options"])
-                spec = CollectionSpec(
-                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"]
-                )
-            except (KeyError, TypeError, ValueError) as exc:  # pydantic's error is a ValueError
-                rows.close()
-                raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc
-            coll = self._attach(spec, opts, where, rows)
-            self._collections[name] = coll
-            return coll
-
-    def _drop(self, name: str) -> None:
-        with self._lock:
-            self._check_open()
-            coll = self._collections.pop(name, None)
-            if coll is not None:
-                coll._shut(CollectionNotFoundError(f"collection {name!r} was dropped"), save=False)
-            if self._dirs is not None and self._dirs.status(name) != "absent":
-                self._dirs.drop(name)
-            elif coll is None:
-                raise CollectionNotFoundError(f"no collection named {name!r}")
-
-    def _close(self) -> None:
-        """Save HNSW graphs, close every collection (its handles refuse later calls), unlock."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            try:
-                for coll in self._collections.values():
-                    coll._shut(StoreClosedError("the FAISS store was closed"), save=True)
-            finally:
-                self._collections.clear()
-                if self._dir_lock is not None:
-                    self._dir_lock.release()
-                    self._dir_lock = None
-
-
-def _data_dir(path: str) -> Path:
-    """``path=`` as a directory, created if missing; anything else is a :class:`ConfigError`."""
-    if "\0" in path:
-        raise ConfigError("FAISS option 'path' contains a NUL character")
-    root = Path(path)
-    if os.path.lexists(root) and not root.is_dir():
-        raise ConfigError(f"FAISS option 'path' must be a directory, but {path!r} is not one")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"FAISS option 'path': cannot create directory {path!r}: {exc}") from exc
-    return root
