@@ -14,12 +14,13 @@ import numpy.typing as npt
 from edgevec.backends._index_cache import load_index, save_index
 from edgevec.backends._rowstore import RowStore
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
+from edgevec.backends.faiss.rwlock import ReadWriteLock
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
-from edgevec.types import CollectionSpec, Hit, Hits, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
 __all__ = ["FaissCollection"]
@@ -55,7 +56,10 @@ class FaissCollection(BaseCollection):
         self._checkpoint_rows = checkpoint_rows
         self._unsaved = 0  # records written since the HNSW cache was last saved
         self._refusal: EdgevecError | None = None  # set once the store closed or dropped it
-        self._lock = threading.RLock()
+        # Queries share the collection, writes (and compaction) have it alone; the payload
+        # columns grow lazily on a filter's first use, so building them is serialised apart.
+        self._lock = ReadWriteLock()
+        self._columns_lock = threading.Lock()
         self._reset(None)
 
     # -- state ------------------------------------------------------------------------------
@@ -223,7 +227,7 @@ class FaissCollection(BaseCollection):
     def _upsert(self, batch: PreparedUpsert) -> None:
         if not batch.ids:
             return
-        with self._lock:
+        with self._lock.write():
             self._check_open()
             sums = None
             if self._rows is not None:  # commit first: memory never runs ahead of the disk
@@ -242,34 +246,38 @@ class FaissCollection(BaseCollection):
                 self._save_graph()
 
     def _delete_ids(self, ids: list[str]) -> None:
-        with self._lock:
+        with self._lock.write():
             self._check_open()
-            present = [i for i in ids if i in self._slot]
-            if not present:
-                return
-            slots = [self._slot[i] for i in present]
-            if self._rows is not None:
-                self._rows.delete(present, self._sums[slots])
-            self._tombstone(slots)
-            self._after_write(len(present))
+            self._delete_present([i for i in ids if i in self._slot])
 
     def _delete_filter(self, flt: Filter) -> None:
-        with self._lock:
+        with self._lock.write():
             self._check_open()
             slots = np.flatnonzero(self._mask(flt))
             ids: list[str] = [self._ids[s] for s in slots]  # type: ignore[misc]  # live slots have ids
-            if ids:
-                self._delete_ids(ids)
+            self._delete_present(ids)
+
+    def _delete_present(self, present: list[str]) -> None:
+        """Delete stored ids (commit first, then tombstone); the caller holds the write lock."""
+        if not present:
+            return
+        slots = [self._slot[i] for i in present]
+        if self._rows is not None:
+            self._rows.delete(present, self._sums[slots])
+        self._tombstone(slots)
+        self._after_write(len(present))
 
     def _mask(self, flt: Filter | None) -> npt.NDArray[np.bool_]:
         if flt is None:
             alive: npt.NDArray[np.bool_] = self._alive.copy()
             return alive
-        mask: npt.NDArray[np.bool_] = self._payloads.mask(flt) & self._alive
+        with self._columns_lock:
+            matched = self._payloads.mask(flt)
+        mask: npt.NDArray[np.bool_] = matched & self._alive
         return mask
 
     def _count(self, flt: Filter | None) -> int:
-        with self._lock:
+        with self._lock.read():
             self._check_open()
             if flt is None:
                 return len(self._slot)
@@ -282,7 +290,7 @@ class FaissCollection(BaseCollection):
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        with self._lock:
+        with self._lock.read():
             self._check_open()
             slots = np.fromiter((self._slot[i] for i in ids if i in self._slot), dtype=np.int64)
             vecs = self._vectors_out(slots) if include_vectors else None
@@ -296,34 +304,46 @@ class FaissCollection(BaseCollection):
             ]
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
-        vecs = q.vectors
-        if self.metric == "cosine":
-            vecs = normalize_rows(vecs)
-        with self._lock:
-            self._check_open()
-            n_slots = len(self._ids)
-            if q.filter is None and self._dead == 0:
-                k = min(q.k, n_slots)
-                scores, slots = (
-                    self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
-                )
-            else:
-                mask = self._mask(q.filter)
-                allowed = int(np.count_nonzero(mask))
-                k = min(q.k, allowed)
-                share = allowed / n_slots if n_slots else 0.0
-                if k == 0:
-                    scores, slots = self._empty(len(vecs))
-                elif self.opts.index == "hnsw" and (
-                    allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
-                ):
-                    # A filter correlated with the vectors (a class label) cuts the graph apart:
-                    # measured recall@10 0.66 at 10 % and 0.72 at 50 % of rows on Fashion-MNIST
-                    # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
-                    scores, slots = self._search(vecs, k, mask, q.params, exact=True)
-                else:
-                    scores, slots = self._search(vecs, k, mask, q.params, share=share)
+        with self._lock.read():
+            scores, slots = self._nearest(q)
             return self._hits(scores, slots, q)
+
+    def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        # The FAISS result matrices are already the answer: map slots to ids, pad to k.
+        n = len(q.vectors)
+        ids = np.full((n, q.k), None, dtype=object)
+        out = np.full((n, q.k), np.nan, dtype=np.float32)
+        with self._lock.read():
+            scores, slots = self._nearest(q)
+            names = self._ids
+            found = [names[s] if s >= 0 else None for s in slots.ravel().tolist()]
+        width = slots.shape[1]
+        ids[:, :width] = np.array(found, dtype=object).reshape(n, width)
+        out[:, :width] = np.where(slots >= 0, scores, np.nan)
+        return ArrayHits(ids, out)
+
+    def _nearest(self, q: PreparedQuery) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Scores and slots (``-1`` past the last hit) of ``q``; the caller holds the read lock."""
+        self._check_open()
+        vecs = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
+        n_slots = len(self._ids)
+        if q.filter is None and self._dead == 0:
+            k = min(q.k, n_slots)
+            return self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+        mask = self._mask(q.filter)
+        allowed = int(np.count_nonzero(mask))
+        k = min(q.k, allowed)
+        share = allowed / n_slots if n_slots else 0.0
+        if k == 0:
+            return self._empty(len(vecs))
+        if self.opts.index == "hnsw" and (
+            allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
+        ):
+            # A filter correlated with the vectors (a class label) cuts the graph apart:
+            # measured recall@10 0.66 at 10 % and 0.72 at 50 % of rows on Fashion-MNIST
+            # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
+            return self._search(vecs, k, mask, q.params, exact=True)
+        return self._search(vecs, k, mask, q.params, share=share)
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -410,7 +430,7 @@ class FaissCollection(BaseCollection):
 
     def _shut(self, refusal: EdgevecError, *, save: bool) -> None:
         """Refuse every later call with ``refusal``; save the HNSW graph first if ``save``."""
-        with self._lock:
+        with self._lock.write():
             if self._refusal is not None:
                 return
             self._refusal = refusal
