@@ -8,7 +8,12 @@ from the same Fashion-MNIST vectors in the same batches, then timed interleaved 
 * recall@10 against exact ground truth, and how often edgevec's top-10 equals raw FAISS's;
 * filtered queries on the class label (~10 % of rows pass) and label + shard (~1 %): edgevec's
   ``F`` filter against FAISS given an ``IDSelectorBitmap`` built once from the same mask;
+* queries/s with 1, 2 and 4 reader threads sharing one collection (or one raw index);
 * cold ``import edgevec`` in fresh interpreters, next to ``import numpy`` and ``import faiss``.
+
+Raw FAISS builds its own index for the upsert timing; every query series then runs against a
+byte copy of edgevec's own index (and the A/A control against another copy), so both sides
+search the same graph yet none shares memory, and so warm caches, with another.
 
 Targets (issue 2): edgevec <= 1.10x raw FAISS per single query, <= 1.03x per batch, identical
 recall. Results print as Markdown tables and are written to ``benchmarks/results/*.json``.
@@ -23,6 +28,7 @@ import gc
 import os
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +57,7 @@ from edgevec import F, Filter
 TARGET_SINGLE = 1.10
 TARGET_BATCH = 1.03
 EDGEVEC, RAW, CONTROL = "edgevec", "faiss", "faiss copy"
+ARRAYS = "edgevec query_arrays"
 
 IntMatrix = npt.NDArray[np.int64]
 
@@ -85,6 +92,8 @@ class IndexResult:
     recall_queries: int
     same_top_k: float
     filtered: list[FilteredResult] = field(default_factory=list)
+    readers: dict[str, Any] = field(default_factory=dict)
+    """Queries/s by contender and reader threads, and the median paired edgevec/raw ratio."""
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -209,6 +218,9 @@ def bench_index(
     upsert_s = {name: float(ns.sum()) / 1e9 for name, ns in up.items()}
     # A/A control: a byte-identical copy of the raw index, timed alongside. Its ratio to the raw
     # index is the noise floor of this run; edgevec's ratio means something only above it.
+    # Every query series searches a byte copy of edgevec's own index (same graph, own memory).
+    own: Any = coll
+    raw = faiss.deserialize_index(faiss.serialize_index(own._index))
     control = faiss.deserialize_index(faiss.serialize_index(raw))
 
     # Single queries, every query timed `single_rounds` times.
@@ -236,6 +248,7 @@ def bench_index(
     batch, bout = interleaved(
         {
             EDGEVEC: lambda i: coll.query_batch(xq[bstarts[i] : bstarts[i] + bs], k=k),
+            ARRAYS: lambda i: coll.query_arrays(xq[bstarts[i] : bstarts[i] + bs], k=k),
             RAW: lambda i: raw.search(xq[bstarts[i] : bstarts[i] + bs], k),
             CONTROL: lambda i: control.search(xq[bstarts[i] : bstarts[i] + bs], k),
         },
@@ -263,6 +276,7 @@ def bench_index(
         paired={
             "single": paired_ratio(single[EDGEVEC], single[RAW]),
             "batch": paired_ratio(batch[EDGEVEC], batch[RAW]),
+            "arrays": paired_ratio(batch[ARRAYS], batch[RAW]),
             "single A/A": paired_ratio(single[CONTROL], single[RAW]),
             "batch A/A": paired_ratio(batch[CONTROL], batch[RAW]),
         },
@@ -326,8 +340,75 @@ def bench_index(
         )
         del sel, bitmap
 
+    result.readers = bench_readers(coll, raw, xq, k, args)
     store.close()
     return result
+
+
+def queries_per_second(
+    search: Any, queries: npt.NDArray[np.float32], k: int, threads: int, seconds: float
+) -> float:
+    """Single queries/s of ``threads`` threads calling ``search(query, k)`` for ``seconds``."""
+    counts = [0] * threads
+    start = threading.Barrier(threads + 1)
+
+    def work(t: int) -> None:
+        start.wait()
+        i, end = t, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            search(queries[i % len(queries) : i % len(queries) + 1], k)
+            i += threads
+        counts[t] = (i - t) // threads
+
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    start.wait()
+    for th in pool:
+        th.join()
+    return sum(counts) / seconds
+
+
+def bench_readers(
+    coll: edgevec.BaseCollection,
+    raw: Any,
+    xq: npt.NDArray[np.float32],
+    k: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Queries/s of 1, 2, 4 concurrent reader threads: edgevec vs raw FAISS, interleaved.
+
+    Every round runs each contender at each thread count for ``--reader-seconds``, alternating
+    which goes first; FAISS's OpenMP is pinned to 1 thread here so the threads are the only
+    parallelism (a single query does not use OpenMP anyway). Ratios are raw/edgevec queries/s
+    per round (so > 1 means edgevec is slower), reported as medians.
+    """
+    contenders = {
+        EDGEVEC: lambda q, kk: coll.query(q[0], k=kk),
+        RAW: lambda q, kk: raw.search(q, kk),
+    }
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    qps: dict[str, dict[int, list[float]]] = {name: {} for name in contenders}
+    try:
+        for rnd in range(args.reader_rounds):
+            for threads in args.reader_threads:
+                progress(f"readers: round {rnd + 1}, {threads} thread(s)")
+                order = list(contenders) if (rnd + threads) % 2 else list(contenders)[::-1]
+                for name in order:
+                    got = queries_per_second(contenders[name], xq, k, threads, args.reader_seconds)
+                    qps[name].setdefault(threads, []).append(got)
+    finally:
+        faiss.omp_set_num_threads(before)
+    return {
+        "qps": {name: {t: float(np.median(v)) for t, v in by.items()} for name, by in qps.items()},
+        "paired": {
+            t: float(np.median(np.divide(qps[RAW][t], qps[EDGEVEC][t])))
+            for t in args.reader_threads
+        },
+        "rounds": args.reader_rounds,
+        "seconds": args.reader_seconds,
+    }
 
 
 # -- import time ----------------------------------------------------------------------------
@@ -362,11 +443,13 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
     tables = []
     rows: list[list[object]] = []
     for r in results:
-        for mode, lat, key, target in (
-            ("single", r.single, "single", TARGET_SINGLE),
-            (f"batch of {r.batch_size}", r.batch, "batch", TARGET_BATCH),
+        for mode, lat, ours, key, target in (
+            ("single", r.single, EDGEVEC, "single", TARGET_SINGLE),
+            (f"batch of {r.batch_size}", r.batch, EDGEVEC, "batch", TARGET_BATCH),
+            (f"query_arrays, batch of {r.batch_size}", r.batch, ARRAYS, "arrays", TARGET_BATCH),
         ):
-            ev, fa = lat[EDGEVEC], lat[RAW]
+            aa = "single A/A" if key == "single" else "batch A/A"
+            ev, fa = lat[ours], lat[RAW]
             rows.append(
                 [
                     r.kind,
@@ -374,8 +457,8 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
                     fmt_ms(ev.p50_ms),
                     fmt_ms(fa.p50_ms),
                     fmt_ratio(ratio(ev.p50_ms, fa.p50_ms)),
-                    fmt_ratio(r.paired[key], target, abs(r.paired[f"{key} A/A"] - 1)),
-                    fmt_ratio(r.paired[f"{key} A/A"]),
+                    fmt_ratio(r.paired[key], target, abs(r.paired[aa] - 1)),
+                    fmt_ratio(r.paired[aa]),
                     fmt_ms(ev.p99_ms),
                     fmt_ms(fa.p99_ms),
                     fmt_ratio(ratio(ev.p99_ms, fa.p99_ms)),
@@ -471,6 +554,31 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
                 rows,
             )
         )
+    rows = [
+        [
+            r.kind,
+            t,
+            f"{r.readers['qps'][EDGEVEC][t]:,.0f}",
+            f"{r.readers['qps'][RAW][t]:,.0f}",
+            fmt_ratio(r.readers["paired"][t]),
+            fmt_ratio(
+                r.readers["qps"][EDGEVEC][t]
+                / r.readers["qps"][EDGEVEC][min(r.readers["qps"][EDGEVEC])]
+            ),
+        ]
+        for r in results
+        if r.readers
+        for t in r.readers["qps"][EDGEVEC]
+    ]
+    if rows:
+        tables.append(
+            print_table(
+                "Concurrent readers: single queries/s, k=10, FAISS OpenMP 1 thread (medians of "
+                "interleaved rounds; ratio = faiss q/s / edgevec q/s per round, median)",
+                ["index", "threads", "edgevec q/s", "faiss q/s", "paired ratio", "edgevec scaling"],
+                rows,
+            )
+        )
     if imports is not None:
         rows = [
             [label, f"{harness.median(t):.0f} ms", f"{min(t):.0f} ms", f"{max(t):.0f} ms", len(t)]
@@ -528,6 +636,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="stop a timed series after this long (slow exact searches time fewer calls)",
     )
     p.add_argument("--threads", type=int, default=None, help="FAISS OpenMP threads (default: all)")
+    p.add_argument("--reader-threads", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--reader-rounds", type=int, default=5, help="interleaved rounds of readers")
+    p.add_argument("--reader-seconds", type=float, default=1.0, help="seconds per reader series")
     p.add_argument("--import-runs", type=int, default=7, help="fresh interpreters per import")
     p.add_argument("--no-imports", action="store_true", help="skip the import-time measurement")
     p.add_argument("--seed", type=int, default=0)
@@ -572,8 +683,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     verdicts = []
     for r in results:
         parts = []
-        for key, target in (("single", TARGET_SINGLE), ("batch", TARGET_BATCH)):
-            got, noise = r.paired[key], abs(r.paired[f"{key} A/A"] - 1)
+        for key, target in (
+            ("single", TARGET_SINGLE),
+            ("batch", TARGET_BATCH),
+            ("arrays", TARGET_BATCH),
+        ):
+            got = r.paired[key]
+            noise = abs(r.paired["single A/A" if key == "single" else "batch A/A"] - 1)
             parts.append(
                 f"{key} {got:.3f}x ({verdict(got, target, noise)} {target:.2f}x; "
                 f"A/A noise {noise:.1%})"

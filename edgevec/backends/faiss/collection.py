@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from edgevec.backends._index_cache import load_index, save_index
 from edgevec.backends._rowstore import RowStore
+from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
 from edgevec.backends.faiss.rwlock import ReadWriteLock
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
@@ -77,9 +78,11 @@ class FaissCollection(BaseCollection):
         self._index = index if index is not None else self._new_index()
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
-        self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        self._norms: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        self._sums: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # row checksums
+        # Per-slot columns: views of buffers with spare room, so appends never copy them all.
+        self._columns = (GrowingArray(np.bool_), GrowingArray(np.float32), GrowingArray(np.uint64))
+        self._alive: npt.NDArray[np.bool_] = self._columns[0].extend([])
+        self._norms: npt.NDArray[np.float32] = self._columns[1].extend([])
+        self._sums: npt.NDArray[np.uint64] = self._columns[2].extend([])  # row checksums
         self._payloads = PayloadIndex()
         self._dead = 0
 
@@ -105,11 +108,10 @@ class FaissCollection(BaseCollection):
         start = len(self._ids)
         self._ids.extend(ids)
         self._slot.update(zip(ids, range(start, start + len(ids))))
-        self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
-        self._norms = np.concatenate([self._norms, norms])
-        if sums is None:
-            sums = np.zeros(len(ids), dtype=np.uint64)
-        self._sums = np.concatenate([self._sums, sums])
+        alive, norm_col, sum_col = self._columns
+        self._alive = alive.extend(np.ones(len(ids), dtype=bool))
+        self._norms = norm_col.extend(norms)
+        self._sums = sum_col.extend(np.zeros(len(ids), np.uint64) if sums is None else sums)
         self._payloads.append(payloads)
 
     def _append(
