@@ -6,9 +6,11 @@ from the same Fashion-MNIST vectors in the same batches, then timed interleaved 
 * upsert throughput (edgevec's records also carry a two-field payload, raw FAISS has none);
 * query latency p50/p99 at k=10, one query per call and ``--batch-size`` queries per call;
 * recall@10 against exact ground truth, and how often edgevec's top-10 equals raw FAISS's;
-* filtered queries on the class label (~10 % of rows pass) and label + shard (~1 %): edgevec's
-  ``F`` filter against FAISS given an ``IDSelectorBitmap`` built once from the same mask;
+* filtered queries on the class label (~10 % of rows pass) and label + a random shard of 20
+  (~1 % and ~0.5 %): edgevec's ``F`` filter against FAISS given an ``IDSelectorBitmap`` built once
+  from the same mask, with edgevec's filtered latency also shown against its unfiltered one;
 * queries/s with 1, 2 and 4 reader threads sharing one collection (or one raw index);
+* one-record upserts: in memory against raw ``add``, persisted with and without fsyncs;
 * cold ``import edgevec`` in fresh interpreters, next to ``import numpy`` and ``import faiss``.
 
 Raw FAISS builds its own index for the upsert timing; every query series then runs against a
@@ -28,6 +30,7 @@ import gc
 import os
 import shlex
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -296,6 +299,11 @@ def bench_index(
     cases: list[tuple[str, Filter, npt.NDArray[np.bool_]]] = [
         (f"label == {label}", F("label") == label, data.base_labels == label),
         (
+            f"label == {label} & shard < 2",
+            (F("label") == label) & (F("shard") < 2),
+            (data.base_labels == label) & (shard < 2),
+        ),
+        (
             f"label == {label} & shard == 0",
             (F("label") == label) & (F("shard") == 0),
             (data.base_labels == label) & (shard == 0),
@@ -409,6 +417,33 @@ def bench_readers(
         "rounds": args.reader_rounds,
         "seconds": args.reader_seconds,
     }
+
+
+def bench_single_upserts(data: FashionMnist, calls: int) -> dict[str, Latency]:
+    """One-record upserts into a flat collection already holding the base set, interleaved:
+    in memory against raw ``add``, and persisted with and without fsyncs (``durable``)."""
+    progress(f"single-record upserts, {calls} calls each")
+    xb, dim = data.base, data.dim
+    ids = [str(i) for i in range(len(xb))]
+    payloads = [{"label": int(lab), "shard": 0} for lab in data.base_labels]
+    raw = faiss.IndexFlat(dim, faiss.METRIC_L2)
+    raw.add(xb)
+    with tempfile.TemporaryDirectory() as tmp:
+        colls = {}
+        for name, options in (
+            ("edgevec in memory", {}),
+            ("edgevec persisted, durable", {"path": f"{tmp}/d"}),
+            ("edgevec persisted, durable=False", {"path": f"{tmp}/n", "durable": False}),
+        ):
+            colls[name] = edgevec.connect("faiss", **options).create_collection("u", dim, "l2")
+            colls[name].upsert_arrays(ids, xb, payloads)
+        contenders: dict[str, Any] = {
+            name: lambda i, c=c: c.upsert_arrays([f"new{i}"], xb[i : i + 1], [{"label": 1}])
+            for name, c in colls.items()
+        }
+        contenders[RAW] = lambda i: raw.add(xb[i : i + 1])
+        timings, _ = interleaved(contenders, calls, warmup=5)
+    return {name: Latency.of(ns) for name, ns in timings.items()}
 
 
 # -- import time ----------------------------------------------------------------------------
@@ -528,6 +563,7 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
             fmt_ms(f.latency[RAW].p99_ms),
             fmt_ratio(ratio(f.latency[EDGEVEC].p50_ms, f.latency[RAW].p50_ms)),
             fmt_ratio(f.paired),
+            fmt_ratio(ratio(f.latency[EDGEVEC].p50_ms, r.single[EDGEVEC].p50_ms)),
             f"{f.recall[EDGEVEC]:.4f}",
             f"{f.recall[RAW]:.4f}",
         ]
@@ -548,6 +584,7 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
                     "faiss p99",
                     "p50 ratio",
                     "paired ratio",
+                    "vs unfiltered",
                     "edgevec recall",
                     "faiss recall",
                 ],
@@ -636,6 +673,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="stop a timed series after this long (slow exact searches time fewer calls)",
     )
     p.add_argument("--threads", type=int, default=None, help="FAISS OpenMP threads (default: all)")
+    p.add_argument("--upsert-calls", type=int, default=300, help="one-record upserts timed")
     p.add_argument("--reader-threads", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--reader-rounds", type=int, default=5, help="interleaved rounds of readers")
     p.add_argument("--reader-seconds", type=float, default=1.0, help="seconds per reader series")
@@ -666,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{key}: {value}")
     print()
 
-    shard = np.random.default_rng(args.seed + 1).integers(0, 10, len(data.base)).astype(np.int64)
+    shard = np.random.default_rng(args.seed + 1).integers(0, 20, len(data.base)).astype(np.int64)
     progress(f"exact ground truth for {len(data.queries)} queries over {len(data.base)} vectors")
     truth = exact_knn(data.queries, data.base, args.k)
     results: list[IndexResult] = []
@@ -674,12 +712,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in args.index:
         results.append(bench_index(kind, data, truth, shard, args))
         gc.collect()
+    upserts = bench_single_upserts(data, args.upsert_calls)
     imports = None if args.no_imports else bench_imports(args.import_runs)
     elapsed = time.perf_counter() - t0
     load_end = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     progress(f"done in {elapsed:.0f} s; load average now {load_end}")
     print()
     tables = report(results, imports)
+    rows = [[name, fmt_ms(lat.p50_ms), fmt_ms(lat.p99_ms), lat.n] for name, lat in upserts.items()]
+    tables.append(
+        print_table(
+            f"One-record upserts into a flat collection of {len(data.base)} rows (per call)",
+            ["contender", "p50", "p99", "calls"],
+            rows,
+        )
+    )
     verdicts = []
     for r in results:
         parts = []
@@ -717,6 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "targets": {"single": TARGET_SINGLE, "batch": TARGET_BATCH},
                 "results": results,
                 "imports": imports,
+                "single_upserts": upserts,
                 "tables": tables,
             },
         )
