@@ -549,7 +549,8 @@ class ConformanceSuite:
         qs = _rand(4, 8, 22)
         flt = F("n") >= 3
         ids, scores = coll.query_arrays(qs, k=40, filter=flt)  # k beyond the matches: padded
-        assert ids.shape == scores.shape == (4, 40) and scores.dtype == np.float32
+        assert ids.shape == scores.shape == (4, 40)
+        assert scores.dtype == np.float32
         for row, hits in enumerate(coll.query_batch(qs, k=40, filter=flt)):
             assert list(ids[row, : len(hits)]) == hits.ids
             np.testing.assert_allclose(scores[row, : len(hits)], hits.scores, atol=1e-5)
