@@ -13,6 +13,10 @@ call is one transaction, committed before it is applied in memory (see
 :mod:`edgevec.backends._rowstore`). The FAISS index is a cache rebuilt from those rows on open;
 an HNSW graph is also saved beside them (:mod:`edgevec.backends._index_cache`) and reused when it
 reflects the latest write.
+
+Queries run side by side under a readers-writer lock; a write (and any compaction) runs alone.
+Modules: :mod:`.options` (store and index options), :mod:`.collection` (index, slots, search),
+:mod:`.store` (the set of collections and their directories), :mod:`.rwlock`, :mod:`.growing`.
 """
 
 from edgevec.backends.faiss.collection import FaissCollection
