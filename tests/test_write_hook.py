@@ -40,25 +40,38 @@ def test_bound_add_on_milvus_flushes(api: str, tmp_path: Any) -> None:
 
 
 def _count_flushes(store: Any) -> list[str]:
-    """Record the flushes the pymilvus client receives (the vendor's client, wrapped in place)."""
+    """Record the flushes the pymilvus clients receive (the vendor's clients, wrapped in place).
+
+    The async store flushes through its async client on a server and through its sync client on
+    Milvus Lite (whose writes are serialised in a worker thread), so both are watched.
+    """
     seen: list[str] = []
-    if isinstance(store, Blocking):
-        client = store.unwrapped._async
+
+    def note(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        seen.append(args[0] if args else kwargs.get("collection_name", ""))
+
+    def watch_sync(client: Any) -> None:
         flush = client.flush
 
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            seen.append(args[0] if args else kwargs.get("collection_name", ""))
-            return await flush(*args, **kwargs)
-
-    else:
-        client = store.client
-        flush = client.flush
-
-        def counted(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
-            seen.append(args[0] if args else kwargs.get("collection_name", ""))
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            note(args, kwargs)
             return flush(*args, **kwargs)
 
-    client.flush = counted
+        client.flush = counted
+
+    if isinstance(store, Blocking):
+        aclient = store.unwrapped._async
+        aflush = aclient.flush
+
+        async def acounted(*args: Any, **kwargs: Any) -> Any:
+            note(args, kwargs)
+            return await aflush(*args, **kwargs)
+
+        aclient.flush = acounted
+        if store.unwrapped._sync is not None:
+            watch_sync(store.unwrapped._sync)
+    else:
+        watch_sync(store.client)
     return seen
 
 
