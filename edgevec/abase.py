@@ -40,7 +40,7 @@ from edgevec.prepare import (
     prepare_upsert,
 )
 from edgevec.search_params import SearchParamsLike
-from edgevec.types import CollectionSpec, Hits, Metric, Record, check_id
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record, check_id
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -200,6 +200,35 @@ class AsyncBaseCollection(ABC):
             )
         return _at_least(hits, q.score_threshold)
 
+    async def query_arrays(
+        self,
+        vectors: Any,
+        k: int = 10,
+        filter: FilterLike | None = None,
+        *,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
+    ) -> ArrayHits:
+        """The results of :meth:`query_batch` as an ``(n, k)`` id array and score matrix.
+
+        No per-hit objects and no payloads: the lean path for callers who want arrays. A hit
+        below ``score_threshold`` is blanked like a missing one (``None`` id, NaN score).
+        """
+        self._handle_state.check()
+        q = prepare_query_batch(
+            vectors, k, filter, dim=self.dim, metric=self.metric,
+            capabilities=self.capabilities, backend=self.backend,
+            include_vectors=False, include_payload=False, params=params,
+            score_threshold=score_threshold,
+        )  # fmt: skip
+        found = await self._query_arrays(q)
+        if q.score_threshold is None:
+            return found
+        below = ~(found.scores >= q.score_threshold)  # NaN (no hit) stays blank
+        ids, scores = found.ids.copy(), found.scores.copy()
+        ids[below], scores[below] = None, np.nan
+        return ArrayHits(ids, scores)
+
     async def get(self, ids: Iterable[str], *, include_vectors: bool = True) -> list[Record]:
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
         self._handle_state.check()
@@ -242,6 +271,11 @@ class AsyncBaseCollection(ABC):
 
     @abstractmethod
     async def _query(self, q: PreparedQuery) -> list[Hits]: ...
+
+    async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        """Columnar results; by default built from :meth:`_query`, which a backend that holds
+        its results as arrays overrides to skip the :class:`Hit` objects."""
+        return ArrayHits.from_hits(await self._query(q) if len(q.vectors) else [], q.k)
 
     @abstractmethod
     async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]: ...

@@ -31,6 +31,8 @@ ASYNC_METHODS = [
     "query",
     "query_batch",
     "query_by_id",
+    "query_arrays",
+    "_query_arrays",
     "get",
     "delete",
     "count",
