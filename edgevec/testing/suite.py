@@ -695,6 +695,11 @@ class ConformanceSuite:
                     assert {i for i, s in top if s >= t + SCORE_TOL} <= set(got.ids)
             batch = coll.query_batch(np.stack([q, vecs[0]]), k=20, filter=flt, score_threshold=t)
             assert kept <= set(batch[0].ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+            arrays = coll.query_arrays(q[None, :], k=20, filter=flt, score_threshold=t)
+            row = [i for i in arrays.ids[0] if i is not None]
+            assert kept <= set(row) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+            assert list(arrays.ids[0][: len(row)]) == row  # blanks only after the last hit
+            assert np.all(np.isnan(arrays.scores[0][len(row) :]))
             assert all(h.score >= t for h in batch[1])
         above = {"cosine": 1.01, "l2": 1e-3, "dot": float(max(true.values())) + 1.0}[metric]
         nothing = coll.query(q, k=20, score_threshold=above)
