@@ -135,8 +135,8 @@ class AsyncBaseCollection(ABC):
             include_vectors=include_vectors, include_payload=include_payload, params=params,
             score_threshold=score_threshold,
         )  # fmt: skip
-        hits = await self._query(q)
-        return _at_least(hits[0], q.score_threshold)
+        (hits,) = await self._query(q)
+        return hits if q.score_threshold is None else _at_least(hits, q.score_threshold)
 
     async def query_batch(
         self,
@@ -177,7 +177,8 @@ class AsyncBaseCollection(ABC):
 
         The record itself is left out unless ``include_self``; every other argument means what
         it means in :meth:`query`. Raises :class:`~edgevec.errors.RecordNotFoundError` if no
-        record has that id. The caller never handles the vector: it is read and queried here.
+        record has that id. The caller never handles the vector: it is read and queried here
+        (as ``k + 1`` hits, so at ``k == capabilities.max_k`` one fewer may come back).
         """
         self._handle_state.check()
         rid = check_id(id)
