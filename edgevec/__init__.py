@@ -35,11 +35,13 @@ from edgevec.errors import (
     MissingDependencyError,
     ModelIntegrityError,
     PartialWriteError,
+    RecordNotFoundError,
     RoutingError,
     StoreClosedError,
 )
 from edgevec.filters import F, Filter
-from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
+from edgevec.search_params import SearchParams
+from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Metric, Record
 
 # The interfaces to type application code against. Every backend, and a router that wraps
 # stores, subclasses these base classes, so one name serves as both contract and base.
@@ -51,6 +53,7 @@ AsyncCollection = AsyncBaseCollection
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrayHits",
     "AsyncBaseCollection",
     "AsyncBaseStore",
     "AsyncCollection",
@@ -86,7 +89,9 @@ __all__ = [
     "ModelIntegrityError",
     "PartialWriteError",
     "Record",
+    "RecordNotFoundError",
     "RoutingError",
+    "SearchParams",
     "StoreClosedError",
     "VectorStore",
     "__version__",

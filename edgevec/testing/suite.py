@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import enum
 import os
+import random
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -47,11 +48,13 @@ from edgevec.errors import (
     FilterNotSupportedError,
     InvalidInputError,
     InvalidVectorError,
+    RecordNotFoundError,
     StoreClosedError,
 )
 from edgevec.filters import MAX_DEPTH as MAX_FILTER_DEPTH
-from edgevec.filters import OPS, And, F, Filter, Not
+from edgevec.filters import OPS, And, Cmp, F, Filter, Not
 from edgevec.payloads import int_range
+from edgevec.search_params import PARAM_NAMES, SearchParams
 from edgevec.testing.blocking import connected
 from edgevec.testing.oracle import (
     SCORE_TOL,
@@ -60,13 +63,26 @@ from edgevec.testing.oracle import (
     matches,
     oracle_topk,
 )
-from edgevec.testing.strategies import DECLARED_FIELDS, EDGE_NUMBERS, filters, random_payloads
+from edgevec.testing.strategies import (
+    ADVERSARIAL_FIELDS,
+    ADVERSARIAL_NUMBERS,
+    ADVERSARIAL_VALUES,
+    DECLARED_FIELDS,
+    EDGE_NUMBERS,
+    adversarial_payloads,
+    filters,
+    random_filter,
+    random_payloads,
+)
 from edgevec.testing.wrappers import WRAPPERS, VectorEmbedder, WrappingStore, handle_of
 from edgevec.types import METRICS, Metric, Record
 
 __all__ = ["SWEEPS", "ConformanceSuite", "ThroughWrappers", "recall_at_k"]
 
 EXAMPLES = int(os.environ.get("EDGEVEC_HYPOTHESIS_EXAMPLES", "25"))
+THRESHOLD_TIE = 1e-6
+"""How near the threshold a score may lie and fall on either side of it on another backend
+(float32 arithmetic); the threshold itself is compared exactly with the score returned."""
 AWKWARD_IDS = ["1", "ü/ 🙂", "with space", "x" * 512, "é" * 256, "a:b/c?d=e&f#g", "0" * 36]
 
 
@@ -77,7 +93,14 @@ def recall_at_k(got: list[list[str]], truth: list[list[str]]) -> float:
     return found / total if total else 1.0
 
 
-SWEEPS = frozenset({"test_recall", "test_random_filters_match_oracle"})
+SWEEPS = frozenset(
+    {
+        "test_recall",
+        "test_random_filters_match_oracle",
+        "test_every_filter_leaf_matches_oracle",
+        "test_random_filter_trees_match_oracle",
+    }
+)
 """The long query sweeps: they drive only ``_query``, which every other test drives too, so a
 backend whose engine is slow may keep them to the direct run (``direct_only = SWEEPS``)."""
 
@@ -548,6 +571,22 @@ class ConformanceSuite:
             np.testing.assert_allclose(hits.scores, single.scores, atol=1e-5)
         assert coll.query_batch(np.zeros((0, 8), np.float32), k=3) == []
 
+    def test_query_arrays_equals_query_batch(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=8, metric="l2")
+        self._fill(coll, 30, 8, seed=21)
+        qs = _rand(4, 8, 22)
+        flt = F("n") >= 3
+        ids, scores = coll.query_arrays(qs, k=40, filter=flt)  # k beyond the matches: padded
+        assert ids.shape == scores.shape == (4, 40)
+        assert scores.dtype == np.float32
+        for row, hits in enumerate(coll.query_batch(qs, k=40, filter=flt)):
+            assert list(ids[row, : len(hits)]) == hits.ids
+            np.testing.assert_allclose(scores[row, : len(hits)], hits.scores, atol=1e-5)
+            assert all(i is None for i in ids[row, len(hits) :])
+            assert np.isnan(scores[row, len(hits) :]).all()
+        empty = coll.query_arrays(np.zeros((0, 8), np.float32), k=3)
+        assert empty.ids.shape == empty.scores.shape == (0, 3)
+
     def test_include_vectors_and_payload(self, make: Callable[..., Any]) -> None:
         coll = make(dim=4, metric="cosine")
         _ids, vecs, pays = self._fill(coll, 10, 4, seed=19)
@@ -602,6 +641,108 @@ class ConformanceSuite:
             == coll.query(vecs[0], k=30, filter=built).ids
         )
         assert isinstance(coll.explain(built), str)
+
+    # -- search params, score_threshold, query_by_id ---------------------------------------
+
+    def test_search_params_are_checked_before_io(self, make: Callable[..., Any]) -> None:
+        """Unknown keys, wrong types and params the backend cannot honour raise
+        ``InvalidInputError`` naming them; an empty batch proves no hook ran first."""
+        coll = make(dim=4, metric="l2")
+        ids, vecs, pays = self._fill(coll, 30, 4, seed=40)
+        honoured = self._caps(coll).honoured_params()
+        empty = np.zeros((0, 4), np.float32)
+        bad: list[tuple[Any, str]] = [
+            ({"ef_search": 8}, "ef_search"), ({"ef": "abc"}, "'ef'"), ({"ef": 0}, "'ef'"),
+            ({"ef": True}, "'ef'"), ({"exact": "yes"}, "'exact'"), (5, "params"),
+        ]  # fmt: skip
+        bad += [({name: 16 if name == "ef" else True}, name) for name in PARAM_NAMES - honoured]
+        for params, named in bad:
+            with pytest.raises(InvalidInputError, match=named):
+                coll.query(vecs[0], k=3, params=params)
+            with pytest.raises(InvalidInputError, match=named):
+                coll.query_batch(empty, k=3, params=params)
+        q = _rand(1, 4, 41)[0]
+        for name in honoured:
+            params = SearchParams(ef=64) if name == "ef" else {name: True}
+            for flt in (None, F("n") >= 3):
+                hits = coll.query(q, k=5, filter=flt, params=params)
+                if name == "exact":  # the exact answer, whatever the index
+                    assert_hits_match(hits, ids, vecs, pays, q, 5, "l2", flt)
+                else:
+                    self._check(coll, hits, (ids, vecs, pays), q, 5, flt)
+
+    @pytest.mark.parametrize("metric", METRICS)
+    def test_score_threshold_keeps_hits_at_least_that_good(
+        self, make: Callable[..., Any], metric: Metric
+    ) -> None:
+        """The ``k`` best hits, then only those scoring >= the threshold: compared with the
+        same query unthresholded and with the oracle (scores within ``THRESHOLD_TIE`` of the
+        threshold may fall either way), with filters, ties and empty answers."""
+        coll = make(dim=6, metric=metric)
+        ids, vecs, pays = self._fill(coll, 60, 6, seed=42)
+        q = _rand(1, 6, 43)[0]
+        true = dict(zip(ids, exact_scores(vecs, q, metric)))
+        for flt in (None, F("n") >= 3):
+            full = coll.query(q, k=20, filter=flt)
+            for tie in (0, 4, len(full) - 1):
+                # A threshold equal to a hit's score: engines may recompute that score a few
+                # ulps apart (Qdrant local mode does), so the hit may fall either side of it.
+                t = full[tie].score
+                got = coll.query(q, k=20, filter=flt, score_threshold=t)
+                assert all(h.score >= t for h in got)
+                assert np.all(np.diff(got.scores) <= 1e-6)
+                kept = {h.id for h in full if h.score >= t + THRESHOLD_TIE}
+                assert kept <= set(got.ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+                surely = {h.id for h in full if true[h.id] >= t + THRESHOLD_TIE + SCORE_TOL}
+                assert surely <= set(got.ids)
+                assert all(true[i] >= t - THRESHOLD_TIE - SCORE_TOL for i in got.ids)
+                if self._caps(coll).exact:
+                    top = oracle_topk(ids, vecs, pays, q, 20, metric, flt)
+                    assert {i for i, s in top if s >= t + SCORE_TOL} <= set(got.ids)
+            batch = coll.query_batch(np.stack([q, vecs[0]]), k=20, filter=flt, score_threshold=t)
+            assert kept <= set(batch[0].ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+            arrays = coll.query_arrays(q[None, :], k=20, filter=flt, score_threshold=t)
+            row = [i for i in arrays.ids[0] if i is not None]
+            assert kept <= set(row) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+            assert list(arrays.ids[0][: len(row)]) == row  # blanks only after the last hit
+            assert np.all(np.isnan(arrays.scores[0][len(row) :]))
+            assert all(h.score >= t for h in batch[1])
+        above = {"cosine": 1.01, "l2": 1e-3, "dot": float(max(true.values())) + 1.0}[metric]
+        nothing = coll.query(q, k=20, score_threshold=above)
+        assert nothing == []
+        assert not nothing.partial
+        assert coll.query_batch(np.stack([q, q]), k=5, score_threshold=above) == [[], []]
+        for wrong in ("0.5", float("nan"), float("inf"), True):
+            with pytest.raises(InvalidInputError, match="score_threshold"):
+                coll.query(q, k=3, score_threshold=wrong)
+
+    @pytest.mark.parametrize("metric", METRICS)
+    def test_query_by_id_is_more_like_this(self, make: Callable[..., Any], metric: Metric) -> None:
+        """``query_by_id`` equals a query with the record's own vector, the record left out
+        (unless ``include_self``); a missing id raises ``RecordNotFoundError``."""
+        coll = make(dim=8, metric=metric)
+        ids, vecs, pays = self._fill(coll, 40, 8, seed=44)
+        others = [i for i in range(40) if i != 5]
+        rest = ([ids[i] for i in others], vecs[others], [pays[i] for i in others])
+        for flt in (None, F("n") >= 3):
+            hits = coll.query_by_id(ids[5], k=6, filter=flt)
+            assert ids[5] not in hits.ids
+            self._check(coll, hits, rest, vecs[5], 6, flt)
+        mine = coll.query_by_id(ids[5], k=6, include_self=True, include_vectors=True)
+        if metric != "dot":  # under dot a longer vector may outscore the record itself
+            assert mine[0].id == ids[5]
+        assert all(h.vector is not None for h in mine)
+        self._check(coll, mine, (ids, vecs, pays), vecs[5], 6, None)
+        t = hits[2].score - THRESHOLD_TIE  # clear of the engine's rounding, not of hits[3]
+        assert coll.query_by_id(ids[5], k=6, filter=flt, score_threshold=t).ids == hits.ids[:3]
+        with pytest.raises(RecordNotFoundError, match="nope"):
+            coll.query_by_id("nope", k=3)
+        with pytest.raises(LookupError):
+            coll.query_by_id("nope")
+        with pytest.raises(InvalidInputError):
+            coll.query_by_id("", k=3)
+        with pytest.raises(InvalidInputError):
+            coll.query_by_id(ids[0], k=0)
 
     @pytest.fixture(
         params=[(m, d) for m in METRICS for d in ("json", "declared")],
@@ -744,6 +885,53 @@ class ConformanceSuite:
         for bad in ({"label": "integer"}, {"a.b": "int"}, {"": "int"}, ["label"], {1: "int"}):
             with pytest.raises(InvalidInputError):
                 make(dim=4, fields=bad)
+
+    @pytest.fixture
+    def adversarial(self, make: Callable[..., Any]) -> tuple[Any, list[str], list[dict[str, Any]]]:
+        """A collection holding the adversarial payloads this backend admits."""
+        coll = make(dim=4)
+        pays = adversarial_payloads(self._caps(coll).exact_int_bits)
+        ids = [f"a{i}" for i in range(len(pays))]
+        coll.upsert_arrays(ids, _rand(len(ids), 4, 5), pays)
+        return coll, ids, pays
+
+    def test_every_filter_leaf_matches_oracle(
+        self, adversarial: tuple[Any, list[str], list[dict[str, Any]]]
+    ) -> None:
+        """Each operator on each field with each value, and its negation: strict types,
+        whitespace and case in strings, lists, absent and nested fields, ints beyond 2**53."""
+        coll, _, pays = adversarial
+        ops = self._caps(coll).filter_ops
+        leaves: list[Filter] = []
+        for field in ADVERSARIAL_FIELDS:
+            leaves.append(Cmp(field, "exists", True))
+            leaves += [Cmp(field, op, v) for op in ("eq", "ne") for v in ADVERSARIAL_VALUES]
+            leaves += [
+                Cmp(field, op, v) for op in ("lt", "lte", "gt", "gte") for v in ADVERSARIAL_NUMBERS
+            ]
+            leaves += [Cmp(field, "in", (3, "x", 2**53 + 1)), Cmp(field, "nin", (True, "3", 2.5))]
+        for leaf in leaves:
+            for flt in (leaf, Not(leaf)):
+                if flt.ops() <= ops:
+                    want = sum(matches(flt, p) for p in pays)
+                    assert coll.count(flt) == want, flt.explain()
+
+    def test_random_filter_trees_match_oracle(
+        self, adversarial: tuple[Any, list[str], list[dict[str, Any]]]
+    ) -> None:
+        """Seeded random trees over the adversarial payloads: counts and query results."""
+        coll, ids, pays = adversarial
+        ops = self._caps(coll).filter_ops
+        rng = random.Random(20240501)
+        q = np.ones(4, np.float32)
+        for i in range(120):
+            flt = random_filter(rng, ADVERSARIAL_FIELDS, ADVERSARIAL_VALUES, ADVERSARIAL_NUMBERS)
+            if not flt.ops() <= ops:
+                continue
+            want = sorted(r for r, p in zip(ids, pays, strict=True) if matches(flt, p))
+            assert coll.count(flt) == len(want), flt.explain()
+            if i % 4 == 0:  # search too, less often: it is the slower call
+                assert sorted(coll.query(q, k=len(ids), filter=flt).ids) == want, flt.explain()
 
     # -- numbers, payload values and inputs: exact, copied, bounded ---------------------------
 
