@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -43,6 +44,23 @@ _RANGE = {
     "gt": ("hi", ">", "<="),
     "gte": ("hi", ">=", "<"),
 }
+
+
+_INT64_MIN = -(2**63)
+_BELOW_INT64 = repr(math.nextafter(float(_INT64_MIN), -math.inf))  # no int64 lies below it
+
+
+def _readable_bound(op: str, value: float) -> tuple[str, str]:
+    """``(op', literal)`` for a range on the terms column. A Milvus server parses the literal
+    ``-9223372036854775808`` as a positive int first and rejects it (measured on 2.3.5), so
+    that one bound becomes an equivalent comparison: no int64 and no double lies strictly
+    between ``-2**63`` and ``-2**63 + 1``, and none between ``-2**63`` and the next double down.
+    """
+    if not (isinstance(value, int) and value == _INT64_MIN):
+        return op, _number(value)
+    if op in ("gt", "lte"):  # x > MIN is x >= MIN + 1; x <= MIN is x < MIN + 1
+        return ("gte" if op == "gt" else "lt"), str(_INT64_MIN + 1)
+    return ("gt" if op == "gte" else "lte"), _BELOW_INT64  # x >= MIN: above the next double
 
 
 def compile_filter(flt: Filter, fields: Mapping[str, FieldType] | None = None) -> str:
@@ -119,9 +137,9 @@ def _compile(node: Filter, negate: bool, fields: Mapping[str, FieldType]) -> str
         if negate != (op in ("ne", "nin")):
             return f"(not (exists {ref}) or not {atom})"
         return f"({atom})"
-    column, positive, negative = _RANGE[op]
+    range_op, value = _readable_bound(op, node.value)
+    column, positive, negative = _RANGE[range_op]
     ref = _ref(column, path)
-    value = _number(node.value)
     if negate:
         return f"(not (exists {ref}) or {ref} {negative} {value})"
     return f"({ref} {positive} {value})"

@@ -54,12 +54,16 @@ def _chunks(items: Any, size: int) -> Iterator[Any]:
         yield items[start : start + size]
 
 
-def capabilities_of(opts: MilvusIndexOptions) -> Capabilities:
+def capabilities_of(opts: MilvusIndexOptions, lite: bool) -> Capabilities:
     """FLAT is exact; HNSW honours ``ef`` per query. ``exact`` is not offered on an ANN index:
     probing every IVF list is not exhaustive on Milvus Lite, which builds its own list count
-    (measured: 18 of 20 hits with ``nprobe=nlist``)."""
+    (measured: 18 of 20 hits with ``nprobe=nlist``). A Milvus server compares the numbers of a
+    JSON payload as doubles (measured on the 2.3.5 standalone server: ``x >= 2**53 + 1`` matched
+    ``2**53``), so ints beyond 2**53 are refused there; Milvus Lite compares them exactly."""
     ann = frozenset({"ef"}) if opts.index == "HNSW" else frozenset()
-    return MilvusStore.capabilities.narrowed(exact=opts.index == "FLAT", search_params=ann)
+    return MilvusStore.capabilities.narrowed(
+        exact=opts.index == "FLAT", search_params=ann, exact_int_bits=64 if lite else 53
+    )
 
 
 class MilvusCollection(BaseCollection):
@@ -68,7 +72,7 @@ class MilvusCollection(BaseCollection):
     backend: ClassVar[str] = "milvus"
 
     def __init__(self, store: MilvusStore, spec: CollectionSpec, opts: MilvusIndexOptions) -> None:
-        super().__init__(spec, capabilities_of(opts))
+        super().__init__(spec, capabilities_of(opts, store.opts.lite))
         self._store = store
         self.opts = opts
 
@@ -251,7 +255,7 @@ class AsyncMilvusCollection(AsyncBaseCollection):
     def __init__(
         self, store: AsyncMilvusStore, spec: CollectionSpec, opts: MilvusIndexOptions
     ) -> None:
-        super().__init__(spec, capabilities_of(opts))
+        super().__init__(spec, capabilities_of(opts, store.opts.lite))
         self._store = store
         self.opts = opts
 
