@@ -24,14 +24,17 @@ from edgevec.deadlines import Deadline, within
 from edgevec.errors import CollectionNotFoundError, EdgevecError
 
 __all__ = [
+    "AsyncEngine",
     "Call",
     "CallEvent",
     "Engine",
     "Gather",
     "Plan",
     "Sleep",
+    "SyncEngine",
     "add_listener",
     "arun",
+    "method_of",
     "run",
     "single",
 ]
@@ -83,6 +86,14 @@ Plan = Generator["Call[Any] | Sleep | Gather[Any]", Any, T]
 """A plan returning ``T``: what it yields is run, and the result sent back in."""
 
 
+def method_of(target: object, path: str) -> Callable[..., Any]:
+    """The bound method a dotted :attr:`Call.method` path names on ``target``."""
+    found: Any = target
+    for part in path.split("."):
+        found = getattr(found, part)
+    return found  # type: ignore[no-any-return]
+
+
 def single(call: Call[R]) -> Plan[R]:
     """The plan of one call."""
     result: R = yield call
@@ -108,6 +119,12 @@ class Engine(Generic[C]):
     """Sync runs of :class:`Gather` use this many threads (only for thread-safe clients)."""
     in_flight: int = 32
     """At most this many requests of one :class:`Gather` are in flight on an async client."""
+
+
+SyncEngine = Engine[object]
+"""An engine on a sync client, for :func:`run`."""
+AsyncEngine = Engine[Awaitable[object]]
+"""An engine on a native async client, for :func:`arun`."""
 
 
 # -- telemetry -------------------------------------------------------------------------------
@@ -196,7 +213,7 @@ def _sleep_left(step: Sleep, dl: Deadline) -> float:
 # -- sync runner -----------------------------------------------------------------------------
 
 
-def run(plan: Plan[T], engine: Engine[object]) -> T:
+def run(plan: Plan[T], engine: SyncEngine) -> T:
     """Run ``plan`` on a sync client within the deadline in force (or ``engine.timeout``)."""
     with within(engine.timeout) as dl:
         return _drive(plan, engine, dl)
@@ -253,7 +270,7 @@ def _gather(step: Gather[Any], engine: Engine[object], dl: Deadline) -> list[Any
 # -- async runner ----------------------------------------------------------------------------
 
 
-async def arun(plan: Plan[T], engine: Engine[Awaitable[object]]) -> T:
+async def arun(plan: Plan[T], engine: AsyncEngine) -> T:
     """Run ``plan`` on a native async client; every call is cancelled at the deadline."""
     with within(engine.timeout) as dl:
         return await _adrive(plan, engine, dl)

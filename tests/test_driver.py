@@ -155,7 +155,7 @@ def test_mapped_error_is_chained_and_unmapped_error_passes_through() -> None:
 
 
 def test_missing_ok_turns_not_found_into_none() -> None:
-    call = Call("fail", {"message": "404"}, "look", missing_ok=True)
+    call: Call[Any] = Call("fail", {"message": "404"}, "look", missing_ok=True)
     assert run(single(call), sync_engine(Client())) is None
     assert asyncio.run(arun(single(call), async_engine(Client()))) is None
 

@@ -9,8 +9,9 @@ from edgevec.backends.pinecone.limits import CAPABILITIES, CATALOG_NAMESPACE, LI
 from edgevec.backends.pinecone.options import PineconeOptions
 from edgevec.backends.pinecone.plans import Collection
 from edgevec.backends.pinecone.space import NATIVE, IndexInfo, IndexMetric, Space
-from edgevec.backends.pinecone.steps import Call, Plan, Sleep, plan_wait
+from edgevec.backends.pinecone.steps import plan_wait
 from edgevec.capabilities import Capabilities
+from edgevec.driver import Call, Plan, Sleep
 from edgevec.errors import (
     BackendError,
     CollectionNotFoundError,

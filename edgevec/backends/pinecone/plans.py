@@ -18,15 +18,13 @@ from edgevec.backends.pinecone.limits import (
 )
 from edgevec.backends.pinecone.space import Space, Vector
 from edgevec.backends.pinecone.steps import (
-    Call,
-    Plan,
     Row,
-    Sleep,
     chunks_by_size,
     fetch_chunks,
     plan_wait,
     response_lsn,
 )
+from edgevec.driver import Call, Gather, Plan, Sleep, single
 from edgevec.errors import BackendError, EdgevecError, InvalidInputError, PartialWriteError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
@@ -198,7 +196,7 @@ class Collection:
             )
         compiled = compile_filter(q.filter)
         with_values = q.include_vectors or self.space.rescore
-        out: list[Hits] = []
+        searches: list[Plan[Any]] = []
         for row in q.vectors:
             kwargs: dict[str, Any] = {
                 "top_k": q.k,
@@ -209,9 +207,10 @@ class Collection:
             }
             if compiled is not None:
                 kwargs["filter"] = compiled
-            response = yield Call("query", kwargs, f"query {self.spec.name!r}")
-            out.append(self.hits(response.matches, row, q))
-        return out
+            searches.append(single(Call("query", kwargs, f"query {self.spec.name!r}")))
+        # One request per vector, in flight together (async client, or the sync one's threads).
+        responses: list[Any] = yield Gather(searches)
+        return [self.hits(r.matches, row, q) for r, row in zip(responses, q.vectors, strict=True)]
 
     def hits(self, matches: Iterable[Any], row: Vector, q: PreparedQuery) -> Hits:
         found: list[Hit] = []

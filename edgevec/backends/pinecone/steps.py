@@ -1,40 +1,17 @@
-"""What a plan yields (client calls and sleeps) and the chunking and polling helpers plans share."""
+"""The chunking and polling helpers plans share (plans yield :mod:`edgevec.driver` steps)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
 from edgevec.backends.pinecone.limits import MAX_FETCH_URL_BYTES, MAX_IDS_PER_REQUEST
 from edgevec.errors import BackendTimeoutError
 
-T = TypeVar("T")
-
-
 _POLL_START, _POLL_MAX = 0.05, 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One client call: method name and keyword arguments (the same on Index and AsyncIndex)."""
-
-    method: str
-    kwargs: dict[str, Any]
-    action: str
-    missing_ok: bool = False
-    """A 404 (Pinecone's answer for an absent namespace) yields ``None`` instead of raising."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    seconds: float
-
-
-Step = Call | Sleep
-Plan = Generator[Step, Any, T]
 
 
 @dataclass(frozen=True, slots=True)
