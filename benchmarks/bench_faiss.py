@@ -6,9 +6,16 @@ from the same Fashion-MNIST vectors in the same batches, then timed interleaved 
 * upsert throughput (edgevec's records also carry a two-field payload, raw FAISS has none);
 * query latency p50/p99 at k=10, one query per call and ``--batch-size`` queries per call;
 * recall@10 against exact ground truth, and how often edgevec's top-10 equals raw FAISS's;
-* filtered queries on the class label (~10 % of rows pass) and label + shard (~1 %): edgevec's
-  ``F`` filter against FAISS given an ``IDSelectorBitmap`` built once from the same mask;
+* filtered queries on the class label (~10 % of rows pass) and label + a random shard of 20
+  (~1 % and ~0.5 %): edgevec's ``F`` filter against FAISS given an ``IDSelectorBitmap`` built once
+  from the same mask, with edgevec's filtered latency also shown against its unfiltered one;
+* queries/s with 1, 2 and 4 reader threads sharing one collection (or one raw index);
+* one-record upserts: in memory against raw ``add``, persisted with and without fsyncs;
 * cold ``import edgevec`` in fresh interpreters, next to ``import numpy`` and ``import faiss``.
+
+Raw FAISS builds its own index for the upsert timing; every query series then runs against a
+byte copy of edgevec's own index (and the A/A control against another copy), so both sides
+search the same graph yet none shares memory, and so warm caches, with another.
 
 Targets (issue 2): edgevec <= 1.10x raw FAISS per single query, <= 1.03x per batch, identical
 recall. Results print as Markdown tables and are written to ``benchmarks/results/*.json``.
@@ -23,6 +30,8 @@ import gc
 import os
 import shlex
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +60,7 @@ from edgevec import F, Filter
 TARGET_SINGLE = 1.10
 TARGET_BATCH = 1.03
 EDGEVEC, RAW, CONTROL = "edgevec", "faiss", "faiss copy"
+ARRAYS = "edgevec query_arrays"
 
 IntMatrix = npt.NDArray[np.int64]
 
@@ -85,6 +95,8 @@ class IndexResult:
     recall_queries: int
     same_top_k: float
     filtered: list[FilteredResult] = field(default_factory=list)
+    readers: dict[str, Any] = field(default_factory=dict)
+    """Queries/s by contender and reader threads, and the median paired edgevec/raw ratio."""
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -209,6 +221,9 @@ def bench_index(
     upsert_s = {name: float(ns.sum()) / 1e9 for name, ns in up.items()}
     # A/A control: a byte-identical copy of the raw index, timed alongside. Its ratio to the raw
     # index is the noise floor of this run; edgevec's ratio means something only above it.
+    # Every query series searches a byte copy of edgevec's own index (same graph, own memory).
+    own: Any = coll
+    raw = faiss.deserialize_index(faiss.serialize_index(own._index))
     control = faiss.deserialize_index(faiss.serialize_index(raw))
 
     # Single queries, every query timed `single_rounds` times.
@@ -236,6 +251,7 @@ def bench_index(
     batch, bout = interleaved(
         {
             EDGEVEC: lambda i: coll.query_batch(xq[bstarts[i] : bstarts[i] + bs], k=k),
+            ARRAYS: lambda i: coll.query_arrays(xq[bstarts[i] : bstarts[i] + bs], k=k),
             RAW: lambda i: raw.search(xq[bstarts[i] : bstarts[i] + bs], k),
             CONTROL: lambda i: control.search(xq[bstarts[i] : bstarts[i] + bs], k),
         },
@@ -263,6 +279,7 @@ def bench_index(
         paired={
             "single": paired_ratio(single[EDGEVEC], single[RAW]),
             "batch": paired_ratio(batch[EDGEVEC], batch[RAW]),
+            "arrays": paired_ratio(batch[ARRAYS], batch[RAW]),
             "single A/A": paired_ratio(single[CONTROL], single[RAW]),
             "batch A/A": paired_ratio(batch[CONTROL], batch[RAW]),
         },
@@ -281,6 +298,11 @@ def bench_index(
     label = int(np.bincount(data.base_labels).argmax())
     cases: list[tuple[str, Filter, npt.NDArray[np.bool_]]] = [
         (f"label == {label}", F("label") == label, data.base_labels == label),
+        (
+            f"label == {label} & shard < 2",
+            (F("label") == label) & (F("shard") < 2),
+            (data.base_labels == label) & (shard < 2),
+        ),
         (
             f"label == {label} & shard == 0",
             (F("label") == label) & (F("shard") == 0),
@@ -326,8 +348,102 @@ def bench_index(
         )
         del sel, bitmap
 
+    result.readers = bench_readers(coll, raw, xq, k, args)
     store.close()
     return result
+
+
+def queries_per_second(
+    search: Any, queries: npt.NDArray[np.float32], k: int, threads: int, seconds: float
+) -> float:
+    """Single queries/s of ``threads`` threads calling ``search(query, k)`` for ``seconds``."""
+    counts = [0] * threads
+    start = threading.Barrier(threads + 1)
+
+    def work(t: int) -> None:
+        start.wait()
+        i, end = t, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            search(queries[i % len(queries) : i % len(queries) + 1], k)
+            i += threads
+        counts[t] = (i - t) // threads
+
+    pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    start.wait()
+    for th in pool:
+        th.join()
+    return sum(counts) / seconds
+
+
+def bench_readers(
+    coll: edgevec.BaseCollection,
+    raw: Any,
+    xq: npt.NDArray[np.float32],
+    k: int,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Queries/s of 1, 2, 4 concurrent reader threads: edgevec vs raw FAISS, interleaved.
+
+    Every round runs each contender at each thread count for ``--reader-seconds``, alternating
+    which goes first; FAISS's OpenMP is pinned to 1 thread here so the threads are the only
+    parallelism (a single query does not use OpenMP anyway). Ratios are raw/edgevec queries/s
+    per round (so > 1 means edgevec is slower), reported as medians.
+    """
+    contenders = {
+        EDGEVEC: lambda q, kk: coll.query(q[0], k=kk),
+        RAW: lambda q, kk: raw.search(q, kk),
+    }
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    qps: dict[str, dict[int, list[float]]] = {name: {} for name in contenders}
+    try:
+        for rnd in range(args.reader_rounds):
+            for threads in args.reader_threads:
+                progress(f"readers: round {rnd + 1}, {threads} thread(s)")
+                order = list(contenders) if (rnd + threads) % 2 else list(contenders)[::-1]
+                for name in order:
+                    got = queries_per_second(contenders[name], xq, k, threads, args.reader_seconds)
+                    qps[name].setdefault(threads, []).append(got)
+    finally:
+        faiss.omp_set_num_threads(before)
+    return {
+        "qps": {name: {t: float(np.median(v)) for t, v in by.items()} for name, by in qps.items()},
+        "paired": {
+            t: float(np.median(np.divide(qps[RAW][t], qps[EDGEVEC][t])))
+            for t in args.reader_threads
+        },
+        "rounds": args.reader_rounds,
+        "seconds": args.reader_seconds,
+    }
+
+
+def bench_single_upserts(data: FashionMnist, calls: int) -> dict[str, Latency]:
+    """One-record upserts into a flat collection already holding the base set, interleaved:
+    in memory against raw ``add``, and persisted with and without fsyncs (``durable``)."""
+    progress(f"single-record upserts, {calls} calls each")
+    xb, dim = data.base, data.dim
+    ids = [str(i) for i in range(len(xb))]
+    payloads = [{"label": int(lab), "shard": 0} for lab in data.base_labels]
+    raw = faiss.IndexFlat(dim, faiss.METRIC_L2)
+    raw.add(xb)
+    with tempfile.TemporaryDirectory() as tmp:
+        colls = {}
+        for name, options in (
+            ("edgevec in memory", {}),
+            ("edgevec persisted, durable", {"path": f"{tmp}/d"}),
+            ("edgevec persisted, durable=False", {"path": f"{tmp}/n", "durable": False}),
+        ):
+            colls[name] = edgevec.connect("faiss", **options).create_collection("u", dim, "l2")
+            colls[name].upsert_arrays(ids, xb, payloads)
+        contenders: dict[str, Any] = {
+            name: lambda i, c=c: c.upsert_arrays([f"new{i}"], xb[i : i + 1], [{"label": 1}])
+            for name, c in colls.items()
+        }
+        contenders[RAW] = lambda i: raw.add(xb[i : i + 1])
+        timings, _ = interleaved(contenders, calls, warmup=5)
+    return {name: Latency.of(ns) for name, ns in timings.items()}
 
 
 # -- import time ----------------------------------------------------------------------------
@@ -362,11 +478,13 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
     tables = []
     rows: list[list[object]] = []
     for r in results:
-        for mode, lat, key, target in (
-            ("single", r.single, "single", TARGET_SINGLE),
-            (f"batch of {r.batch_size}", r.batch, "batch", TARGET_BATCH),
+        for mode, lat, ours, key, target in (
+            ("single", r.single, EDGEVEC, "single", TARGET_SINGLE),
+            (f"batch of {r.batch_size}", r.batch, EDGEVEC, "batch", TARGET_BATCH),
+            (f"query_arrays, batch of {r.batch_size}", r.batch, ARRAYS, "arrays", TARGET_BATCH),
         ):
-            ev, fa = lat[EDGEVEC], lat[RAW]
+            aa = "single A/A" if key == "single" else "batch A/A"
+            ev, fa = lat[ours], lat[RAW]
             rows.append(
                 [
                     r.kind,
@@ -374,8 +492,8 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
                     fmt_ms(ev.p50_ms),
                     fmt_ms(fa.p50_ms),
                     fmt_ratio(ratio(ev.p50_ms, fa.p50_ms)),
-                    fmt_ratio(r.paired[key], target, abs(r.paired[f"{key} A/A"] - 1)),
-                    fmt_ratio(r.paired[f"{key} A/A"]),
+                    fmt_ratio(r.paired[key], target, abs(r.paired[aa] - 1)),
+                    fmt_ratio(r.paired[aa]),
                     fmt_ms(ev.p99_ms),
                     fmt_ms(fa.p99_ms),
                     fmt_ratio(ratio(ev.p99_ms, fa.p99_ms)),
@@ -445,6 +563,7 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
             fmt_ms(f.latency[RAW].p99_ms),
             fmt_ratio(ratio(f.latency[EDGEVEC].p50_ms, f.latency[RAW].p50_ms)),
             fmt_ratio(f.paired),
+            fmt_ratio(ratio(f.latency[EDGEVEC].p50_ms, r.single[EDGEVEC].p50_ms)),
             f"{f.recall[EDGEVEC]:.4f}",
             f"{f.recall[RAW]:.4f}",
         ]
@@ -465,9 +584,35 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
                     "faiss p99",
                     "p50 ratio",
                     "paired ratio",
+                    "vs unfiltered",
                     "edgevec recall",
                     "faiss recall",
                 ],
+                rows,
+            )
+        )
+    rows = [
+        [
+            r.kind,
+            t,
+            f"{r.readers['qps'][EDGEVEC][t]:,.0f}",
+            f"{r.readers['qps'][RAW][t]:,.0f}",
+            fmt_ratio(r.readers["paired"][t]),
+            fmt_ratio(
+                r.readers["qps"][EDGEVEC][t]
+                / r.readers["qps"][EDGEVEC][min(r.readers["qps"][EDGEVEC])]
+            ),
+        ]
+        for r in results
+        if r.readers
+        for t in r.readers["qps"][EDGEVEC]
+    ]
+    if rows:
+        tables.append(
+            print_table(
+                "Concurrent readers: single queries/s, k=10, FAISS OpenMP 1 thread (medians of "
+                "interleaved rounds; ratio = faiss q/s / edgevec q/s per round, median)",
+                ["index", "threads", "edgevec q/s", "faiss q/s", "paired ratio", "edgevec scaling"],
                 rows,
             )
         )
@@ -528,6 +673,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="stop a timed series after this long (slow exact searches time fewer calls)",
     )
     p.add_argument("--threads", type=int, default=None, help="FAISS OpenMP threads (default: all)")
+    p.add_argument("--upsert-calls", type=int, default=300, help="one-record upserts timed")
+    p.add_argument("--reader-threads", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--reader-rounds", type=int, default=5, help="interleaved rounds of readers")
+    p.add_argument("--reader-seconds", type=float, default=1.0, help="seconds per reader series")
     p.add_argument("--import-runs", type=int, default=7, help="fresh interpreters per import")
     p.add_argument("--no-imports", action="store_true", help="skip the import-time measurement")
     p.add_argument("--seed", type=int, default=0)
@@ -555,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{key}: {value}")
     print()
 
-    shard = np.random.default_rng(args.seed + 1).integers(0, 10, len(data.base)).astype(np.int64)
+    shard = np.random.default_rng(args.seed + 1).integers(0, 20, len(data.base)).astype(np.int64)
     progress(f"exact ground truth for {len(data.queries)} queries over {len(data.base)} vectors")
     truth = exact_knn(data.queries, data.base, args.k)
     results: list[IndexResult] = []
@@ -563,17 +712,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in args.index:
         results.append(bench_index(kind, data, truth, shard, args))
         gc.collect()
+    upserts = bench_single_upserts(data, args.upsert_calls)
     imports = None if args.no_imports else bench_imports(args.import_runs)
     elapsed = time.perf_counter() - t0
     load_end = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     progress(f"done in {elapsed:.0f} s; load average now {load_end}")
     print()
     tables = report(results, imports)
+    rows = [[name, fmt_ms(lat.p50_ms), fmt_ms(lat.p99_ms), lat.n] for name, lat in upserts.items()]
+    tables.append(
+        print_table(
+            f"One-record upserts into a flat collection of {len(data.base)} rows (per call)",
+            ["contender", "p50", "p99", "calls"],
+            rows,
+        )
+    )
     verdicts = []
     for r in results:
         parts = []
-        for key, target in (("single", TARGET_SINGLE), ("batch", TARGET_BATCH)):
-            got, noise = r.paired[key], abs(r.paired[f"{key} A/A"] - 1)
+        for key, target in (
+            ("single", TARGET_SINGLE),
+            ("batch", TARGET_BATCH),
+            ("arrays", TARGET_BATCH),
+        ):
+            got = r.paired[key]
+            noise = abs(r.paired["single A/A" if key == "single" else "batch A/A"] - 1)
             parts.append(
                 f"{key} {got:.3f}x ({verdict(got, target, noise)} {target:.2f}x; "
                 f"A/A noise {noise:.1%})"
@@ -601,6 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "targets": {"single": TARGET_SINGLE, "batch": TARGET_BATCH},
                 "results": results,
                 "imports": imports,
+                "single_upserts": upserts,
                 "tables": tables,
             },
         )

@@ -40,7 +40,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import F, Filter
-from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Metric, Record
 
 # The interfaces to type application code against. Every backend, and a router that wraps
 # stores, subclasses these base classes, so one name serves as both contract and base.
@@ -52,6 +52,7 @@ AsyncCollection = AsyncBaseCollection
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArrayHits",
     "AsyncBaseCollection",
     "AsyncBaseStore",
     "AsyncCollection",

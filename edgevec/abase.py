@@ -31,7 +31,7 @@ from edgevec.prepare import (
     prepare_query_batch,
     prepare_upsert,
 )
-from edgevec.types import CollectionSpec, Hits, Metric, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -141,6 +141,26 @@ class AsyncBaseCollection(ABC):
         )  # fmt: skip
         return await self._query(q) if len(q.vectors) else []
 
+    async def query_arrays(
+        self,
+        vectors: Any,
+        k: int = 10,
+        filter: FilterLike | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> ArrayHits:
+        """The results of :meth:`query_batch` as an ``(n, k)`` id array and score matrix.
+
+        No per-hit objects and no payloads: the lean path for callers who want arrays.
+        """
+        self._handle_state.check()
+        q = prepare_query_batch(
+            vectors, k, filter, dim=self.dim, metric=self.metric,
+            capabilities=self.capabilities, backend=self.backend,
+            include_vectors=False, include_payload=False, params=params,
+        )  # fmt: skip
+        return await self._query_arrays(q)
+
     async def get(self, ids: Iterable[str], *, include_vectors: bool = True) -> list[Record]:
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
         self._handle_state.check()
@@ -183,6 +203,11 @@ class AsyncBaseCollection(ABC):
 
     @abstractmethod
     async def _query(self, q: PreparedQuery) -> list[Hits]: ...
+
+    async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        """Columnar results; by default built from :meth:`_query`, which a backend that holds
+        its results as arrays overrides to skip the :class:`Hit` objects."""
+        return ArrayHits.from_hits(await self._query(q) if len(q.vectors) else [], q.k)
 
     @abstractmethod
     async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]: ...

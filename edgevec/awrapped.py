@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from edgevec.abase import AsyncBaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
-from edgevec.types import Hits, Record
+from edgevec.types import ArrayHits, Hits, Record
 
 __all__ = ["AsyncWrappedCollection"]
 
@@ -26,6 +26,9 @@ class AsyncWrappedCollection(AsyncBaseCollection):
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
         return await self.inner._query(q)
+
+    async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        return await self.inner._query_arrays(q)
 
     async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         return await self.inner._get(ids, include_vectors)

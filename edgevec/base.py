@@ -33,7 +33,7 @@ from edgevec.prepare import (
     prepare_query_batch,
     prepare_upsert,
 )
-from edgevec.types import CollectionSpec, Hits, Metric, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -144,6 +144,26 @@ class BaseCollection(ABC):
         )  # fmt: skip
         return self._query(q) if len(q.vectors) else []
 
+    def query_arrays(
+        self,
+        vectors: Any,
+        k: int = 10,
+        filter: FilterLike | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> ArrayHits:
+        """The results of :meth:`query_batch` as an ``(n, k)`` id array and score matrix.
+
+        No per-hit objects and no payloads: the lean path for callers who want arrays.
+        """
+        self._handle_state.check()
+        q = prepare_query_batch(
+            vectors, k, filter, dim=self.dim, metric=self.metric,
+            capabilities=self.capabilities, backend=self.backend,
+            include_vectors=False, include_payload=False, params=params,
+        )  # fmt: skip
+        return self._query_arrays(q)
+
     def get(self, ids: Iterable[str], *, include_vectors: bool = True) -> list[Record]:
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
         self._handle_state.check()
@@ -184,6 +204,11 @@ class BaseCollection(ABC):
 
     @abstractmethod
     def _query(self, q: PreparedQuery) -> list[Hits]: ...
+
+    def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        """Columnar results; by default built from :meth:`_query`, which a backend that holds
+        its results as arrays overrides to skip the :class:`Hit` objects."""
+        return ArrayHits.from_hits(self._query(q) if len(q.vectors) else [], q.k)
 
     @abstractmethod
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]: ...

@@ -13,7 +13,7 @@ from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
-from edgevec.types import CollectionSpec, Hits, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 __all__ = ["ThreadedAsyncCollection", "ThreadedAsyncStore"]
 
@@ -31,6 +31,9 @@ class ThreadedAsyncCollection(AsyncBaseCollection):
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
         return await asyncio.to_thread(self.sync._query, q)
+
+    async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        return await asyncio.to_thread(self.sync._query_arrays, q)
 
     async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         return await asyncio.to_thread(self.sync._get, ids, include_vectors)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +14,7 @@ from edgevec.errors import InvalidInputError, InvalidVectorError
 __all__ = [
     "MAX_ID_BYTES",
     "METRICS",
+    "ArrayHits",
     "CollectionSpec",
     "Hit",
     "Hits",
@@ -160,6 +161,31 @@ class Hits(list[Hit]):
     def __repr__(self) -> str:
         extra = f", partial=True, missing={self.missing!r}" if self.partial else ""
         return f"Hits({list.__repr__(self)}{extra})"
+
+
+class ArrayHits(NamedTuple):
+    """What ``query_arrays`` returns: the results of ``n`` queries as two ``(n, k)`` arrays.
+
+    For callers who hand results on as arrays (a service, a re-ranker, an evaluation): no
+    :class:`Hit` objects are built, so it is the cheapest way to read many results. Row ``i``
+    holds query ``i``'s hits best first; past its last hit (fewer than ``k`` records matched)
+    ``ids`` holds ``None`` and ``scores`` holds NaN.
+    """
+
+    ids: npt.NDArray[np.object_]
+    """``(n, k)`` object array of record ids (``str``, or ``None`` past the last hit)."""
+    scores: npt.NDArray[np.float32]
+    """``(n, k)`` float32 scores, higher is better (NaN past the last hit)."""
+
+    @classmethod
+    def from_hits(cls, hits: Sequence[Hits], k: int) -> ArrayHits:
+        """The columnar form of ``hits`` (one :class:`Hits` per query, each at most ``k``)."""
+        ids = np.full((len(hits), k), None, dtype=object)
+        scores = np.full((len(hits), k), np.nan, dtype=np.float32)
+        for row, row_hits in enumerate(hits):
+            ids[row, : len(row_hits)] = [h.id for h in row_hits]
+            scores[row, : len(row_hits)] = [h.score for h in row_hits]
+        return cls(ids, scores)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
-from edgevec.types import Hits, Record
+from edgevec.types import ArrayHits, Hits, Record
 
 __all__ = ["WrappedCollection"]
 
@@ -31,6 +31,9 @@ class WrappedCollection(BaseCollection):
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
         return self.inner._query(q)
+
+    def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        return self.inner._query_arrays(q)
 
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         return self.inner._get(ids, include_vectors)

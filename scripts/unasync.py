@@ -30,6 +30,8 @@ ASYNC_METHODS = [
     "upsert_arrays",
     "query",
     "query_batch",
+    "query_arrays",
+    "_query_arrays",
     "get",
     "delete",
     "count",

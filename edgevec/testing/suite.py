@@ -543,6 +543,22 @@ class ConformanceSuite:
             np.testing.assert_allclose(hits.scores, single.scores, atol=1e-5)
         assert coll.query_batch(np.zeros((0, 8), np.float32), k=3) == []
 
+    def test_query_arrays_equals_query_batch(self, make: Callable[..., Any]) -> None:
+        coll = make(dim=8, metric="l2")
+        self._fill(coll, 30, 8, seed=21)
+        qs = _rand(4, 8, 22)
+        flt = F("n") >= 3
+        ids, scores = coll.query_arrays(qs, k=40, filter=flt)  # k beyond the matches: padded
+        assert ids.shape == scores.shape == (4, 40)
+        assert scores.dtype == np.float32
+        for row, hits in enumerate(coll.query_batch(qs, k=40, filter=flt)):
+            assert list(ids[row, : len(hits)]) == hits.ids
+            np.testing.assert_allclose(scores[row, : len(hits)], hits.scores, atol=1e-5)
+            assert all(i is None for i in ids[row, len(hits) :])
+            assert np.isnan(scores[row, len(hits) :]).all()
+        empty = coll.query_arrays(np.zeros((0, 8), np.float32), k=3)
+        assert empty.ids.shape == empty.scores.shape == (0, 3)
+
     def test_include_vectors_and_payload(self, make: Callable[..., Any]) -> None:
         coll = make(dim=4, metric="cosine")
         _ids, vecs, pays = self._fill(coll, 10, 4, seed=19)

@@ -1,102 +1,35 @@
-"""In-process FAISS backend: the embedded default.
-
-Index kinds: ``flat`` (exact) and ``hnsw`` (``hnsw_m``, ``ef_construction``, ``ef_search``). Every
-record lives in a *slot*: the FAISS internal id is the slot number, a dict maps the caller's str id
-to it. FAISS HNSW cannot remove vectors, so an overwrite or delete tombstones the old slot (searches
-skip it through an ``IDSelectorBitmap``) and the collection is compacted (rebuilt) once tombstones
-pass ``compact_fraction``. Filters run as a pre-filter over a columnar payload index; when a filter
-lets through only a small share of rows, the search switches to an exact scan of just those rows,
-so filtered recall does not collapse on HNSW (whose graph walk loses recall on narrow filters).
-
-With ``path`` set, each collection's rows live in a SQLite file, the record of truth: every write
-call is one transaction, committed before it is applied in memory (see
-:mod:`edgevec.backends._rowstore`). The FAISS index is a cache rebuilt from those rows on open;
-an HNSW graph is also saved beside them (:mod:`edgevec.backends._index_cache`) and reused when it
-reflects the latest write.
-"""
+"""One FAISS collection in memory: index, id map, payload columns, tombstones (and its rows)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-import faiss as _faiss
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
-from edgevec.backends._collection_dirs import CollectionDirs
-from edgevec.backends._index_cache import CACHE_NAME, load_index, save_index
-from edgevec.backends._local import DirLock
-from edgevec.backends._rowstore import DB_NAME, RowStore
-from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
+from edgevec.backends._index_cache import load_index, save_index
+from edgevec.backends._rowstore import RowStore
+from edgevec.backends.faiss.growing import GrowingArray
+from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
+from edgevec.backends.faiss.rwlock import ReadWriteLock
+from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
-from edgevec.config import parse_options
-from edgevec.errors import (
-    CollectionExistsError,
-    CollectionNotFoundError,
-    ConfigError,
-    CorruptDataError,
-    EdgevecError,
-    StoreClosedError,
-)
+from edgevec.errors import CorruptDataError, EdgevecError
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.scores import l2_from_squared
-from edgevec.types import CollectionSpec, Hit, Hits, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
-__all__ = ["FaissCollection", "FaissIndexOptions", "FaissOptions", "FaissStore"]
+__all__ = ["FaissCollection"]
 
 log = logging.getLogger("edgevec.faiss")
 
-# FAISS's bundled stubs are partial (no SearchParametersHNSW, IndexFlat.get_xb, ...): use it as Any.
-faiss: Any = _faiss
-
-
-class FaissIndexOptions(BaseModel):
-    """Per-collection index options (``create_collection(..., index="hnsw", ef_search=128)``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    index: Literal["flat", "hnsw"] = "flat"
-    hnsw_m: int = Field(32, ge=4, le=256)
-    ef_construction: int = Field(200, ge=8, le=4096)
-    ef_search: int = Field(64, ge=1, le=32_768)
-    exact_rows: int = Field(40_000, ge=0)
-    """HNSW: a filter admitting at most this many rows is answered by an exact scan of them."""
-    exact_fraction: float = Field(0.05, ge=0.0, le=1.0)
-    """HNSW: ... or at most this share of all rows (for collections far beyond ``exact_rows``)."""
-    compact_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    """Rebuild once tombstoned slots exceed this share of all slots."""
-
-
-class FaissOptions(FaissIndexOptions):
-    """Options of ``edgevec.connect("faiss", ...)``; the index options are collection defaults."""
-
-    path: str | None = None
-    """Directory to persist collections in; ``None`` keeps everything in memory."""
-    durable: bool = True
-    """With ``path``: an acknowledged write survives power loss (SQLite ``synchronous=EXTRA``).
-
-    ``False`` skips the fsyncs: a killed process still loses nothing, but a power loss may lose
-    recent writes or damage the file (then reported as :class:`CorruptDataError`)."""
-    checkpoint_rows: int = Field(50_000, ge=1)
-    """HNSW with ``path``: save the graph after this many written records (and on close), so a
-    reopen after a crash rebuilds at most this much work's worth of staleness."""
-    threads: int | None = Field(None, ge=1)
-    """OpenMP threads FAISS may use (process-wide); ``None`` leaves FAISS's default."""
-
-
-_METRIC = {
-    "cosine": faiss.METRIC_INNER_PRODUCT,
-    "dot": faiss.METRIC_INNER_PRODUCT,
-    "l2": faiss.METRIC_L2,
-}
+CAPABILITIES = Capabilities(max_batch=100_000, persistent=True)
 _MIN_COMPACT_SLOTS = 64
 
 
@@ -118,20 +51,23 @@ class FaissCollection(BaseCollection):
         checkpoint_rows: int = 0,
     ) -> None:
         exact = opts.index == "flat"
-        super().__init__(spec, FaissStore.capabilities.narrowed(exact=exact))
+        super().__init__(spec, CAPABILITIES.narrowed(exact=exact))
         self.opts = opts
         self._rows = rows
         self._cache = cache
         self._checkpoint_rows = checkpoint_rows
         self._unsaved = 0  # records written since the HNSW cache was last saved
         self._refusal: EdgevecError | None = None  # set once the store closed or dropped it
-        self._lock = threading.RLock()
+        # Queries share the collection, writes (and compaction) have it alone; the payload
+        # columns grow lazily on a filter's first use, so building them is serialised apart.
+        self._lock = ReadWriteLock()
+        self._columns_lock = threading.Lock()
         self._reset(None)
 
     # -- state ------------------------------------------------------------------------------
 
     def _new_index(self) -> Any:
-        d, metric = self.dim, _METRIC[self.metric]
+        d, metric = self.dim, METRIC[self.metric]
         if self.opts.index == "hnsw":
             index = faiss.IndexHNSWFlat(d, self.opts.hnsw_m, metric)
             index.hnsw.efConstruction = self.opts.ef_construction
@@ -143,9 +79,11 @@ class FaissCollection(BaseCollection):
         self._index = index if index is not None else self._new_index()
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
-        self._alive: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
-        self._norms: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        self._sums: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)  # row checksums
+        # Per-slot columns: views of buffers with spare room, so appends never copy them all.
+        self._columns = (GrowingArray(np.bool_), GrowingArray(np.float32), GrowingArray(np.uint64))
+        self._alive: npt.NDArray[np.bool_] = self._columns[0].extend([])
+        self._norms: npt.NDArray[np.float32] = self._columns[1].extend([])
+        self._sums: npt.NDArray[np.uint64] = self._columns[2].extend([])  # row checksums
         self._payloads = PayloadIndex()
         self._dead = 0
 
@@ -171,11 +109,10 @@ class FaissCollection(BaseCollection):
         start = len(self._ids)
         self._ids.extend(ids)
         self._slot.update(zip(ids, range(start, start + len(ids))))
-        self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
-        self._norms = np.concatenate([self._norms, norms])
-        if sums is None:
-            sums = np.zeros(len(ids), dtype=np.uint64)
-        self._sums = np.concatenate([self._sums, sums])
+        alive, norm_col, sum_col = self._columns
+        self._alive = alive.extend(np.ones(len(ids), dtype=bool))
+        self._norms = norm_col.extend(norms)
+        self._sums = sum_col.extend(np.zeros(len(ids), np.uint64) if sums is None else sums)
         self._payloads.append(payloads)
 
     def _append(
@@ -229,7 +166,7 @@ class FaissCollection(BaseCollection):
         rows = self._rows.load(self.dim)
         cached = None
         if self._cache is not None:
-            cached = load_index(self._cache, self.dim, _METRIC[self.metric])
+            cached = load_index(self._cache, self.dim, METRIC[self.metric])
         fresh = np.ones(len(rows.ids), dtype=bool)
         if cached is not None:
             ids, sums, index = cached
@@ -293,7 +230,7 @@ class FaissCollection(BaseCollection):
     def _upsert(self, batch: PreparedUpsert) -> None:
         if not batch.ids:
             return
-        with self._lock:
+        with self._lock.write():
             self._check_open()
             sums = None
             if self._rows is not None:  # commit first: memory never runs ahead of the disk
@@ -312,34 +249,38 @@ class FaissCollection(BaseCollection):
                 self._save_graph()
 
     def _delete_ids(self, ids: list[str]) -> None:
-        with self._lock:
+        with self._lock.write():
             self._check_open()
-            present = [i for i in ids if i in self._slot]
-            if not present:
-                return
-            slots = [self._slot[i] for i in present]
-            if self._rows is not None:
-                self._rows.delete(present, self._sums[slots])
-            self._tombstone(slots)
-            self._after_write(len(present))
+            self._delete_present([i for i in ids if i in self._slot])
 
     def _delete_filter(self, flt: Filter) -> None:
-        with self._lock:
+        with self._lock.write():
             self._check_open()
             slots = np.flatnonzero(self._mask(flt))
             ids: list[str] = [self._ids[s] for s in slots]  # type: ignore[misc]  # live slots have ids
-            if ids:
-                self._delete_ids(ids)
+            self._delete_present(ids)
+
+    def _delete_present(self, present: list[str]) -> None:
+        """Delete stored ids (commit first, then tombstone); the caller holds the write lock."""
+        if not present:
+            return
+        slots = [self._slot[i] for i in present]
+        if self._rows is not None:
+            self._rows.delete(present, self._sums[slots])
+        self._tombstone(slots)
+        self._after_write(len(present))
 
     def _mask(self, flt: Filter | None) -> npt.NDArray[np.bool_]:
         if flt is None:
             alive: npt.NDArray[np.bool_] = self._alive.copy()
             return alive
-        mask: npt.NDArray[np.bool_] = self._payloads.mask(flt) & self._alive
+        with self._columns_lock:
+            matched = self._payloads.mask(flt)
+        mask: npt.NDArray[np.bool_] = matched & self._alive
         return mask
 
     def _count(self, flt: Filter | None) -> int:
-        with self._lock:
+        with self._lock.read():
             self._check_open()
             if flt is None:
                 return len(self._slot)
@@ -352,7 +293,7 @@ class FaissCollection(BaseCollection):
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        with self._lock:
+        with self._lock.read():
             self._check_open()
             slots = np.fromiter((self._slot[i] for i in ids if i in self._slot), dtype=np.int64)
             vecs = self._vectors_out(slots) if include_vectors else None
@@ -366,34 +307,46 @@ class FaissCollection(BaseCollection):
             ]
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
-        vecs = q.vectors
-        if self.metric == "cosine":
-            vecs = normalize_rows(vecs)
-        with self._lock:
-            self._check_open()
-            n_slots = len(self._ids)
-            if q.filter is None and self._dead == 0:
-                k = min(q.k, n_slots)
-                scores, slots = (
-                    self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
-                )
-            else:
-                mask = self._mask(q.filter)
-                allowed = int(np.count_nonzero(mask))
-                k = min(q.k, allowed)
-                share = allowed / n_slots if n_slots else 0.0
-                if k == 0:
-                    scores, slots = self._empty(len(vecs))
-                elif self.opts.index == "hnsw" and (
-                    allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
-                ):
-                    # A filter correlated with the vectors (a class label) cuts the graph apart:
-                    # measured recall@10 0.66 at 10 % and 0.72 at 50 % of rows on Fashion-MNIST
-                    # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
-                    scores, slots = self._search(vecs, k, mask, q.params, exact=True)
-                else:
-                    scores, slots = self._search(vecs, k, mask, q.params, share=share)
+        with self._lock.read():
+            scores, slots = self._nearest(q)
             return self._hits(scores, slots, q)
+
+    def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        # The FAISS result matrices are already the answer: map slots to ids, pad to k.
+        n = len(q.vectors)
+        ids = np.full((n, q.k), None, dtype=object)
+        out = np.full((n, q.k), np.nan, dtype=np.float32)
+        with self._lock.read():
+            scores, slots = self._nearest(q)
+            names = self._ids
+            found = [names[s] if s >= 0 else None for s in slots.ravel().tolist()]
+        width = slots.shape[1]
+        ids[:, :width] = np.array(found, dtype=object).reshape(n, width)
+        out[:, :width] = np.where(slots >= 0, scores, np.nan)
+        return ArrayHits(ids, out)
+
+    def _nearest(self, q: PreparedQuery) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Scores and slots (``-1`` past the last hit) of ``q``; the caller holds the read lock."""
+        self._check_open()
+        vecs = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
+        n_slots = len(self._ids)
+        if q.filter is None and self._dead == 0:
+            k = min(q.k, n_slots)
+            return self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+        mask = self._mask(q.filter)
+        allowed = int(np.count_nonzero(mask))
+        k = min(q.k, allowed)
+        share = allowed / n_slots if n_slots else 0.0
+        if k == 0:
+            return self._empty(len(vecs))
+        if self.opts.index == "hnsw" and (
+            allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
+        ):
+            # A filter correlated with the vectors (a class label) cuts the graph apart:
+            # measured recall@10 0.66 at 10 % and 0.72 at 50 % of rows on Fashion-MNIST
+            # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
+            return self._search(vecs, k, mask, q.params, exact=True)
+        return self._search(vecs, k, mask, q.params, share=share)
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -477,7 +430,7 @@ class FaissCollection(BaseCollection):
 
     def _shut(self, refusal: EdgevecError, *, save: bool) -> None:
         """Refuse every later call with ``refusal``; save the HNSW graph first if ``save``."""
-        with self._lock:
+        with self._lock.write():
             if self._refusal is not None:
                 return
             self._refusal = refusal
@@ -488,146 +441,3 @@ class FaissCollection(BaseCollection):
                     self._save_graph()
             finally:
                 self._rows.close()
-
-
-class FaissStore(BaseStore):
-    """Collections held in process by FAISS, optionally persisted under ``path``.
-
-    One lock guards the set of collections, so concurrent ``collection()`` and
-    ``create_collection()`` calls share one object per name and never create a collection twice.
-    """
-
-    backend: ClassVar[str] = "faiss"
-    capabilities: ClassVar[Capabilities] = Capabilities(max_batch=100_000, persistent=True)
-    Options = FaissOptions
-
-    def __init__(self, options: BaseModel) -> None:
-        assert isinstance(options, FaissOptions)
-        super().__init__(options)
-        self.opts = options
-        self._lock = threading.RLock()
-        self._closed = False
-        self._collections: dict[str, FaissCollection] = {}
-        self._dirs: CollectionDirs | None = None
-        self._dir_lock: DirLock | None = None
-        if options.threads:
-            faiss.omp_set_num_threads(options.threads)
-        if options.path is not None:
-            root = _data_dir(options.path)
-            self._dir_lock = DirLock(root, ".lock", f"{root} is in use by another edgevec store")
-            self._dirs = CollectionDirs(root)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError("this FAISS store is closed")
-
-    def _list_collections(self) -> list[str]:
-        with self._lock:
-            self._check_open()
-            names = set(self._collections)
-            if self._dirs is not None:
-                names.update(self._dirs.names())
-            return sorted(names)
-
-    def _create(self, spec: CollectionSpec) -> FaissCollection:
-        merged = {
-            **self.opts.model_dump(include=set(FaissIndexOptions.model_fields)),
-            **spec.options,
-        }
-        opts = parse_options(FaissIndexOptions, merged, f"FAISS index options for {spec.name!r}")
-        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
-        with self._lock:
-            self._check_open()
-            if spec.name in self._collections:
-                raise CollectionExistsError(f"collection {spec.name!r} already exists")
-            if self._dirs is None:
-                coll = FaissCollection(spec, opts)
-            else:
-                meta = {
-                    "dim": spec.dim, "metric": spec.metric, "options": opts.model_dump(),
-                    "fingerprint": spec.fingerprint,
-                }  # fmt: skip
-                where = self._dirs.create(spec.name, lambda d: RowStore.create(d / DB_NAME, meta))
-                coll = self._attach(spec, opts, where, self._open_rows(where))
-            self._collections[spec.name] = coll
-            return coll
-
-    def _open_rows(self, where: Path) -> RowStore:
-        return RowStore(where / DB_NAME, durable=self.opts.durable)
-
-    def _attach(
-        self, spec: CollectionSpec, opts: FaissIndexOptions, where: Path, rows: RowStore
-    ) -> FaissCollection:
-        """A collection over its open record file, loaded; the file is closed on failure."""
-        cache = where / CACHE_NAME if opts.index == "hnsw" else None
-        coll = FaissCollection(spec, opts, rows, cache, self.opts.checkpoint_rows)
-        try:
-            coll._load()
-        except BaseException:
-            rows.close()
-            raise
-        return coll
-
-    def _open(self, name: str) -> FaissCollection:
-        with self._lock:
-            self._check_open()
-            coll = self._collections.get(name)
-            if coll is not None:
-                return coll
-            if self._dirs is None or self._dirs.status(name) == "absent":
-                raise CollectionNotFoundError(f"no collection named {name!r}")
-            self._dirs.check_readable(name)
-            where = self._dirs.path(name)
-            rows = self._open_rows(where)
-            try:
-                meta = rows.meta
-                opts = FaissIndexOptions.model_validate(meta["options"])
-                spec = CollectionSpec(
-                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"]
-                )
-            except (KeyError, TypeError, ValueError) as exc:  # pydantic's error is a ValueError
-                rows.close()
-                raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc
-            coll = self._attach(spec, opts, where, rows)
-            self._collections[name] = coll
-            return coll
-
-    def _drop(self, name: str) -> None:
-        with self._lock:
-            self._check_open()
-            coll = self._collections.pop(name, None)
-            if coll is not None:
-                coll._shut(CollectionNotFoundError(f"collection {name!r} was dropped"), save=False)
-            if self._dirs is not None and self._dirs.status(name) != "absent":
-                self._dirs.drop(name)
-            elif coll is None:
-                raise CollectionNotFoundError(f"no collection named {name!r}")
-
-    def _close(self) -> None:
-        """Save HNSW graphs, close every collection (its handles refuse later calls), unlock."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            try:
-                for coll in self._collections.values():
-                    coll._shut(StoreClosedError("the FAISS store was closed"), save=True)
-            finally:
-                self._collections.clear()
-                if self._dir_lock is not None:
-                    self._dir_lock.release()
-                    self._dir_lock = None
-
-
-def _data_dir(path: str) -> Path:
-    """``path=`` as a directory, created if missing; anything else is a :class:`ConfigError`."""
-    if "\0" in path:
-        raise ConfigError("FAISS option 'path' contains a NUL character")
-    root = Path(path)
-    if os.path.lexists(root) and not root.is_dir():
-        raise ConfigError(f"FAISS option 'path' must be a directory, but {path!r} is not one")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"FAISS option 'path': cannot create directory {path!r}: {exc}") from exc
-    return root
