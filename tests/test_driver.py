@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 import edgevec
@@ -254,3 +255,19 @@ def test_a_failing_listener_does_not_break_the_call(caplog: pytest.LogCaptureFix
     finally:
         remove()
     assert "listener" in caplog.text
+
+
+async def test_faiss_async_reads_stop_waiting_at_the_deadline() -> None:
+    """FAISS serves async calls from worker threads; a read stuck behind a writer (here: the
+    collection's write lock held) gives up at the user's deadline."""
+    store = edgevec.connect_async("faiss")
+    coll = await store.create_collection("slow", dim=2, metric="l2")
+    await coll.upsert([edgevec.Record("a", np.ones(2, np.float32))])
+    lock = coll.sync._lock  # type: ignore[attr-defined]  # the FAISS collection's own lock
+    with lock.write():
+        start = time.monotonic()
+        with edgevec.deadline(0.2), pytest.raises(BackendTimeoutError, match="query"):
+            await coll.query(np.ones(2, np.float32), k=1)
+        assert time.monotonic() - start < 1.0
+    assert (await coll.query(np.ones(2, np.float32), k=1)).ids == ["a"]
+    await store.close()
