@@ -29,7 +29,8 @@ from fashion_mnist import load_fashion_mnist
 from harness import interleaved, paired_ratio, print_table, write_results
 
 import edgevec
-from edgevec.backends.milvus import VECTOR, MilvusStore
+from edgevec.backends.milvus import MilvusStore
+from edgevec.backends.milvus.schema import VECTOR
 
 LEVELS = ("Strong", "Session")
 

@@ -18,7 +18,19 @@ from hypothesis import strategies as st
 
 from edgevec.filters import OPS, And, Cmp, Filter, Not, Op, Or
 
-__all__ = ["COLORS", "EDGE_NUMBERS", "TAGS", "filters", "random_filter", "random_payloads"]
+__all__ = [
+    "ADVERSARIAL_FIELDS",
+    "ADVERSARIAL_NUMBERS",
+    "ADVERSARIAL_PAYLOADS",
+    "ADVERSARIAL_VALUES",
+    "COLORS",
+    "EDGE_NUMBERS",
+    "TAGS",
+    "adversarial_payloads",
+    "filters",
+    "random_filter",
+    "random_payloads",
+]
 
 COLORS = ("red", "green", "blue", "ü-violet")
 TAGS = ("a", "b", "c", "d")
@@ -65,6 +77,41 @@ def random_payloads(n: int, seed: int, int_bits: int = 64) -> list[dict[str, Any
             p["x"] = edges[int(rng.integers(len(edges)))]
         out.append(p)
     return out
+
+
+ADVERSARIAL_PAYLOADS: tuple[dict[str, Any], ...] = (
+    {"v": 3}, {"v": "3"}, {"v": True}, {"v": False}, {"v": 3.0}, {"v": 1}, {"v": 0}, {"v": -0.0},
+    {}, {"v": None}, {"v": [3, "x"]}, {"v": ["3"]}, {"v": []}, {"v": [None]}, {"v": [[3]]},
+    {"v": [{"w": 3}]}, {"v": {"w": 3}}, {"v": {}}, {"v": 2.5}, {"v": 2**53 + 1}, {"v": 2**53},
+    {"v": ""}, {"v": " x"}, {"v": "x "}, {"v": "X"}, {"v": "ü 🙂"}, {"v": 'x" or 1==1 or "'},
+    {"v": "a\\"}, {"v.w": 3}, {"v": [1, True]}, {"v": [2.5, -1]}, {"m": {"v": 3}},
+    {"m": {"v": [True, "3"]}}, {"m": 5}, {"V": 3}, {"m": {"v": {"deep": "x"}}},
+    {"m": {"v": None}}, {"v": -7, "m": {"v": 3.5}}, {"v": 2**63 - 1}, {"v": -(2**62) - 1},
+)  # fmt: skip
+"""Payloads on which a filter translation goes wrong: ``3`` / ``"3"`` / ``True`` / ``3.0``,
+lists (mixed, nested, empty, of objects), null and absent fields, a key holding a dot, keys that
+differ in case, whitespace, quotes and backslashes in strings, ints beyond 2**53."""
+ADVERSARIAL_FIELDS = ("v", "V", "v.w", "m", "m.v", "m.v.deep", "nope")
+ADVERSARIAL_VALUES: tuple[Any, ...] = (
+    3, "3", True, False, 1, 0, 3.0, 2.5, -1, "", "x", " x", "X", "ü 🙂", 'x" or 1==1 or "', "a\\",
+    2**53, 2**53 + 1, float(2**53), -0.0, 3.5, 2**63 - 1,
+)  # fmt: skip
+ADVERSARIAL_NUMBERS: tuple[int | float, ...] = (
+    0, 1, 2.5, 3, 3.0, -1, -0.0, 2**53, 2**53 + 1, float(2**53), 3.5, -7,
+)  # fmt: skip
+
+
+def adversarial_payloads(int_bits: int = 64) -> list[dict[str, Any]]:
+    """:data:`ADVERSARIAL_PAYLOADS` that a backend with ``exact_int_bits=int_bits`` admits."""
+
+    def admitted(value: Any) -> bool:
+        if isinstance(value, dict):
+            return all(admitted(v) for v in value.values())
+        if isinstance(value, list):
+            return all(admitted(v) for v in value)
+        return _exact(value, int_bits) if isinstance(value, int | float) else True
+
+    return [p for p in ADVERSARIAL_PAYLOADS if admitted(p)]
 
 
 def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:

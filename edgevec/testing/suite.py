@@ -27,6 +27,7 @@ import dataclasses
 import datetime
 import enum
 import os
+import random
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -50,7 +51,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import MAX_DEPTH as MAX_FILTER_DEPTH
-from edgevec.filters import OPS, And, F, Filter, Not
+from edgevec.filters import OPS, And, Cmp, F, Filter, Not
 from edgevec.payloads import int_range
 from edgevec.testing.blocking import connected
 from edgevec.testing.oracle import (
@@ -60,7 +61,16 @@ from edgevec.testing.oracle import (
     matches,
     oracle_topk,
 )
-from edgevec.testing.strategies import EDGE_NUMBERS, filters, random_payloads
+from edgevec.testing.strategies import (
+    ADVERSARIAL_FIELDS,
+    ADVERSARIAL_NUMBERS,
+    ADVERSARIAL_VALUES,
+    EDGE_NUMBERS,
+    adversarial_payloads,
+    filters,
+    random_filter,
+    random_payloads,
+)
 from edgevec.testing.wrappers import WRAPPERS, VectorEmbedder, WrappingStore, handle_of
 from edgevec.types import METRICS, Metric, Record
 
@@ -77,7 +87,14 @@ def recall_at_k(got: list[list[str]], truth: list[list[str]]) -> float:
     return found / total if total else 1.0
 
 
-SWEEPS = frozenset({"test_recall", "test_random_filters_match_oracle"})
+SWEEPS = frozenset(
+    {
+        "test_recall",
+        "test_random_filters_match_oracle",
+        "test_every_filter_leaf_matches_oracle",
+        "test_random_filter_trees_match_oracle",
+    }
+)
 """The long query sweeps: they drive only ``_query``, which every other test drives too, so a
 backend whose engine is slow may keep them to the direct run (``direct_only = SWEEPS``)."""
 
@@ -663,6 +680,53 @@ class ConformanceSuite:
         truth = [[i for i, _ in oracle_topk(ids, vecs, pays, q, 10, "l2", flt)] for q in qs]
         floor = 1.0 if self._caps(coll).exact else self.recall_floor
         assert recall_at_k(got, truth) >= floor
+
+    @pytest.fixture
+    def adversarial(self, make: Callable[..., Any]) -> tuple[Any, list[str], list[dict[str, Any]]]:
+        """A collection holding the adversarial payloads this backend admits."""
+        coll = make(dim=4)
+        pays = adversarial_payloads(self._caps(coll).exact_int_bits)
+        ids = [f"a{i}" for i in range(len(pays))]
+        coll.upsert_arrays(ids, _rand(len(ids), 4, 5), pays)
+        return coll, ids, pays
+
+    def test_every_filter_leaf_matches_oracle(
+        self, adversarial: tuple[Any, list[str], list[dict[str, Any]]]
+    ) -> None:
+        """Each operator on each field with each value, and its negation: strict types,
+        whitespace and case in strings, lists, absent and nested fields, ints beyond 2**53."""
+        coll, _, pays = adversarial
+        ops = self._caps(coll).filter_ops
+        leaves: list[Filter] = []
+        for field in ADVERSARIAL_FIELDS:
+            leaves.append(Cmp(field, "exists", True))
+            leaves += [Cmp(field, op, v) for op in ("eq", "ne") for v in ADVERSARIAL_VALUES]
+            leaves += [
+                Cmp(field, op, v) for op in ("lt", "lte", "gt", "gte") for v in ADVERSARIAL_NUMBERS
+            ]
+            leaves += [Cmp(field, "in", (3, "x", 2**53 + 1)), Cmp(field, "nin", (True, "3", 2.5))]
+        for leaf in leaves:
+            for flt in (leaf, Not(leaf)):
+                if flt.ops() <= ops:
+                    want = sum(matches(flt, p) for p in pays)
+                    assert coll.count(flt) == want, flt.explain()
+
+    def test_random_filter_trees_match_oracle(
+        self, adversarial: tuple[Any, list[str], list[dict[str, Any]]]
+    ) -> None:
+        """Seeded random trees over the adversarial payloads: counts and query results."""
+        coll, ids, pays = adversarial
+        ops = self._caps(coll).filter_ops
+        rng = random.Random(20240501)
+        q = np.ones(4, np.float32)
+        for i in range(120):
+            flt = random_filter(rng, ADVERSARIAL_FIELDS, ADVERSARIAL_VALUES, ADVERSARIAL_NUMBERS)
+            if not flt.ops() <= ops:
+                continue
+            want = sorted(r for r, p in zip(ids, pays, strict=True) if matches(flt, p))
+            assert coll.count(flt) == len(want), flt.explain()
+            if i % 4 == 0:  # search too, less often: it is the slower call
+                assert sorted(coll.query(q, k=len(ids), filter=flt).ids) == want, flt.explain()
 
     # -- numbers, payload values and inputs: exact, copied, bounded ---------------------------
 

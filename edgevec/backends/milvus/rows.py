@@ -1,0 +1,81 @@
+"""Records as Milvus rows, and Milvus results back as hits, records and counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgevec.backends.milvus.schema import ID, PAYLOAD, TERMS, VECTOR
+from edgevec.backends.milvus.terms import payload_terms
+from edgevec.prepare import PreparedQuery, PreparedUpsert
+from edgevec.scores import Reported, to_score
+from edgevec.types import Hit, Hits, Metric, Record
+
+
+def build_rows(batch: PreparedUpsert) -> list[dict[str, Any]]:
+    return [
+        {ID: rid, VECTOR: vec, PAYLOAD: payload, TERMS: payload_terms(payload)}
+        for rid, vec, payload in zip(batch.ids, batch.vectors, batch.payloads, strict=True)
+    ]
+
+
+def output_fields(include_payload: bool, include_vectors: bool) -> list[str]:
+    fields = [ID]
+    if include_payload:
+        fields.append(PAYLOAD)
+    if include_vectors:
+        fields.append(VECTOR)
+    return fields
+
+
+def _vector(value: Any) -> Any:
+    return None if value is None else np.asarray(value, dtype=np.float32)
+
+
+_REPORTED: dict[Metric, Reported] = {
+    "cosine": "similarity",
+    "dot": "similarity",
+    "l2": "squared_distance",
+}
+"""COSINE and IP are already similarities; L2 is the *squared* distance."""
+
+
+def parse_hits(
+    result: Iterable[Iterable[Mapping[str, Any]]], metric: Metric, q: PreparedQuery
+) -> list[Hits]:
+    out = []
+    for row in result:
+        hits = []
+        for h in row:
+            entity = h.get("entity") or {}
+            hits.append(
+                Hit(
+                    str(h["id"]),
+                    to_score(h["distance"], _REPORTED[metric]),
+                    dict(entity.get(PAYLOAD) or {}) if q.include_payload else {},
+                    _vector(entity.get(VECTOR)) if q.include_vectors else None,
+                )
+            )
+        out.append(Hits(hits))
+    return out
+
+
+def parse_records(
+    rows: Iterable[Mapping[str, Any]], ids: Sequence[str], include_vectors: bool
+) -> list[Record]:
+    found = {str(r[ID]): r for r in rows}
+    return [
+        Record(
+            rid,
+            _vector(found[rid].get(VECTOR)) if include_vectors else None,
+            dict(found[rid].get(PAYLOAD) or {}),
+        )
+        for rid in ids
+        if rid in found
+    ]
+
+
+def parse_count(rows: Sequence[Mapping[str, Any]]) -> int:
+    return int(rows[0]["count(*)"]) if rows else 0
