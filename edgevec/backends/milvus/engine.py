@@ -20,6 +20,7 @@ from edgevec.backends.milvus.schema import (
     index_spec,
     spec_from_description,
 )
+from edgevec.errors import EdgevecError
 from edgevec.prepare import check_existing
 from edgevec.types import CollectionSpec
 
@@ -39,6 +40,30 @@ def engine_lock(opts: MilvusOptions) -> threading.RLock:
     key = (os.path.abspath(opts.uri), "") if opts.lite else (opts.uri, opts.db_name)
     with _registry_lock:
         return _engine_locks.setdefault(key, threading.RLock())
+
+
+def serialised(
+    opts: MilvusOptions, lock: threading.RLock, method: str, fn: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``fn`` (sync client method ``method``), holding ``lock`` where Milvus Lite needs it
+    (``LITE_UNSAFE``): the one rule for every writer of a ``.db``, sync and async stores alike."""
+    if not (opts.lite and method in LITE_UNSAFE):
+        return fn
+
+    def locked(**kwargs: Any) -> Any:
+        with lock:
+            return fn(**kwargs)
+
+    return locked
+
+
+def error_map(opts: MilvusOptions) -> Callable[[Exception, str], EdgevecError | None]:
+    """The driver's error map for pymilvus and gRPC failures (the token redacted)."""
+
+    def errors(exc: Exception, what: str) -> EdgevecError | None:
+        return translate_error(exc, what, opts.token) if isinstance(exc, CLIENT_ERRORS) else None
+
+    return errors
 
 
 def blocking_call(
