@@ -64,6 +64,8 @@ class Call(Generic[R]):
     """A named handle the engine resolves the method on (a Weaviate class), else the client."""
     missing_ok: bool = False
     """A not-found answer yields ``None`` instead of raising :class:`CollectionNotFoundError`."""
+    args: tuple[Any, ...] = ()
+    """Positional arguments, for vendor methods that take some."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +246,7 @@ def _step(step: Call[Any] | Sleep | Gather[Any], engine: Engine[object], dl: Dea
     fn, left = _prepare(engine, step, dl)
     start = time.perf_counter()
     try:
-        raw = fn(**_kwargs(engine, step, left))
+        raw = fn(*step.args, **_kwargs(engine, step, left))
     except Exception as exc:
         try:
             _mapped(engine, step, exc)
@@ -307,7 +309,7 @@ async def _astep(
         # The vendor's own exceptions come back as values, so a TimeoutError out of
         # ``wait_for`` below can only mean the deadline.
         try:
-            return await fn(**_kwargs(engine, step, left)), None
+            return await fn(*step.args, **_kwargs(engine, step, left)), None
         except Exception as exc:
             return None, exc
 

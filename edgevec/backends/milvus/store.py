@@ -19,8 +19,8 @@ from edgevec.backends.milvus.engine import (
     blocking_call,
     cover_delete,
     create_collection,
+    driver_engine,
     engine_lock,
-    error_map,
     lite_acquire,
     lite_release,
     open_collection,
@@ -31,7 +31,7 @@ from edgevec.backends.milvus.options import MilvusIndexOptions, MilvusOptions, c
 from edgevec.backends.milvus.plans import Core
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
-from edgevec.driver import AsyncEngine, Call, Engine, SyncEngine
+from edgevec.driver import AsyncEngine, Call, SyncEngine
 from edgevec.errors import BackendUnavailableError, ConfigError
 from edgevec.filters import Filter
 from edgevec.planned import PlannedCollection
@@ -42,7 +42,6 @@ MAX_TOPK = 16_384  # Milvus' limit on limit + offset
 
 
 T = TypeVar("T")
-C = TypeVar("C")
 
 
 class MilvusCollection(PlannedCollection):
@@ -84,7 +83,7 @@ class MilvusStore(BaseStore):
         super().__init__(options)
         self.opts = options
         self._serial = engine_lock(options)
-        self.engine: SyncEngine = _engine(options, self._resolve)
+        self.engine: SyncEngine = driver_engine(options, self._resolve)
         self._lite_path = lite_acquire(options.uri) if options.lite else None
         try:
             self._client: Any = _connect(MilvusClient, options)
@@ -147,17 +146,6 @@ class MilvusStore(BaseStore):
             lite_release(path)
 
 
-def _engine(opts: MilvusOptions, resolve: Callable[[Call[Any]], Callable[..., C]]) -> Engine[C]:
-    """The driver's view of a Milvus client: every method takes ``timeout=``."""
-    return Engine(
-        backend="milvus",
-        resolve=resolve,
-        errors=error_map(opts),
-        timeout=opts.timeout,
-        timeout_kwarg="timeout",
-    )
-
-
 def _connect(factory: Any, opts: MilvusOptions) -> Any:
     try:
         return factory(**client_kwargs(opts))
@@ -213,7 +201,7 @@ class AsyncMilvusStore(AsyncBaseStore):
         self._lite_path: str | None = None
         self._closed = False
         self._lock: asyncio.Lock | None = None
-        self.engine: AsyncEngine = _engine(options, self._resolve)
+        self.engine: AsyncEngine = driver_engine(options, self._resolve)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.opts!r}>"
