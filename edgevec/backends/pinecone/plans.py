@@ -24,7 +24,7 @@ from edgevec.backends.pinecone.steps import (
     plan_wait,
     response_lsn,
 )
-from edgevec.driver import Call, Gather, Plan, Sleep, single
+from edgevec.driver import Call, Gather, Plan, single
 from edgevec.errors import BackendError, EdgevecError, InvalidInputError, PartialWriteError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
@@ -115,16 +115,16 @@ class Collection:
                 "include_values": False,
                 "include_metadata": False,
             }
-            for delay in plan_wait(what, timeout):
+            for pause in plan_wait(what, timeout):
                 response = yield Call("query", probe, "check that the upsert is visible")
                 reconciled = response_lsn(response, "reconciled")
                 if reconciled is None:
                     break  # no positions reported after all: compare records instead
                 if reconciled >= committed:
                     return
-                yield Sleep(delay)
+                yield pause
         pending = {r.vid: r.body for r in rows}
-        for delay in plan_wait(what, timeout - (time.monotonic() - start)):
+        for pause in plan_wait(what, timeout - (time.monotonic() - start)):
             for chunk in fetch_chunks(list(pending)):
                 response = yield Call(
                     "fetch",
@@ -138,7 +138,7 @@ class Collection:
                         del pending[vid]
             if not pending:
                 return
-            yield Sleep(delay)
+            yield pause
 
     def delete_ids(self, ids: list[str]) -> Plan[None]:
         vids = list(dict.fromkeys(vector_id(i) for i in ids))
@@ -151,7 +151,7 @@ class Collection:
                 missing_ok=True,
             )
         if self.opts.read_your_writes:
-            for delay in plan_wait(
+            for pause in plan_wait(
                 f"the deletion in {self.spec.name!r}", self.opts.consistency_timeout
             ):
                 left = 0
@@ -165,7 +165,7 @@ class Collection:
                     left += 0 if response is None else len(response.vectors)
                 if not left:
                     return
-                yield Sleep(delay)
+                yield pause
 
     def delete_filter(self, flt: Filter) -> Plan[None]:
         compiled = compile_filter(flt)
@@ -179,13 +179,13 @@ class Collection:
             missing_ok=True,
         )
         if self.opts.read_your_writes:
-            for delay in plan_wait(
+            for pause in plan_wait(
                 f"the deletion in {self.spec.name!r}", self.opts.consistency_timeout
             ):
                 page = yield from self.metadata_page(probe, "check that the delete is visible")
                 if page is None or not page.vectors:
                     return
-                yield Sleep(delay)
+                yield pause
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from edgevec.backends.pinecone.limits import MAX_FETCH_URL_BYTES, MAX_IDS_PER_REQUEST
+from edgevec.driver import Sleep
 from edgevec.errors import BackendTimeoutError
 
 _POLL_START, _POLL_MAX = 0.05, 1.0
@@ -56,17 +57,18 @@ def response_lsn(response: Any, kind: Literal["committed", "reconciled"]) -> int
     return value if isinstance(value, int) else None
 
 
-def plan_wait(what: str, timeout: float) -> Iterator[float]:
-    """Drive a poll loop: each value is how long to sleep if the poll just made failed.
+def plan_wait(what: str, timeout: float) -> Iterator[Sleep]:
+    """Drive a poll loop: each value is the pause to take if the poll just made failed.
 
     The first poll happens at once and the last one at the deadline; a failed poll at or past
-    the deadline raises :class:`BackendTimeoutError`.
+    the deadline raises :class:`BackendTimeoutError`. The driver ends the wait sooner if the
+    operation's own deadline comes first.
     """
     deadline = time.monotonic() + timeout
     delay = _POLL_START
     while True:
         remaining = deadline - time.monotonic()
-        yield max(min(delay, remaining), 0.0)
+        yield Sleep(max(min(delay, remaining), 0.0), f"wait for {what} to become visible")
         if remaining <= 0:
             raise BackendTimeoutError(
                 f"Pinecone acknowledged the write but {what} was not visible after {timeout:g} s "
