@@ -36,10 +36,12 @@ from edgevec.errors import (
     MissingDependencyError,
     ModelIntegrityError,
     PartialWriteError,
+    RecordNotFoundError,
     RoutingError,
     StoreClosedError,
 )
 from edgevec.filters import F, Filter
+from edgevec.search_params import SearchParams
 from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Metric, Record
 
 # The interfaces to type application code against. Every backend, and a router that wraps
@@ -88,7 +90,9 @@ __all__ = [
     "ModelIntegrityError",
     "PartialWriteError",
     "Record",
+    "RecordNotFoundError",
     "RoutingError",
+    "SearchParams",
     "StoreClosedError",
     "VectorStore",
     "__version__",

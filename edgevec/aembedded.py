@@ -19,6 +19,7 @@ from edgevec.errors import InvalidInputError
 from edgevec.filters import FilterLike
 from edgevec.prepare import check_add_args, prepare_arrays
 from edgevec.progress import progress_bar
+from edgevec.search_params import SearchParamsLike
 from edgevec.types import Hits
 
 if TYPE_CHECKING:
@@ -99,14 +100,17 @@ class AsyncEmbeddedCollection(AsyncWrappedCollection):
         *,
         include_vectors: bool = False,
         include_payload: bool = True,
-        params: Mapping[str, Any] | None = None,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
     ) -> Hits:
-        """The ``k`` records nearest to ``item`` once embedded (best first)."""
+        """The ``k`` records nearest to ``item`` once embedded (best first); ``params`` and
+        ``score_threshold`` as in :meth:`query` (``0.98`` finds near-duplicate images)."""
         self._handle_state.check()
         vectors = await self.embedder.aembed([item])
         return await self.query(
             vectors[0], k, filter,
             include_vectors=include_vectors, include_payload=include_payload, params=params,
+            score_threshold=score_threshold,
         )  # fmt: skip
 
 

@@ -7,14 +7,22 @@ for the I/O methods), and ``nox -s lint`` fails if the two drift apart: one sour
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
+import numpy as np
+
 from edgevec.capabilities import Capabilities
-from edgevec.errors import CollectionExistsError, CollectionNotFoundError, InvalidInputError
+from edgevec.errors import (
+    CollectionExistsError,
+    CollectionNotFoundError,
+    InvalidInputError,
+    RecordNotFoundError,
+)
 from edgevec.filters import Filter, FilterLike
 from edgevec.lifecycle import HandleState, StoreState
 from edgevec.prepare import (
@@ -33,7 +41,8 @@ from edgevec.prepare import (
     prepare_query_batch,
     prepare_upsert,
 )
-from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record
+from edgevec.search_params import SearchParamsLike
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record, check_id
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -113,17 +122,24 @@ class BaseCollection(ABC):
         *,
         include_vectors: bool = False,
         include_payload: bool = True,
-        params: Mapping[str, Any] | None = None,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
     ) -> Hits:
-        """The ``k`` nearest records to ``vector`` (best first) that satisfy ``filter``."""
+        """The ``k`` nearest records to ``vector`` (best first) that satisfy ``filter``.
+
+        ``params`` (an :class:`~edgevec.SearchParams` or a mapping such as ``{"ef": 128}``) tunes
+        the search where the backend declares it can. ``score_threshold`` keeps, of those ``k``
+        best hits, only the ones scoring at least that much; the result may be empty.
+        """
         self._handle_state.check()
         q = prepare_query(
             vector, k, filter, dim=self.dim, metric=self.metric,
             capabilities=self.capabilities, backend=self.backend,
             include_vectors=include_vectors, include_payload=include_payload, params=params,
+            score_threshold=score_threshold,
         )  # fmt: skip
-        hits = self._query(q)
-        return hits[0]
+        (hits,) = self._query(q)
+        return hits if q.score_threshold is None else _at_least(hits, q.score_threshold)
 
     def query_batch(
         self,
@@ -133,16 +149,60 @@ class BaseCollection(ABC):
         *,
         include_vectors: bool = False,
         include_payload: bool = True,
-        params: Mapping[str, Any] | None = None,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
     ) -> list[Hits]:
-        """One :class:`Hits` per row of the ``(n, dim)`` array ``vectors``."""
+        """One :class:`Hits` per row of the ``(n, dim)`` array ``vectors`` (see :meth:`query`)."""
         self._handle_state.check()
         q = prepare_query_batch(
             vectors, k, filter, dim=self.dim, metric=self.metric,
             capabilities=self.capabilities, backend=self.backend,
             include_vectors=include_vectors, include_payload=include_payload, params=params,
+            score_threshold=score_threshold,
         )  # fmt: skip
-        return self._query(q) if len(q.vectors) else []
+        if not len(q.vectors):
+            return []
+        return [_at_least(hits, q.score_threshold) for hits in self._query(q)]
+
+    def query_by_id(
+        self,
+        id: str,
+        k: int = 10,
+        filter: FilterLike | None = None,
+        *,
+        include_self: bool = False,
+        include_vectors: bool = False,
+        include_payload: bool = True,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
+    ) -> Hits:
+        """The ``k`` records nearest to the stored record ``id``: "more like this".
+
+        The record itself is left out unless ``include_self``; every other argument means what
+        it means in :meth:`query`. Raises :class:`~edgevec.errors.RecordNotFoundError` if no
+        record has that id. The caller never handles the vector: it is read and queried here
+        (as ``k + 1`` hits, so at ``k == capabilities.max_k`` one fewer may come back).
+        """
+        self._handle_state.check()
+        rid = check_id(id)
+        q = prepare_query_batch(
+            np.empty((0, self.dim), np.float32), k, filter, dim=self.dim, metric=self.metric,
+            capabilities=self.capabilities, backend=self.backend,
+            include_vectors=include_vectors, include_payload=include_payload, params=params,
+            score_threshold=score_threshold,
+        )  # fmt: skip
+        found = self._get([rid], True)
+        if not found or found[0].vector is None:
+            raise RecordNotFoundError(f"no record with id {rid!r} in collection {self.name!r}")
+        # One more than asked, so dropping the record itself still leaves k.
+        wider = q.k if include_self else min(q.k + 1, self.capabilities.max_k)
+        rows = self._query(dataclasses.replace(q, vectors=found[0].vector[None, :], k=wider))
+        hits = rows[0]
+        if not include_self:
+            hits = Hits(
+                [h for h in hits if h.id != rid][: q.k], partial=hits.partial, missing=hits.missing
+            )
+        return _at_least(hits, q.score_threshold)
 
     def query_arrays(
         self,
@@ -150,19 +210,28 @@ class BaseCollection(ABC):
         k: int = 10,
         filter: FilterLike | None = None,
         *,
-        params: Mapping[str, Any] | None = None,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
     ) -> ArrayHits:
         """The results of :meth:`query_batch` as an ``(n, k)`` id array and score matrix.
 
-        No per-hit objects and no payloads: the lean path for callers who want arrays.
+        No per-hit objects and no payloads: the lean path for callers who want arrays. A hit
+        below ``score_threshold`` is blanked like a missing one (``None`` id, NaN score).
         """
         self._handle_state.check()
         q = prepare_query_batch(
             vectors, k, filter, dim=self.dim, metric=self.metric,
             capabilities=self.capabilities, backend=self.backend,
             include_vectors=False, include_payload=False, params=params,
+            score_threshold=score_threshold,
         )  # fmt: skip
-        return self._query_arrays(q)
+        found = self._query_arrays(q)
+        if q.score_threshold is None:
+            return found
+        below = ~(found.scores >= q.score_threshold)  # NaN (no hit) stays blank
+        ids, scores = found.ids.copy(), found.scores.copy()
+        ids[below], scores[below] = None, np.nan
+        return ArrayHits(ids, scores)
 
     def get(self, ids: Iterable[str], *, include_vectors: bool = True) -> list[Record]:
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
@@ -224,6 +293,15 @@ class BaseCollection(ABC):
 
     def _explain(self, flt: Filter) -> str:
         return flt.explain()
+
+
+def _at_least(hits: Hits, threshold: float | None) -> Hits:
+    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine."""
+    if threshold is None:
+        return hits
+    return Hits(
+        [h for h in hits if h.score >= threshold], partial=hits.partial, missing=hits.missing
+    )
 
 
 class BaseStore(ABC):

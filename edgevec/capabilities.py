@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from edgevec.errors import FilterNotSupportedError
+from edgevec.errors import FilterNotSupportedError, InvalidInputError
 from edgevec.filters import OPS, Filter
+from edgevec.search_params import SearchParams
 
 __all__ = ["Capabilities"]
 
@@ -37,10 +38,27 @@ class Capabilities:
     """Payload ints the backend stores and compares exactly: 64 (int64), or 53 where numbers
     are doubles (ints within ±2**53). Writes holding other ints raise ``InvalidInputError``
     rather than be answered wrongly by a filter later."""
+    search_params: frozenset[str] = frozenset()
+    """:class:`~edgevec.search_params.SearchParams` fields the backend honours per query
+    (``"ef"``, ``"exact"``). An exact collection honours ``exact`` without declaring it."""
+
+    def honoured_params(self) -> frozenset[str]:
+        """The search parameters a query may set here."""
+        return self.search_params | {"exact"} if self.exact else self.search_params
 
     def narrowed(self, **changes: object) -> Capabilities:
         """A copy with some fields changed (for example ``exact=False`` for an ANN index)."""
         return replace(self, **changes)  # type: ignore[arg-type]  # field names checked by replace
+
+    def check_params(self, params: SearchParams, backend: str) -> None:
+        """Raise :class:`InvalidInputError` if ``params`` sets one this backend cannot honour."""
+        refused = params.asked() - self.honoured_params()
+        if refused:
+            supported = ", ".join(sorted(self.honoured_params())) or "none"
+            raise InvalidInputError(
+                f"backend {backend!r} does not honour the search params "
+                f"{', '.join(sorted(refused))} here (it honours: {supported}); nothing was sent"
+            )
 
     def check_filter(self, flt: Filter | None, backend: str) -> None:
         """Raise :class:`FilterNotSupportedError` if ``flt`` uses an operator this backend lacks."""

@@ -23,6 +23,7 @@ from edgevec.errors import InvalidInputError
 from edgevec.filters import FilterLike
 from edgevec.prepare import check_add_args, prepare_arrays
 from edgevec.progress import progress_bar
+from edgevec.search_params import SearchParamsLike
 from edgevec.types import Hits
 from edgevec.wrapped import WrappedCollection
 
@@ -104,14 +105,17 @@ class EmbeddedCollection(WrappedCollection):
         *,
         include_vectors: bool = False,
         include_payload: bool = True,
-        params: Mapping[str, Any] | None = None,
+        params: SearchParamsLike | None = None,
+        score_threshold: float | None = None,
     ) -> Hits:
-        """The ``k`` records nearest to ``item`` once embedded (best first)."""
+        """The ``k`` records nearest to ``item`` once embedded (best first); ``params`` and
+        ``score_threshold`` as in :meth:`query` (``0.98`` finds near-duplicate images)."""
         self._handle_state.check()
         vectors = self.embedder.embed([item])
         return self.query(
             vectors[0], k, filter,
             include_vectors=include_vectors, include_payload=include_payload, params=params,
+            score_threshold=score_threshold,
         )  # fmt: skip
 
 

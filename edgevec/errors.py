@@ -29,6 +29,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelIntegrityError",
     "PartialWriteError",
+    "RecordNotFoundError",
     "RoutingError",
     "StoreClosedError",
 ]
@@ -79,6 +80,10 @@ class FilterNotSupportedError(EdgevecError):
 
 class CollectionNotFoundError(EdgevecError, LookupError):
     """The named collection does not exist."""
+
+
+class RecordNotFoundError(EdgevecError, LookupError):
+    """A call that needs one existing record (``query_by_id``) named an id that is not stored."""
 
 
 class CollectionExistsError(EdgevecError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from edgevec.errors import (
 )
 from edgevec.filters import Filter, FilterLike, as_filter
 from edgevec.payloads import canonical_payload, int_range
+from edgevec.search_params import DEFAULT, SearchParams, SearchParamsLike, as_search_params
 from edgevec.types import CollectionSpec, Metric, Record, check_id, check_metric
 from edgevec.vectors import Matrix, as_matrix, as_query
 
@@ -41,6 +41,7 @@ __all__ = [
     "check_fingerprint",
     "check_ids",
     "check_k",
+    "check_score_threshold",
     "check_spec",
     "prepare_arrays",
     "prepare_filter",
@@ -173,19 +174,34 @@ def prepare_arrays(
     return PreparedUpsert(id_list, mat, pay)
 
 
-_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
+def check_score_threshold(threshold: object) -> float | None:
+    """A finite number (edgevec's higher-is-better score), or ``None`` for no threshold."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
+        raise InvalidInputError(f"score_threshold must be a number, got {threshold!r}")
+    value = float(threshold)
+    if not np.isfinite(value):
+        raise InvalidInputError(f"score_threshold must be finite, got {threshold!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedQuery:
-    """A validated query: a ``(n, dim)`` float32 matrix, ``k``, filter and output options."""
+    """A validated query: a ``(n, dim)`` float32 matrix, ``k``, filter and output options.
+
+    ``params`` were checked against the backend's capabilities. ``score_threshold`` is applied
+    by the base class to the sorted top ``k``; a backend may also push it down where that gives
+    the identical answer.
+    """
 
     vectors: Matrix
     k: int
     filter: Filter | None
     include_vectors: bool
     include_payload: bool
-    params: Mapping[str, Any]
+    params: SearchParams = DEFAULT
+    score_threshold: float | None = None
 
 
 def prepare_query(
@@ -199,10 +215,11 @@ def prepare_query(
     backend: str,
     include_vectors: bool = False,
     include_payload: bool = True,
-    params: Mapping[str, Any] | None = None,
+    params: SearchParamsLike | None = None,
+    score_threshold: float | None = None,
     batch: bool = False,
 ) -> PreparedQuery:
-    """Validate a (batch) query; the filter is parsed and checked against the capabilities."""
+    """Validate a (batch) query; filter and params are checked against the capabilities."""
     mat = (
         as_matrix(vector, dim, metric, what="query vectors")
         if batch
@@ -211,9 +228,12 @@ def prepare_query(
     flt = None if filter is None else prepare_filter(filter, capabilities, backend)
     if type(k) is not int or not 1 <= k <= capabilities.max_k:  # the slow path explains why
         k = check_k(k, capabilities)
-    return PreparedQuery(
-        mat, k, flt, include_vectors, include_payload, dict(params) if params else _NO_PARAMS
-    )
+    search = DEFAULT
+    if params is not None:  # the common call sets none: no work on the hot path
+        search = as_search_params(params)
+        capabilities.check_params(search, backend)
+    threshold = None if score_threshold is None else check_score_threshold(score_threshold)
+    return PreparedQuery(mat, k, flt, include_vectors, include_payload, search, threshold)
 
 
 def prepare_query_batch(

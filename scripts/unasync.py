@@ -30,6 +30,7 @@ ASYNC_METHODS = [
     "upsert_arrays",
     "query",
     "query_batch",
+    "query_by_id",
     "query_arrays",
     "_query_arrays",
     "get",

@@ -57,7 +57,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import Cmp
-from edgevec.testing.oracle import exact_scores
+from edgevec.testing.oracle import assert_hits_match, exact_scores
 from edgevec.types import CollectionSpec
 
 INJECTION = 'x" or 1==1 or "'
@@ -419,6 +419,31 @@ def test_index_kinds(store: MilvusStore, index: str) -> None:
     assert top.ids[:1] == ["i17"]
     assert len(top) == 5
     assert store.collection(coll.name).spec.options["index"] == index.upper()
+
+
+@pytest.mark.parametrize(
+    ("index", "honoured"),
+    [("hnsw", {"ef"}), ("IVF_FLAT", set()), ("autoindex", set()), ("flat", {"exact"})],
+)
+def test_search_params_each_index_honours(
+    store: MilvusStore, index: str, honoured: set[str]
+) -> None:
+    """HNSW takes ``ef``, FLAT is exact; anything else is refused before a request rather than
+    forwarded to Milvus as before (which ignored or rejected unknown keys)."""
+    coll = store.create_collection(f"sp_{index.lower()}", 8, "l2", index=index, nlist=8)
+    assert coll.capabilities.honoured_params() == honoured
+    ids, vecs = [f"i{i}" for i in range(300)], _rand(300, 8, 13)
+    pays: list[dict[str, Any]] = [{} for _ in ids]
+    coll.upsert_arrays(ids, vecs)
+    for q in _rand(5, 8, 14):
+        if "exact" in honoured:
+            hits = coll.query(q, k=20, params={"exact": True})
+            assert_hits_match(hits, ids, vecs, pays, q, 20, "l2")
+        if "ef" in honoured:
+            assert len(coll.query(q, k=20, params={"ef": 200})) == 20
+    for name in {"ef", "exact"} - honoured:
+        with pytest.raises(InvalidInputError, match=f"search params {name}"):
+            coll.query(vecs[0], params={name: 16 if name == "ef" else True})
 
 
 def test_narrow_filter_on_hnsw_still_returns_k(store: MilvusStore) -> None:

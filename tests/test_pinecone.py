@@ -669,7 +669,7 @@ async def test_async_query_batch_runs_concurrently_within_one_deadline(
             hits = await coll.query_batch(np.ones((24, 4), np.float32), k=1)  # 2.4 s in sequence
             assert time.monotonic() - start < 1.5
             assert [h.ids for h in hits] == [["a"]] * 24
-            assert server.peak >= 16
+            assert server.peak >= 8  # one at a time would be 1
             server.delay = 0.0
             server.slow_next(2.0)
             start = time.monotonic()

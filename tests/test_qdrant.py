@@ -318,10 +318,34 @@ def test_bad_collection_options(store: QdrantStore) -> None:
     assert not store.has_collection("c")
 
 
-def test_unknown_query_params_are_rejected(store: QdrantStore) -> None:
+def test_query_params_local_mode_honours_only_exact(store: QdrantStore) -> None:
+    """Local mode is a brute-force scan: ``exact`` holds, a beam width would be ignored."""
     coll = store.create_collection("c", 2)
-    with pytest.raises(InvalidInputError, match="ef_search"):
-        coll.query(np.ones(2, np.float32), params={"ef_search": 10})
+    coll.upsert_arrays(["a"], np.ones((1, 2), np.float32))
+    assert coll.query(np.ones(2, np.float32), params={"exact": True}).ids == ["a"]
+    with pytest.raises(InvalidInputError, match="search params ef"):
+        coll.query(np.ones(2, np.float32), params={"ef": 10})
+    with pytest.raises(InvalidInputError, match="hnsw_ef"):  # one name per idea: ef
+        coll.query(np.ones(2, np.float32), params={"hnsw_ef": 10})
+
+
+def test_server_query_params_reach_qdrant(rest: _Rest) -> None:
+    store = _connect_rest(rest)
+    try:
+        coll = store.create_collection("items", 3, "l2")
+        assert coll.capabilities.honoured_params() == {"ef", "exact"}
+        q = np.ones(3, np.float32)
+        coll.query(q, k=2, params={"ef": 99})
+        coll.query(q, k=2, params=edgevec.SearchParams(exact=True))
+        coll.query(q, k=2, score_threshold=-0.5)  # applied to the top k, not pushed down
+    finally:
+        store.close()
+    sent = [r["body"]["searches"][0] for r in rest.requests if r["path"].endswith("/query/batch")]
+    assert [s.get("params") for s in sent] == [
+        {"hnsw_ef": 99, "exact": False},
+        {"exact": True},
+        None,
+    ]
 
 
 def test_import_edgevec_does_not_import_qdrant_client() -> None:

@@ -659,7 +659,7 @@ def test_collection_options_round_trip(store: WeaviateStore, server: WeaviateTes
     )
     with pytest.raises(ConfigError, match="nlist"):
         store.create_collection("bad", 3, nlist=4)
-    with pytest.raises(InvalidInputError, match="query params"):
+    with pytest.raises(InvalidInputError, match="search params ef"):  # no per-query ef on Weaviate
         again.query(np.ones(3, np.float32), params={"ef": 10})
 
 

@@ -48,11 +48,13 @@ from edgevec.errors import (
     FilterNotSupportedError,
     InvalidInputError,
     InvalidVectorError,
+    RecordNotFoundError,
     StoreClosedError,
 )
 from edgevec.filters import MAX_DEPTH as MAX_FILTER_DEPTH
 from edgevec.filters import OPS, And, Cmp, F, Filter, Not
 from edgevec.payloads import int_range
+from edgevec.search_params import PARAM_NAMES, SearchParams
 from edgevec.testing.blocking import connected
 from edgevec.testing.oracle import (
     SCORE_TOL,
@@ -77,6 +79,9 @@ from edgevec.types import METRICS, Metric, Record
 __all__ = ["SWEEPS", "ConformanceSuite", "ThroughWrappers", "recall_at_k"]
 
 EXAMPLES = int(os.environ.get("EDGEVEC_HYPOTHESIS_EXAMPLES", "25"))
+THRESHOLD_TIE = 1e-6
+"""How near the threshold a score may lie and fall on either side of it on another backend
+(float32 arithmetic); the threshold itself is compared exactly with the score returned."""
 AWKWARD_IDS = ["1", "ü/ 🙂", "with space", "x" * 512, "é" * 256, "a:b/c?d=e&f#g", "0" * 36]
 
 
@@ -630,6 +635,108 @@ class ConformanceSuite:
             == coll.query(vecs[0], k=30, filter=built).ids
         )
         assert isinstance(coll.explain(built), str)
+
+    # -- search params, score_threshold, query_by_id ---------------------------------------
+
+    def test_search_params_are_checked_before_io(self, make: Callable[..., Any]) -> None:
+        """Unknown keys, wrong types and params the backend cannot honour raise
+        ``InvalidInputError`` naming them; an empty batch proves no hook ran first."""
+        coll = make(dim=4, metric="l2")
+        ids, vecs, pays = self._fill(coll, 30, 4, seed=40)
+        honoured = self._caps(coll).honoured_params()
+        empty = np.zeros((0, 4), np.float32)
+        bad: list[tuple[Any, str]] = [
+            ({"ef_search": 8}, "ef_search"), ({"ef": "abc"}, "'ef'"), ({"ef": 0}, "'ef'"),
+            ({"ef": True}, "'ef'"), ({"exact": "yes"}, "'exact'"), (5, "params"),
+        ]  # fmt: skip
+        bad += [({name: 16 if name == "ef" else True}, name) for name in PARAM_NAMES - honoured]
+        for params, named in bad:
+            with pytest.raises(InvalidInputError, match=named):
+                coll.query(vecs[0], k=3, params=params)
+            with pytest.raises(InvalidInputError, match=named):
+                coll.query_batch(empty, k=3, params=params)
+        q = _rand(1, 4, 41)[0]
+        for name in honoured:
+            params = SearchParams(ef=64) if name == "ef" else {name: True}
+            for flt in (None, F("n") >= 3):
+                hits = coll.query(q, k=5, filter=flt, params=params)
+                if name == "exact":  # the exact answer, whatever the index
+                    assert_hits_match(hits, ids, vecs, pays, q, 5, "l2", flt)
+                else:
+                    self._check(coll, hits, (ids, vecs, pays), q, 5, flt)
+
+    @pytest.mark.parametrize("metric", METRICS)
+    def test_score_threshold_keeps_hits_at_least_that_good(
+        self, make: Callable[..., Any], metric: Metric
+    ) -> None:
+        """The ``k`` best hits, then only those scoring >= the threshold: compared with the
+        same query unthresholded and with the oracle (scores within ``THRESHOLD_TIE`` of the
+        threshold may fall either way), with filters, ties and empty answers."""
+        coll = make(dim=6, metric=metric)
+        ids, vecs, pays = self._fill(coll, 60, 6, seed=42)
+        q = _rand(1, 6, 43)[0]
+        true = dict(zip(ids, exact_scores(vecs, q, metric)))
+        for flt in (None, F("n") >= 3):
+            full = coll.query(q, k=20, filter=flt)
+            for tie in (0, 4, len(full) - 1):
+                # A threshold equal to a hit's score: engines may recompute that score a few
+                # ulps apart (Qdrant local mode does), so the hit may fall either side of it.
+                t = full[tie].score
+                got = coll.query(q, k=20, filter=flt, score_threshold=t)
+                assert all(h.score >= t for h in got)
+                assert np.all(np.diff(got.scores) <= 1e-6)
+                kept = {h.id for h in full if h.score >= t + THRESHOLD_TIE}
+                assert kept <= set(got.ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+                surely = {h.id for h in full if true[h.id] >= t + THRESHOLD_TIE + SCORE_TOL}
+                assert surely <= set(got.ids)
+                assert all(true[i] >= t - THRESHOLD_TIE - SCORE_TOL for i in got.ids)
+                if self._caps(coll).exact:
+                    top = oracle_topk(ids, vecs, pays, q, 20, metric, flt)
+                    assert {i for i, s in top if s >= t + SCORE_TOL} <= set(got.ids)
+            batch = coll.query_batch(np.stack([q, vecs[0]]), k=20, filter=flt, score_threshold=t)
+            assert kept <= set(batch[0].ids) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+            arrays = coll.query_arrays(q[None, :], k=20, filter=flt, score_threshold=t)
+            row = [i for i in arrays.ids[0] if i is not None]
+            assert kept <= set(row) <= {h.id for h in full if h.score >= t - THRESHOLD_TIE}
+            assert list(arrays.ids[0][: len(row)]) == row  # blanks only after the last hit
+            assert np.all(np.isnan(arrays.scores[0][len(row) :]))
+            assert all(h.score >= t for h in batch[1])
+        above = {"cosine": 1.01, "l2": 1e-3, "dot": float(max(true.values())) + 1.0}[metric]
+        nothing = coll.query(q, k=20, score_threshold=above)
+        assert nothing == []
+        assert not nothing.partial
+        assert coll.query_batch(np.stack([q, q]), k=5, score_threshold=above) == [[], []]
+        for wrong in ("0.5", float("nan"), float("inf"), True):
+            with pytest.raises(InvalidInputError, match="score_threshold"):
+                coll.query(q, k=3, score_threshold=wrong)
+
+    @pytest.mark.parametrize("metric", METRICS)
+    def test_query_by_id_is_more_like_this(self, make: Callable[..., Any], metric: Metric) -> None:
+        """``query_by_id`` equals a query with the record's own vector, the record left out
+        (unless ``include_self``); a missing id raises ``RecordNotFoundError``."""
+        coll = make(dim=8, metric=metric)
+        ids, vecs, pays = self._fill(coll, 40, 8, seed=44)
+        others = [i for i in range(40) if i != 5]
+        rest = ([ids[i] for i in others], vecs[others], [pays[i] for i in others])
+        for flt in (None, F("n") >= 3):
+            hits = coll.query_by_id(ids[5], k=6, filter=flt)
+            assert ids[5] not in hits.ids
+            self._check(coll, hits, rest, vecs[5], 6, flt)
+        mine = coll.query_by_id(ids[5], k=6, include_self=True, include_vectors=True)
+        if metric != "dot":  # under dot a longer vector may outscore the record itself
+            assert mine[0].id == ids[5]
+        assert all(h.vector is not None for h in mine)
+        self._check(coll, mine, (ids, vecs, pays), vecs[5], 6, None)
+        t = hits[2].score - THRESHOLD_TIE  # clear of the engine's rounding, not of hits[3]
+        assert coll.query_by_id(ids[5], k=6, filter=flt, score_threshold=t).ids == hits.ids[:3]
+        with pytest.raises(RecordNotFoundError, match="nope"):
+            coll.query_by_id("nope", k=3)
+        with pytest.raises(LookupError):
+            coll.query_by_id("nope")
+        with pytest.raises(InvalidInputError):
+            coll.query_by_id("", k=3)
+        with pytest.raises(InvalidInputError):
+            coll.query_by_id(ids[0], k=0)
 
     @pytest.fixture(params=METRICS)
     def oracle_data(

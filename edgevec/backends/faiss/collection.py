@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from edgevec.errors import CorruptDataError, EdgevecError
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.scores import l2_from_squared
+from edgevec.search_params import SearchParams
 from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
@@ -51,7 +51,8 @@ class FaissCollection(BaseCollection):
         checkpoint_rows: int = 0,
     ) -> None:
         exact = opts.index == "flat"
-        super().__init__(spec, CAPABILITIES.narrowed(exact=exact))
+        ann = frozenset() if exact else frozenset({"ef", "exact"})  # exact: the graph's storage
+        super().__init__(spec, CAPABILITIES.narrowed(exact=exact, search_params=ann))
         self.opts = opts
         self._rows = rows
         self._cache = cache
@@ -357,13 +358,13 @@ class FaissCollection(BaseCollection):
         vecs: npt.NDArray[np.float32],
         k: int,
         mask: npt.NDArray[np.bool_] | None,
-        params: Mapping[str, Any],
+        params: SearchParams,
         *,
         share: float = 1.0,
         exact: bool = False,
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        ef_asked = params.get("ef_search")
-        if mask is None and ef_asked is None:  # the common case: no per-call parameters to build
+        ef_asked, exact = params.ef, exact or params.exact
+        if mask is None and ef_asked is None and not exact:  # the common case: nothing to build
             dist, labels = self._index.search(vecs, k)
             return self._scores(dist), labels
         sel = None

@@ -13,6 +13,7 @@ from pymilvus import (  # type: ignore[import-untyped]  # pymilvus ships no py.t
 
 from edgevec.backends.milvus.options import MilvusIndexOptions
 from edgevec.errors import ConfigError
+from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hits, Metric
 
 ID, VECTOR, PAYLOAD, TERMS = "id", "vector", "payload", "payload_terms"
@@ -61,14 +62,15 @@ def index_spec(opts: MilvusIndexOptions, metric: Metric) -> dict[str, Any]:
 
 
 def search_params(
-    opts: MilvusIndexOptions, metric: Metric, k: int, extra: Mapping[str, Any]
+    opts: MilvusIndexOptions, metric: Metric, k: int, asked: SearchParams
 ) -> dict[str, Any]:
+    """Milvus search parameters for one query; ``asked`` holds only what the collection's
+    capabilities honour (``ef`` on HNSW), nothing else is forwarded."""
     params: dict[str, Any] = {}
     if opts.index == "HNSW":
-        params["ef"] = max(opts.ef, k)
+        params["ef"] = max(asked.ef or opts.ef, k)
     elif opts.index == "IVF_FLAT":
         params["nprobe"] = min(opts.nprobe, opts.nlist)
-    params.update(extra)
     return {"metric_type": _METRIC_TO_MILVUS[metric], "params": params}
 
 

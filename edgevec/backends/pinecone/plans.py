@@ -190,10 +190,6 @@ class Collection:
     # -- reads ---------------------------------------------------------------------------
 
     def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
-        if q.params:
-            raise InvalidInputError(
-                f"Pinecone queries take no params, got {', '.join(sorted(q.params))}"
-            )
         compiled = compile_filter(q.filter)
         with_values = q.include_vectors or self.space.rescore
         searches: list[Plan[Any]] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,17 +13,14 @@ from edgevec.backends.qdrant.filters import compile_filter, compile_present, ren
 from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions
 from edgevec.backends.qdrant.steps import call, ignore
 from edgevec.driver import Plan
-from edgevec.errors import InvalidInputError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.scores import Reported, to_score
+from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hit, Hits, Metric, Record
 
 # Qdrant reports Euclid as the distance ‖a-b‖ (root taken); Cosine and Dot as similarities.
 _REPORTED: dict[Metric, Reported] = {"cosine": "similarity", "dot": "similarity", "l2": "distance"}
-
-
-_QUERY_PARAMS = frozenset({"exact", "hnsw_ef"})
 
 
 class Translator:
@@ -55,16 +52,11 @@ class Translator:
         kwargs = {"collection_name": self.name, "points": points, "wait": True}
         return call("upsert", kwargs, ignore, self._where("upsert"))
 
-    def _search_params(self, params: Mapping[str, Any]) -> models.SearchParams | None:
-        unknown = set(params) - _QUERY_PARAMS
-        if unknown:
-            raise InvalidInputError(
-                f"unknown Qdrant query params {sorted(unknown)}; valid: {sorted(_QUERY_PARAMS)}"
-            )
+    def _search_params(self, params: SearchParams) -> models.SearchParams | None:
         if self.local:  # local mode is always exact, and warns about search params
             return None
-        exact = params.get("exact", self.exact)
-        hnsw_ef = params.get("hnsw_ef", self.hnsw_ef)
+        exact = params.exact or self.exact
+        hnsw_ef = params.ef or self.hnsw_ef
         if not exact and hnsw_ef is None:
             return None
         return models.SearchParams(exact=bool(exact), hnsw_ef=None if exact else hnsw_ef)

@@ -38,6 +38,8 @@ def _capabilities(opts: QdrantOptions, exact: bool) -> Capabilities:
         max_batch=opts.batch_size,
         exact=exact or opts.local,
         persistent=opts.path is not None or opts.url is not None,
+        # Server HNSW: a beam width and exact search per query; local mode is exact anyway.
+        search_params=frozenset() if opts.local else frozenset({"ef", "exact"}),
     )
 
 

@@ -31,7 +31,7 @@ from edgevec.backends.weaviate.filters import (
 )
 from edgevec.backends.weaviate.schema import config_call
 from edgevec.driver import Call, Gather, Plan, single
-from edgevec.errors import BackendError, InvalidInputError, PartialWriteError
+from edgevec.errors import BackendError, PartialWriteError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.scores import Reported
@@ -122,11 +122,6 @@ class Core:
         return render_where(compile_where(flt, self.props)[0])
 
     def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
-        if q.params:
-            raise InvalidInputError(
-                f"unknown Weaviate query params {sorted(q.params)}; Weaviate takes none per "
-                "query (set ef on the collection)"
-            )
         where = yield from self.where(q.filter)
         if where is False:
             return [Hits() for _ in range(len(q.vectors))]
