@@ -206,6 +206,21 @@ def _mapped(engine: Engine[Any], call: Call[Any], exc: Exception) -> EdgevecErro
     raise err from exc
 
 
+def _outcome(
+    engine: Engine[Any], call: Call[Any], start: float, raw: Any, exc: Exception | None
+) -> Any:
+    """What the plan receives for a finished call, or the mapped error raised; listeners told."""
+    if exc is not None:
+        try:
+            _mapped(engine, call, exc)
+        except BaseException as err:
+            _notify(engine, call, start, err)
+            raise
+        raw = None  # a tolerated not-found
+    _notify(engine, call, start, None)
+    return None if exc is not None else call.parse(raw)
+
+
 def _sleep_left(step: Sleep, dl: Deadline) -> float:
     if step.seconds >= dl.left():
         raise dl.expired(step.action)
@@ -221,7 +236,7 @@ def run(plan: Plan[T], engine: SyncEngine) -> T:
         return _drive(plan, engine, dl)
 
 
-def _drive(plan: Plan[T], engine: Engine[object], dl: Deadline) -> T:
+def _drive(plan: Plan[T], engine: SyncEngine, dl: Deadline) -> T:
     result: Any = None
     error: EdgevecError | None = None
     while True:
@@ -237,7 +252,7 @@ def _drive(plan: Plan[T], engine: Engine[object], dl: Deadline) -> T:
             error = err
 
 
-def _step(step: Call[Any] | Sleep | Gather[Any], engine: Engine[object], dl: Deadline) -> Any:
+def _step(step: Call[Any] | Sleep | Gather[Any], engine: SyncEngine, dl: Deadline) -> Any:
     if isinstance(step, Sleep):
         time.sleep(_sleep_left(step, dl))
         return None
@@ -248,18 +263,11 @@ def _step(step: Call[Any] | Sleep | Gather[Any], engine: Engine[object], dl: Dea
     try:
         raw = fn(*step.args, **_kwargs(engine, step, left))
     except Exception as exc:
-        try:
-            _mapped(engine, step, exc)
-        except BaseException as err:
-            _notify(engine, step, start, err)
-            raise
-        _notify(engine, step, start, None)
-        return None
-    _notify(engine, step, start, None)
-    return step.parse(raw)
+        return _outcome(engine, step, start, None, exc)
+    return _outcome(engine, step, start, raw, None)
 
 
-def _gather(step: Gather[Any], engine: Engine[object], dl: Deadline) -> list[Any]:
+def _gather(step: Gather[Any], engine: SyncEngine, dl: Deadline) -> list[Any]:
     if engine.threads <= 1 or len(step.plans) <= 1:
         return [_drive(p, engine, dl) for p in step.plans]
     with ThreadPoolExecutor(min(engine.threads, len(step.plans))) as pool:
@@ -278,7 +286,7 @@ async def arun(plan: Plan[T], engine: AsyncEngine) -> T:
         return await _adrive(plan, engine, dl)
 
 
-async def _adrive(plan: Plan[T], engine: Engine[Awaitable[object]], dl: Deadline) -> T:
+async def _adrive(plan: Plan[T], engine: AsyncEngine, dl: Deadline) -> T:
     result: Any = None
     error: EdgevecError | None = None
     while True:
@@ -294,9 +302,7 @@ async def _adrive(plan: Plan[T], engine: Engine[Awaitable[object]], dl: Deadline
             error = err
 
 
-async def _astep(
-    step: Call[Any] | Sleep | Gather[Any], engine: Engine[Awaitable[object]], dl: Deadline
-) -> Any:
+async def _astep(step: Call[Any] | Sleep | Gather[Any], engine: AsyncEngine, dl: Deadline) -> Any:
     if isinstance(step, Sleep):
         await asyncio.sleep(_sleep_left(step, dl))
         return None
@@ -314,25 +320,15 @@ async def _astep(
             return None, exc
 
     try:
-        try:
-            raw, failure = await asyncio.wait_for(attempt(), left)
-        except asyncio.TimeoutError as exc:
-            raise dl.expired(step.action) from exc
-        if failure is not None:
-            raise failure
-    except Exception as exc:
-        try:
-            _mapped(engine, step, exc)
-        except BaseException as err:
-            _notify(engine, step, start, err)
-            raise
-        _notify(engine, step, start, None)
-        return None
-    _notify(engine, step, start, None)
-    return step.parse(raw)
+        raw, failure = await asyncio.wait_for(attempt(), left)
+    except asyncio.TimeoutError as exc:
+        expired = dl.expired(step.action)
+        expired.__cause__ = exc
+        return _outcome(engine, step, start, None, expired)
+    return _outcome(engine, step, start, raw, failure)
 
 
-async def _agather(step: Gather[Any], engine: Engine[Awaitable[object]], dl: Deadline) -> list[Any]:
+async def _agather(step: Gather[Any], engine: AsyncEngine, dl: Deadline) -> list[Any]:
     gate = asyncio.Semaphore(engine.in_flight)
 
     async def one(plan: Plan[Any]) -> Any:
