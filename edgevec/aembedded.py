@@ -68,6 +68,7 @@ class AsyncEmbeddedCollection(AsyncWrappedCollection):
                 self.dim,
                 self.metric,
                 int_bits=self.capabilities.exact_int_bits,
+                fields=self.spec.fields,
             )
         )
 

@@ -23,6 +23,7 @@ from edgevec.errors import (
     InvalidInputError,
     RecordNotFoundError,
 )
+from edgevec.fields import check_fields, check_same_fields
 from edgevec.filters import Filter, FilterLike
 from edgevec.lifecycle import HandleState, StoreState
 from edgevec.prepare import (
@@ -91,7 +92,11 @@ class BaseCollection(ABC):
         self._handle_state.check()
         self._upsert(
             prepare_upsert(
-                records, self.dim, self.metric, int_bits=self.capabilities.exact_int_bits
+                records,
+                self.dim,
+                self.metric,
+                int_bits=self.capabilities.exact_int_bits,
+                fields=self.spec.fields,
             )
         )
 
@@ -111,6 +116,7 @@ class BaseCollection(ABC):
                 self.dim,
                 self.metric,
                 int_bits=self.capabilities.exact_int_bits,
+                fields=self.spec.fields,
             )
         )
 
@@ -360,6 +366,7 @@ class BaseStore(ABC):
         *,
         exist_ok: bool = ...,
         embedder: None = ...,
+        fields: Mapping[str, str] | None = ...,
         **options: Any,
     ) -> BaseCollection: ...
 
@@ -372,6 +379,7 @@ class BaseStore(ABC):
         *,
         exist_ok: bool = ...,
         embedder: Embedder,
+        fields: Mapping[str, str] | None = ...,
         **options: Any,
     ) -> EmbeddedCollection: ...
 
@@ -383,10 +391,15 @@ class BaseStore(ABC):
         *,
         exist_ok: bool = False,
         embedder: Embedder | None = None,
+        fields: Mapping[str, str] | None = None,
         **options: Any,
     ) -> BaseCollection:
-        """Create a collection (or, with ``exist_ok``, open one of the same dim and metric).
+        """Create a collection (or, with ``exist_ok``, open one of the same dim, metric and
+        fields).
 
+        ``fields`` declares payload fields the collection filters on, e.g. ``{"label": "int",
+        "tags": "keyword[]"}``: the backend keeps them as native typed columns or indexes, and
+        writes holding another type there are refused (rules in :mod:`edgevec.fields`).
         With ``embedder``, dim and metric come from it, the collection records its fingerprint,
         and the result is an ``EmbeddedCollection``: a full collection plus ``add``/``search``.
         Check and create are one step per store, so concurrent ``exist_ok`` calls all get the
@@ -404,6 +417,12 @@ class BaseStore(ABC):
                 "create_collection needs dim= (or an embedder= to take it from)"
             )
         d, m = check_spec(name, dim, metric or "cosine")
+        declared = check_fields(fields)
+        if declared and not self.capabilities.declared_fields:
+            raise InvalidInputError(
+                f"backend {self.backend!r} does not keep declared fields yet; create the "
+                "collection without fields= (filters on undeclared fields work unchanged)"
+            )
         with self._handle_lock:
             self._store_state.check()
             if self._has_collection(name):
@@ -411,12 +430,13 @@ class BaseStore(ABC):
                     raise CollectionExistsError(f"collection {name!r} already exists")
                 coll = self._handle_for(name)
                 if embedder is None:
-                    check_existing(coll.spec, d, m)
+                    check_existing(coll.spec, d, m, declared)
                 else:
                     check_fingerprint(coll.spec, embedder)
+                    check_same_fields(name, coll.spec.fields, declared)
             else:
                 self._forget(name)  # a handle whose collection was dropped elsewhere is stale
-                spec = CollectionSpec(name, d, m, dict(options), fingerprint)
+                spec = CollectionSpec(name, d, m, dict(options), fingerprint, declared)
                 coll = self._adopt(self._create(spec))
         return coll if embedder is None else EmbeddedCollection(coll, embedder)
 

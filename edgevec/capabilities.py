@@ -38,6 +38,10 @@ class Capabilities:
     """Payload ints the backend stores and compares exactly: 64 (int64), or 53 where numbers
     are doubles (ints within ±2**53). Writes holding other ints raise ``InvalidInputError``
     rather than be answered wrongly by a filter later."""
+    declared_fields: bool = False
+    """``create_collection(fields=...)`` is kept: the declaration is persisted with the
+    collection and its fields become native typed columns or indexes. Backends without it refuse
+    a declaration rather than forget it on reopen."""
     search_params: frozenset[str] = frozenset()
     """:class:`~edgevec.search_params.SearchParams` fields the backend honours per query
     (``"ef"``, ``"exact"``). An exact collection honours ``exact`` without declaring it."""

@@ -73,6 +73,7 @@ class EmbeddedCollection(WrappedCollection):
                 self.dim,
                 self.metric,
                 int_bits=self.capabilities.exact_int_bits,
+                fields=self.spec.fields,
             )
         )
 

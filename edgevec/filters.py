@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgevec.errors import InvalidInputError
+from edgevec.fields import NO_FIELDS, FieldType, ScalarType, element_type
 from edgevec.payloads import copy_payload
 
 __all__ = [
@@ -52,7 +53,9 @@ __all__ = [
     "Or",
     "PayloadIndex",
     "as_filter",
+    "declared_keys",
     "double_range",
+    "int64_range",
     "lookup",
 ]
 
@@ -409,7 +412,7 @@ def double_range(op: str, value: float) -> tuple[str, float]:
     return ("lte", lo) if op in ("lt", "lte") else ("gte", hi)
 
 
-def _int_range(op: str, value: float) -> tuple[str, int] | bool:
+def int64_range(op: str, value: float) -> tuple[str, int] | bool:
     """``(op', bound)`` on ints equivalent to ``i op value``, or a constant when no int64 is on
     the other side of ``value``."""
     if isinstance(value, int):
@@ -544,7 +547,7 @@ class _Column:
 
     @staticmethod
     def _big_range(op: str, value: float, ints: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        cmp = _int_range(op, value)
+        cmp = int64_range(op, value)
         if isinstance(cmp, bool):
             return np.full(len(ints), cmp)
         iop, bound = cmp
@@ -571,17 +574,149 @@ class _Column:
         return [(_NUM, num), (_STR, strs), (_BOOL, bools), (_BIG, big)]
 
 
+def declared_keys(kind: ScalarType, values: Iterable[Any]) -> list[Any]:
+    """The values a column of declared type ``kind`` holds that equal one of ``values``, by the
+    oracle's strict rules: ``True`` never equals ``1``, ``3`` never ``"3"``, and ``3.0`` equals
+    the int ``3``. Values no such column can hold drop out, so an empty list matches nothing."""
+    out: list[Any] = []
+    for v in values:
+        if kind == "keyword":
+            ok = type(v) is str
+        elif kind == "bool":
+            ok = type(v) is bool
+        elif isinstance(v, bool | str):
+            ok = False
+        elif kind == "float":
+            ok = float(v) == v  # stored floats are exact doubles; 2**53 + 1 is none of them
+            v = float(v)
+        else:
+            ok = (isinstance(v, int) or v.is_integer()) and _INT64[0] <= v <= _INT64[1]
+            v = int(v) if ok else v
+        if ok:
+            out.append(v)
+    return out
+
+
+_DTYPE: dict[ScalarType, type[np.generic]] = {
+    "int": np.int64,
+    "float": np.float64,
+    "bool": np.bool_,
+    "keyword": np.int64,  # categorical codes into _TypedColumn.codes
+}
+
+
+class _TypedColumn:
+    """A declared field's column: one typed array, so a filter on it is a plain compare.
+
+    A scalar field is dense (``values[row]``, a ``present`` mask for absent rows); a list field
+    is CSR-style (all elements flat in ``values`` with a per-row element count, from which each
+    element's row is derived once).
+    Keywords are categorical codes. Writes were type-checked against the declaration
+    (:func:`edgevec.fields.check_field_values`), so every value fits the dtype exactly.
+    """
+
+    __slots__ = ("_chunks", "_rows", "codes", "is_list", "kind", "n_rows", "name")
+
+    def __init__(self, name: str, declared: FieldType) -> None:
+        self.name = name
+        self.kind, self.is_list = element_type(declared)
+        self.codes: dict[str, int] = {}
+        self.n_rows = 0
+        self._chunks: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []
+        """(values, present mask or element counts) per appended batch, joined lazily."""
+        self._rows: npt.NDArray[np.int64] | None = None
+
+    def extend(self, payloads: Sequence[Mapping[str, Any] | None]) -> None:
+        name, codes = self.name, self.codes
+        raw = [None if p is None else p.get(name) for p in payloads]
+        if self.is_list:
+            counts = np.fromiter((0 if v is None else len(v) for v in raw), np.int64, len(raw))
+            flat = [e for v in raw if v is not None for e in v]
+        else:
+            counts = np.fromiter((v is not None for v in raw), np.bool_, len(raw))
+            flat = [0 if v is None else v for v in raw]
+        if self.kind == "keyword":
+            flat = [
+                codes.setdefault(e, len(codes)) if type(e) is str else 0 for e in flat
+            ]  # 0: absent
+        self._chunks.append((np.asarray(flat, dtype=_DTYPE[self.kind]), counts))
+        self.n_rows += len(raw)
+        self._rows = None
+
+    def arrays(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """``(values, present)`` for a scalar field, ``(values, counts)`` for a list field."""
+        if len(self._chunks) != 1:
+            dtype = _DTYPE[self.kind]
+            joined = (
+                (
+                    np.concatenate([c[0] for c in self._chunks]),
+                    np.concatenate([c[1] for c in self._chunks]),
+                )
+                if self._chunks
+                else (np.empty(0, dtype), np.empty(0, np.int64 if self.is_list else np.bool_))
+            )
+            self._chunks = [joined]
+        return self._chunks[0]
+
+    def _element_rows(self, counts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        if self._rows is None:
+            self._rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        return self._rows
+
+    def rows_where(self, op: str, value: Any) -> npt.NDArray[np.bool_]:
+        """Rows with an element satisfying ``op value`` (``eq``/``in``, ranges, ``exists``)."""
+        values, present = self.arrays()
+        has = present > 0 if self.is_list else present
+        if op == "exists":
+            return np.array(has, dtype=bool)
+        sel = self._elements_where(op, value, values)
+        if isinstance(sel, bool):  # no element test needed: all or none of the present rows
+            return np.array(has, dtype=bool) if sel else np.zeros(self.n_rows, dtype=bool)
+        if not self.is_list:
+            return np.asarray(sel & present, dtype=bool)
+        out = np.zeros(self.n_rows, dtype=bool)
+        out[self._element_rows(present)[sel]] = True
+        return out
+
+    def _elements_where(
+        self, op: str, value: Any, values: npt.NDArray[Any]
+    ) -> npt.NDArray[np.bool_] | bool:
+        """Elementwise test over ``values``, or a constant when it is the same for all."""
+        if op in RANGE_OPS:
+            if self.kind == "int":
+                cmp = int64_range(op, value)
+                if isinstance(cmp, bool):
+                    return cmp
+                return np.asarray(_NP_CMP[cmp[0]](values, cmp[1]), dtype=bool)
+            if self.kind == "float":
+                dop, bound = double_range(op, value)
+                return np.asarray(_NP_CMP[dop](values, bound), dtype=bool)
+            return False  # ranges only match numbers
+        keys = declared_keys(self.kind, value if op == "in" else (value,))
+        if self.kind == "keyword":
+            keys = [self.codes[k] for k in keys if k in self.codes]
+        if not keys:
+            return False
+        if len(keys) == 1:
+            return np.asarray(values == keys[0], dtype=bool)
+        return np.isin(values, keys)
+
+
 class PayloadIndex:
     """Column store over an append-only list of payloads, answering filters with numpy masks.
 
     Columns are built lazily per field path on first use and extended incrementally as rows are
     appended, so a filter costs a few vectorised passes over typed arrays rather than a Python loop
-    per record. Rows are never modified in place; callers tombstone and append (FAISS does).
+    per record. Declared ``fields`` get one typed array each (int64, float64, bool, keyword codes;
+    CSR-style for lists), so a comparison on them is a single column compare; other paths use
+    the type-tagged element columns. Rows are never modified in place; callers tombstone and
+    append (FAISS does).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fields: Mapping[str, FieldType] = NO_FIELDS) -> None:
         self._payloads: list[Mapping[str, Any] | None] = []
         self._columns: dict[str, _Column] = {}
+        self._typed = {name: _TypedColumn(name, kind) for name, kind in fields.items()}
 
     def __len__(self) -> int:
         return len(self._payloads)
@@ -620,6 +755,13 @@ class PayloadIndex:
             return ~self.mask(flt.arg)
         if not isinstance(flt, Cmp):
             raise InvalidInputError(f"not a filter node: {flt!r}")
+        typed = self._typed.get(flt.field)
+        if typed is not None:
+            if typed.n_rows < n:
+                typed.extend(self._payloads[typed.n_rows :])
+            if flt.op in ("ne", "nin"):
+                return ~typed.rows_where("eq" if flt.op == "ne" else "in", flt.value)
+            return typed.rows_where(flt.op, flt.value)
         col = self._column(flt.field)
         if flt.op == "ne":
             return ~col.rows_where("eq", flt.value, n)

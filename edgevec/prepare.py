@@ -21,6 +21,7 @@ from edgevec.errors import (
     EmbedderMismatchError,
     InvalidInputError,
 )
+from edgevec.fields import NO_FIELDS, FieldType, check_field_values, check_same_fields
 from edgevec.filters import Filter, FilterLike, as_filter
 from edgevec.payloads import canonical_payload, int_range
 from edgevec.search_params import DEFAULT, SearchParams, SearchParamsLike, as_search_params
@@ -104,12 +105,18 @@ class PreparedUpsert:
 
 
 def prepare_upsert(
-    records: Iterable[Record], dim: int, metric: Metric, *, int_bits: int = 64
+    records: Iterable[Record],
+    dim: int,
+    metric: Metric,
+    *,
+    int_bits: int = 64,
+    fields: Mapping[str, FieldType] = NO_FIELDS,
 ) -> PreparedUpsert:
     """Validate records into columns; raises before anything is written.
 
     ``int_bits`` is the backend's ``Capabilities.exact_int_bits``: payload ints beyond it are
-    refused rather than stored inexactly.
+    refused rather than stored inexactly. ``fields`` are the collection's declared fields, whose
+    values must have the declared types.
     """
     if isinstance(records, Record):
         raise InvalidInputError("upsert takes a list of Record, not a single Record")
@@ -134,7 +141,13 @@ def prepare_upsert(
         else np.empty((0, dim), np.float32)
     )
     return prepare_arrays(
-        [r.id for r in recs], vectors, [r.payload for r in recs], dim, metric, int_bits=int_bits
+        [r.id for r in recs],
+        vectors,
+        [r.payload for r in recs],
+        dim,
+        metric,
+        int_bits=int_bits,
+        fields=fields,
     )
 
 
@@ -146,11 +159,13 @@ def prepare_arrays(
     metric: Metric,
     *,
     int_bits: int = 64,
+    fields: Mapping[str, FieldType] = NO_FIELDS,
 ) -> PreparedUpsert:
     """Validate columnar input (``ids``, an ``(n, dim)`` array, optional payloads).
 
     Payloads are copied into the JSON value model of :mod:`edgevec.payloads`, so the caller's
-    objects are never stored and a later change to them changes nothing.
+    objects are never stored and a later change to them changes nothing; declared ``fields``
+    are then type-checked (:func:`edgevec.fields.check_field_values`).
     """
     id_list = check_ids(ids)
     mat = as_matrix(vectors, dim, metric)
@@ -165,6 +180,7 @@ def prepare_arrays(
         pay = [canonical_payload(p, i, ints) for i, p in enumerate(payloads)]
         if len(pay) != len(id_list):
             raise InvalidInputError(f"{len(id_list)} ids but {len(pay)} payloads")
+        check_field_values(pay, fields)
     last = {rid: i for i, rid in enumerate(id_list)}
     if len(last) != len(id_list):  # duplicates in one batch: the last one wins, as in a loop
         keep = np.fromiter(sorted(last.values()), dtype=np.int64, count=len(last))
@@ -256,13 +272,16 @@ def check_delete_args(ids: Iterable[str] | None, filter: FilterLike | None) -> N
         raise InvalidInputError("delete takes exactly one of ids= or filter=")
 
 
-def check_existing(spec: CollectionSpec, dim: int, metric: Metric) -> None:
-    """``exist_ok=True`` must not hide a collection of another shape."""
+def check_existing(
+    spec: CollectionSpec, dim: int, metric: Metric, fields: Mapping[str, FieldType] = NO_FIELDS
+) -> None:
+    """``exist_ok=True`` must not hide a collection of another shape or other declared fields."""
     if spec.dim != dim or spec.metric != metric:
         raise CollectionExistsError(
             f"collection {spec.name!r} exists with dim={spec.dim}, metric={spec.metric!r}; "
             f"asked for dim={dim}, metric={metric!r}"
         )
+    check_same_fields(spec.name, spec.fields, fields)
 
 
 def check_embedder(embedder: Embedder, dim: object, metric: str | None) -> tuple[int, Metric]:

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edgevec.errors import InvalidInputError, InvalidVectorError
+from edgevec.fields import FieldType
 
 __all__ = [
     "MAX_ID_BYTES",
@@ -190,7 +191,8 @@ class ArrayHits(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class CollectionSpec:
-    """What defines a collection: its name, dimension, metric and backend-specific index options."""
+    """What defines a collection: its name, dimension, metric, backend-specific index options and
+    the payload fields it declares (see :mod:`edgevec.fields`)."""
 
     name: str
     dim: int
@@ -198,3 +200,5 @@ class CollectionSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None
     """Fingerprint of the embedder the collection was created with, if any."""
+    fields: Mapping[str, FieldType] = field(default_factory=dict)
+    """Declared payload fields and their types, kept natively typed by the backend."""

@@ -57,7 +57,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import Cmp
-from edgevec.testing.oracle import assert_hits_match, exact_scores
+from edgevec.testing.oracle import assert_hits_match, exact_scores, matches
 from edgevec.types import CollectionSpec
 
 INJECTION = 'x" or 1==1 or "'
@@ -223,6 +223,38 @@ def test_reopen_rebuilds_the_spec(uri: str) -> None:
         assert not coll.capabilities.exact
         assert coll.query(np.ones(5, np.float32), k=1).ids == ["a"]
         s.drop_collection("reopen")
+
+
+def test_declared_fields_are_typed_columns(uri: str) -> None:
+    """Declared fields filter on their own columns, as a raw user's ``label == 3 and price <
+    50``; negations keep records without the field; a reopen knows the declaration; what no
+    column can state (a range over list elements) stays on ``payload_terms``."""
+    fields = {"label": "int", "price": "float", "tags": "keyword[]"}
+    pays: list[dict[str, Any]] = [
+        {"label": 3, "price": 20, "tags": ["a"]}, {"label": 3, "price": 70.5},
+        {"label": 2, "tags": []}, {}, {"label": 2**63 - 1, "price": None, "tags": ["b", "a"]},
+    ]  # fmt: skip
+    ids = [f"p{i}" for i in range(len(pays))]
+    flt = (F("label") == 3) & (F("price") < 50)
+    with edgevec.connect("milvus", uri=uri) as s:
+        coll = s.create_collection("typed", 4, "l2", fields=fields)
+        coll.upsert_arrays(ids, _rand(len(ids), 4, 5), pays)
+        assert coll.explain(flt) == "((f_label == 3) and (f_price < 50.0))"
+        assert coll.explain(F("label") != 3) == "(f_label is null or not (f_label == 3))"
+        assert coll.explain(F("tags") == "a") == 'array_contains(f_tags, "a")'
+        assert "payload_terms" in coll.explain(F("tags") < 3)
+    with edgevec.connect("milvus", uri=uri) as s:
+        coll = s.collection("typed")
+        assert dict(coll.spec.fields) == fields
+        for f in (flt, F("label") != 3, ~(F("price") < 50), F("tags").notin(["a"]),
+                  ~F("tags").exists(), F("label") > 2**62, F("label") == 3.0):  # fmt: skip
+            want = sorted(i for i, p in zip(ids, pays) if matches(f, p))
+            assert sorted(coll.query(np.ones(4, np.float32), k=10, filter=f).ids) == want
+            assert coll.count(f) == len(want), f.explain()
+        with pytest.raises(InvalidInputError, match="at most 4096"):
+            coll.upsert_arrays(["long"], _rand(1, 4, 6), [{"tags": ["x"] * 4097}])
+        assert coll.count() == len(ids)
+        s.drop_collection("typed")
 
 
 def _child(code: str, uri: str) -> subprocess.CompletedProcess[str]:

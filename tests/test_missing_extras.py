@@ -61,7 +61,9 @@ def test_backend_without_its_extra(backend: str) -> None:
 def test_backend_missing_any_client_dependency(
     monkeypatch: pytest.MonkeyPatch, backend: str, module: str
 ) -> None:
-    monkeypatch.delitem(sys.modules, f"edgevec.backends.{backend}", raising=False)
+    package = f"edgevec.backends.{backend}"
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        monkeypatch.delitem(sys.modules, name)  # the backend is a package: forget its modules too
     monkeypatch.setitem(sys.modules, module, None)  # "import <module>" now fails as if absent
     _assert_install_line(backend)
 

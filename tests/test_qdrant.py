@@ -563,6 +563,37 @@ def test_server_writes_are_batched_waited_and_authenticated(rest: _Rest) -> None
     assert query["searches"][0]["filter"] == {"must": [{"key": "color", "match": {"value": "red"}}]}
 
 
+def test_declared_fields_become_payload_indexes_on_a_server(rest: _Rest) -> None:
+    """Each declared field gets the index its type needs (numbers: float, since numeric ``==``
+    compiles to a range), an explicit ``payload_indexes`` entry wins, and the declaration is
+    saved in the collection's metadata."""
+    store = _connect_rest(rest)
+    fields = {"label": "int", "price": "float", "tags": "keyword[]", "ok": "bool", "c": "keyword"}
+    try:
+        store.create_collection("items", 3, "l2", fields=fields, payload_indexes={"c": "uuid"})
+    finally:
+        store.close()
+    create = next(
+        r for r in rest.requests if r["method"] == "PUT" and r["path"] == "/collections/items"
+    )
+    assert create["body"]["metadata"]["edgevec"]["fields"] == dict(sorted(fields.items()))
+    indexes = {
+        r["body"]["field_name"]: r["body"]["field_schema"]
+        for r in rest.requests
+        if r["path"].endswith("/index")
+    }
+    assert indexes == {
+        "label": "float", "price": "float", "tags": "keyword", "ok": "bool", "c": "uuid",
+    }  # fmt: skip
+
+
+def test_declared_field_named_like_the_reserved_key_is_refused() -> None:
+    with edgevec.connect("qdrant", location=":memory:") as store:
+        with pytest.raises(InvalidInputError, match="reserved"):
+            store.create_collection("c", 2, fields={RESERVED_KEY: "int"})
+        assert store.list_collections() == []
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [

@@ -24,6 +24,7 @@ __all__ = [
     "ADVERSARIAL_PAYLOADS",
     "ADVERSARIAL_VALUES",
     "COLORS",
+    "DECLARED_FIELDS",
     "EDGE_NUMBERS",
     "TAGS",
     "adversarial_payloads",
@@ -44,6 +45,17 @@ EDGE_NUMBERS: tuple[int | float, ...] = (
 )  # fmt: skip
 """Numbers on which a float64 comparison goes wrong: ints beyond ±2**53 (and at int64's ends),
 floats one ulp apart, and int-valued floats that must equal their int."""
+
+
+DECLARED_FIELDS = {
+    "i": "int",
+    "n": "float",
+    "color": "keyword",
+    "tags": "keyword[]",
+    "flag": "bool",
+}
+"""The fields :func:`random_payloads` always writes with one type: a collection may declare them,
+so the same sweeps check typed columns (``meta.k`` and ``x`` mix types and stay undeclared)."""
 
 
 def _exact(value: int | float, int_bits: int) -> bool:
@@ -118,6 +130,7 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
     color = st.sampled_from(COLORS)
     num = st.integers(0, 20) | st.integers(0, 40).map(lambda x: x / 2)
     k_val = st.integers(0, 4) | st.integers(0, 4).map(str)
+    row = st.integers(-1, 300) | st.integers(0, 600).map(lambda x: x / 2)  # "i", 0..n-1
     anchors = st.sampled_from(EDGE_NUMBERS)
     edge = (
         anchors
@@ -136,6 +149,7 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
         add(op, st.builds(Cmp, st.just("flag"), st.just(op), st.booleans()))
         add(op, st.builds(Cmp, st.just("meta.k"), st.just(op), k_val))
         add(op, st.builds(Cmp, st.just("n"), st.just(op), st.integers(0, 20)))
+        add(op, st.builds(Cmp, st.just("i"), st.just(op), row | st.just(True)))
         add(op, st.builds(Cmp, st.just("x"), st.just(op), edge))
     for op in ("in", "nin"):
         add(
@@ -173,6 +187,7 @@ def _leaves(ops: Collection[str]) -> st.SearchStrategy[Filter]:
         )
     for op in ("lt", "lte", "gt", "gte"):
         add(op, st.builds(Cmp, st.just("n"), st.just(op), num))
+        add(op, st.builds(Cmp, st.just("i"), st.just(op), row))
         add(op, st.builds(Cmp, st.just("x"), st.just(op), edge))
     add(
         "exists",

@@ -67,6 +67,7 @@ from edgevec.testing.strategies import (
     ADVERSARIAL_FIELDS,
     ADVERSARIAL_NUMBERS,
     ADVERSARIAL_VALUES,
+    DECLARED_FIELDS,
     EDGE_NUMBERS,
     adversarial_payloads,
     filters,
@@ -210,6 +211,11 @@ class ConformanceSuite:
         pays = payloads if payloads is not None else random_payloads(n, seed, bits)
         cls._write(coll, ids, vecs, pays)
         return ids, vecs, pays
+
+    @staticmethod
+    def _need_declared_fields(store: Any) -> None:
+        if not store.capabilities.declared_fields:
+            pytest.skip(f"backend {store.backend!r} does not keep declared fields yet")
 
     @staticmethod
     def _caps(coll: Any) -> Capabilities:
@@ -738,12 +744,21 @@ class ConformanceSuite:
         with pytest.raises(InvalidInputError):
             coll.query_by_id(ids[0], k=0)
 
-    @pytest.fixture(params=METRICS)
+    @pytest.fixture(
+        params=[(m, d) for m in METRICS for d in ("json", "declared")],
+        ids=lambda p: "-".join(p),
+    )
     def oracle_data(
-        self, make: Callable[..., Any], request: pytest.FixtureRequest
+        self, store: Any, make: Callable[..., Any], request: pytest.FixtureRequest
     ) -> tuple[Any, ...]:
-        """One filled collection per metric, shared by every hypothesis example of a test."""
-        coll = make(dim=16, metric=request.param)
+        """One filled collection per metric, with and without the payload generator's fields
+        declared, shared by every hypothesis example of a test."""
+        metric, payloads = request.param
+        kw: dict[str, Any] = {}
+        if payloads == "declared":
+            self._need_declared_fields(store)
+            kw["fields"] = DECLARED_FIELDS
+        coll = make(dim=16, metric=metric, **kw)
         return coll, self._fill(coll, 300, 16, seed=22)
 
     @settings(
@@ -787,6 +802,89 @@ class ConformanceSuite:
         truth = [[i for i, _ in oracle_topk(ids, vecs, pays, q, 10, "l2", flt)] for q in qs]
         floor = 1.0 if self._caps(coll).exact else self.recall_floor
         assert recall_at_k(got, truth) >= floor
+
+    # -- declared fields: typed columns, same semantics -------------------------------------
+
+    def test_declared_fields_keep_filter_semantics(
+        self, store: Any, make: Callable[..., Any]
+    ) -> None:
+        """Absent fields, null, lists, bool vs number and 3 vs 3.0 on typed columns: the oracle's
+        answers, as on undeclared fields."""
+        self._need_declared_fields(store)
+        declared = {"iv": "int", "fv": "float", "bv": "bool", "kv": "keyword", "lv": "int[]"}
+        coll = make(dim=4, fields=declared)
+        lo, hi = int_range(self._caps(coll).exact_int_bits)  # the ints this backend stores
+        big = min(2**53 + 1, hi)
+        pays: list[dict[str, Any]] = [
+            {"iv": 3, "fv": 3, "bv": True, "kv": "3", "lv": [3, 4]},
+            {"iv": big, "fv": 3.0, "bv": False, "kv": "x", "lv": []},
+            {"iv": lo, "fv": 2.5, "lv": [big, 1]},
+            {"iv": None, "fv": None, "bv": None, "kv": None, "lv": None},
+            {}, {"iv": 1, "fv": 0.1, "kv": ""}, {"iv": hi, "fv": -0.0, "lv": [0]},
+        ]  # fmt: skip
+        ids = [f"d{i}" for i in range(len(pays))]
+        self._write(coll, ids, _rand(len(pays), 4, 24), pays)
+        cases = [
+            F("iv") == 3, F("iv") == 3.0, F("iv") == True, F("iv") == "3", F("iv") != 3,  # noqa: E712
+            F("iv") == big, F("iv") > 2**53, F("iv") < 2.5, F("iv") >= 2**63 - 1,
+            F("iv").isin([1, 3.5, "x"]), F("iv").notin([3]), F("fv") == 3, F("fv") < 3,
+            F("fv") == 0.1, F("fv") > 0, F("fv") >= big, F("bv") == True, F("bv") == 1,  # noqa: E712
+            F("bv") != False, F("bv") > 0, F("kv") == "3", F("kv") == 3, F("kv") != "x",  # noqa: E712
+            F("kv").exists(), F("kv").isin(["", "y"]), F("lv") == 3, F("lv") != 3, F("lv") > 2,
+            F("lv") == big, F("lv").notin([0, 1]), F("lv").exists(), ~F("iv").exists(),
+            ~((F("iv") > 1) & (F("kv") == "x")), (F("lv") < 1) | (F("fv") == 2.5),
+        ]  # fmt: skip
+        supported = self._caps(coll).filter_ops
+        for flt in cases:
+            if not flt.ops() <= supported:
+                continue
+            want = sorted(i for i, p in zip(ids, pays) if matches(flt, p))
+            assert coll.count(flt) == len(want), flt.explain()
+            got = sorted(coll.query(np.ones(4, np.float32), k=len(ids), filter=flt).ids)
+            assert got == want, flt.explain()
+        assert [r.payload for r in coll.get(ids)] == pays  # typed columns change no value
+
+    @pytest.mark.parametrize(
+        ("kind", "value"),
+        [
+            ("int", 3.0), ("int", True), ("int", "3"), ("float", True), ("float", 2**53 + 1),
+            ("float", "1.5"), ("bool", 1), ("keyword", 3), ("int[]", 3), ("int[]", [1, None]),
+            ("keyword[]", ["a", 1]), ("keyword", ["a"]),
+        ],
+    )  # fmt: skip
+    def test_declared_field_types_are_enforced(
+        self, store: Any, make: Callable[..., Any], kind: str, value: Any
+    ) -> None:
+        """A value of another type in a declared field rejects the whole batch, naming the
+        record and the field; missing and null are always valid."""
+        self._need_declared_fields(store)
+        coll = make(dim=2, fields={"f": kind})
+        ok = [{}, {"f": None}, {"other": "any type"}]
+        with pytest.raises(InvalidInputError, match=r"payload #3.*'f'"):  # or not JSON here
+            self._write(coll, ["a", "b", "c", "d"], _rand(4, 2, 25), [*ok, {"f": value}])
+        assert coll.count() == 0
+        self._write(coll, ["a", "b", "c"], _rand(3, 2, 25), ok)
+        assert coll.count() == 3
+
+    def test_declared_fields_belong_to_the_collection(
+        self, store: Any, make: Callable[..., Any]
+    ) -> None:
+        """``exist_ok`` with other fields is a typed error, like another dim; a bad declaration
+        raises before anything is created; a backend without the ability refuses it."""
+        fields = {"label": "int", "tags": "keyword[]"}
+        if not store.capabilities.declared_fields:
+            with pytest.raises(InvalidInputError, match="declared fields"):
+                make(dim=4, fields=fields)
+            return
+        coll = make(dim=4, fields=fields)
+        same = store.create_collection(coll.name, 4, "cosine", exist_ok=True, fields=fields)
+        assert handle_of(same) is handle_of(coll)
+        for other in (None, {"label": "float", "tags": "keyword[]"}, {"label": "int"}):
+            with pytest.raises(CollectionExistsError, match="fields"):
+                store.create_collection(coll.name, 4, "cosine", exist_ok=True, fields=other)
+        for bad in ({"label": "integer"}, {"a.b": "int"}, {"": "int"}, ["label"], {1: "int"}):
+            with pytest.raises(InvalidInputError):
+                make(dim=4, fields=bad)
 
     @pytest.fixture
     def adversarial(self, make: Callable[..., Any]) -> tuple[Any, list[str], list[dict[str, Any]]]:

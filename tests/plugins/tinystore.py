@@ -95,6 +95,7 @@ class TinyStore(BaseStore):
             {"eq", "ne", "lt", "lte", "gt", "gte", "in", "nin", "exists", "and", "or"}
         ),
         max_batch=7,  # tiny on purpose: the write hook must split batches
+        declared_fields=True,  # kept on the spec, which lives as long as the store
     )
     Options = TinyOptions
 

@@ -29,7 +29,7 @@ __all__ = ["FaissCollection"]
 
 log = logging.getLogger("edgevec.faiss")
 
-CAPABILITIES = Capabilities(max_batch=100_000, persistent=True)
+CAPABILITIES = Capabilities(max_batch=100_000, persistent=True, declared_fields=True)
 _MIN_COMPACT_SLOTS = 64
 
 
@@ -85,7 +85,7 @@ class FaissCollection(BaseCollection):
         self._alive: npt.NDArray[np.bool_] = self._columns[0].extend([])
         self._norms: npt.NDArray[np.float32] = self._columns[1].extend([])
         self._sums: npt.NDArray[np.uint64] = self._columns[2].extend([])  # row checksums
-        self._payloads = PayloadIndex()
+        self._payloads = PayloadIndex(self.spec.fields)
         self._dead = 0
 
     def _storage(self) -> npt.NDArray[np.float32]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +26,7 @@ from edgevec.errors import (
     CorruptDataError,
     StoreClosedError,
 )
+from edgevec.fields import check_fields
 from edgevec.types import CollectionSpec
 
 __all__ = ["FaissStore"]
@@ -75,7 +77,7 @@ class FaissStore(BaseStore):
             **spec.options,
         }
         opts = parse_options(FaissIndexOptions, merged, f"FAISS index options for {spec.name!r}")
-        spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+        spec = replace(spec, options=opts.model_dump())
         with self._lock:
             self._check_open()
             if spec.name in self._collections:
@@ -85,7 +87,7 @@ class FaissStore(BaseStore):
             else:
                 meta = {
                     "dim": spec.dim, "metric": spec.metric, "options": opts.model_dump(),
-                    "fingerprint": spec.fingerprint,
+                    "fingerprint": spec.fingerprint, "fields": dict(spec.fields),
                 }  # fmt: skip
                 where = self._dirs.create(spec.name, lambda d: RowStore.create(d / DB_NAME, meta))
                 coll = self._attach(spec, opts, where, self._open_rows(where))
@@ -123,8 +125,9 @@ class FaissStore(BaseStore):
                 meta = rows.meta
                 opts = FaissIndexOptions.model_validate(meta["options"])
                 spec = CollectionSpec(
-                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"]
-                )
+                    name, int(meta["dim"]), meta["metric"], opts.model_dump(), meta["fingerprint"],
+                    check_fields(meta.get("fields")),  # absent in stores made before fields
+                )  # fmt: skip
             except (KeyError, TypeError, ValueError) as exc:  # pydantic's error is a ValueError
                 rows.close()
                 raise CorruptDataError(f"{where}: collection metadata is invalid: {exc}") from exc

@@ -22,6 +22,14 @@ test, so no result depends on how an engine treats missing keys. User text only 
 expression inside a quoted, escaped string literal; field paths are hashed, never spliced. Data
 written to the collection by other clients lacks ``payload_terms`` and is invisible to filters.
 
+Declared fields (``create_collection(..., fields=...)``) also get a nullable scalar column each,
+``f_<name>`` (INT64, DOUBLE, BOOL, VARCHAR, with an INVERTED index; ARRAY of those for lists), and
+comparisons on them compile to those columns: ``label == 3 and price < 50`` is what a raw user
+writes, at the engine's native speed. Exact semantics still hold: a negated atom is guarded with
+``f_x is null or not (...)``, int bounds stay ints (``int64_range``), and what a typed column
+cannot state directly (a range over a list's elements, a value no column of that type holds)
+falls back to ``payload_terms``, which is written for every field as before.
+
 Reads see this process's acknowledged writes: requests use the consistency level ``Session`` by
 default, which waits only for the timestamp of the last write pymilvus saw from this process to
 the collection (a server answers deletes without one, see :func:`cover_delete`). ``Strong`` waits

@@ -16,12 +16,14 @@ from edgevec.backends.milvus.schema import (
     VECTOR,
     build_schema,
     collection_meta,
+    field_column,
     index_spec,
     spec_from_description,
 )
 from edgevec.driver import Call as DriverCall
 from edgevec.driver import Engine, run, single
 from edgevec.errors import EdgevecError
+from edgevec.fields import element_type
 from edgevec.prepare import check_existing
 from edgevec.types import CollectionSpec
 
@@ -110,17 +112,22 @@ def create_collection(
     """
     if call("has collection", client.has_collection, spec.name):
         found, opts = open_collection(call, client, spec.name)
-        check_existing(found, spec.dim, spec.metric)
+        check_existing(found, spec.dim, spec.metric, spec.fields)
         return found, opts
     opts = index_options(defaults, spec.options, spec.name)
-    spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+    spec = CollectionSpec(
+        spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint, spec.fields
+    )
     index = client.prepare_index_params()
     index.add_index(**index_spec(opts, spec.metric))
+    for name, kind in spec.fields.items():  # Milvus Lite cannot index ARRAY columns
+        if not element_type(kind)[1]:
+            index.add_index(field_name=field_column(name), index_type="INVERTED")
     call(
         "create collection",
         client.create_collection,
         spec.name,
-        schema=build_schema(spec.dim),
+        schema=build_schema(spec.dim, spec.fields),
         consistency_level=defaults.consistency_level,
         properties={META_PROPERTY: collection_meta(spec, opts)},
     )

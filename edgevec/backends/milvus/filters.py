@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from edgevec.backends.milvus.schema import ID, TERMS
+from edgevec.backends.milvus.schema import ID, TERMS, field_column
 from edgevec.backends.milvus.terms import path_key, term
 from edgevec.errors import InvalidInputError
-from edgevec.filters import And, Cmp, Filter, Not, Or
+from edgevec.fields import FieldType, element_type
+from edgevec.filters import And, Cmp, Filter, Not, Or, declared_keys, double_range, int64_range
 
 _ESCAPE = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
 
@@ -43,20 +45,67 @@ _RANGE = {
 }
 
 
-def compile_filter(flt: Filter) -> str:
-    """The Milvus boolean expression for ``flt`` over the ``payload_terms`` column."""
-    return _compile(flt, negate=False)
+def compile_filter(flt: Filter, fields: Mapping[str, FieldType] | None = None) -> str:
+    """The Milvus boolean expression for ``flt``: declared ``fields`` on their typed columns
+    where that is exact, everything else over the ``payload_terms`` column."""
+    return _compile(flt, False, fields or {})
 
 
-def _compile(node: Filter, negate: bool) -> str:
+_SYMBOLS = {"eq": "==", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return quote(value)
+    return _number(value)
+
+
+def _typed_atom(node: Cmp, kind: FieldType) -> str | None:
+    """The positive form of ``node`` (``ne``/``nin`` as ``eq``/``in``) on the declared column,
+    or ``None`` when only ``payload_terms`` can state it exactly."""
+    scalar, is_list = element_type(kind)
+    col = field_column(node.field)
+    if node.op == "exists":
+        return f"(array_length({col}) > 0)" if is_list else f"({col} is not null)"
+    if node.op in ("eq", "ne", "in", "nin"):
+        values = node.value if node.op in ("in", "nin") else (node.value,)
+        keys = [_literal(k) for k in dict.fromkeys(declared_keys(scalar, values))]
+        if not keys:
+            return None
+        if is_list:
+            if len(keys) == 1:
+                return f"array_contains({col}, {keys[0]})"
+            return f"array_contains_any({col}, [{', '.join(keys)}])"
+        return f"({col} == {keys[0]})" if len(keys) == 1 else f"({col} in [{', '.join(keys)}])"
+    if is_list or scalar in ("bool", "keyword"):
+        return None
+    if scalar == "int":
+        bound = int64_range(node.op, node.value)
+        if isinstance(bound, bool):
+            return None
+        op, value = bound
+        return f"({col} {_SYMBOLS[op]} {value})"
+    op, fvalue = double_range(node.op, node.value)
+    return f"({col} {_SYMBOLS[op]} {fvalue!r})"
+
+
+def _compile(node: Filter, negate: bool, fields: Mapping[str, FieldType]) -> str:
     if isinstance(node, And | Or):
         joiner = " and " if isinstance(node, And) != negate else " or "
-        return "(" + joiner.join(_compile(a, negate) for a in node.args) + ")"
+        return "(" + joiner.join(_compile(a, negate, fields) for a in node.args) + ")"
     if isinstance(node, Not):
-        return _compile(node.arg, not negate)
+        return _compile(node.arg, not negate, fields)
     if not isinstance(node, Cmp):
         raise InvalidInputError(f"not a filter node: {node!r}")
     op, path = node.op, node.field
+    kind = fields.get(path)
+    atom = None if kind is None else _typed_atom(node, kind)
+    if atom is not None:
+        if negate != (op in ("ne", "nin")):  # records without the field match a negation
+            return f"({field_column(path)} is null or not {atom})"
+        return atom
     if op == "exists":
         test = f"exists {_ref('x', path)}"
         return f"(not ({test}))" if negate else f"({test})"

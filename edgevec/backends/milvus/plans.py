@@ -19,7 +19,7 @@ from edgevec.backends.milvus.rows import (
     parse_hits,
     parse_records,
 )
-from edgevec.backends.milvus.schema import VECTOR, search_params, short, widened
+from edgevec.backends.milvus.schema import VECTOR, check_columns, search_params, short, widened
 from edgevec.driver import Call, Plan
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
@@ -37,12 +37,13 @@ def _chunks(items: Any, size: int) -> Iterator[Any]:
 class Core:
     """Planning for one collection: request building and response parsing, no I/O."""
 
-    __slots__ = ("max_batch", "metric", "name", "opts", "store")
+    __slots__ = ("fields", "max_batch", "metric", "name", "opts", "store")
 
     def __init__(
         self, spec: CollectionSpec, opts: MilvusIndexOptions, store: MilvusOptions, max_batch: int
     ) -> None:
         self.name = spec.name
+        self.fields = spec.fields
         self.metric: Metric = spec.metric
         self.opts = opts
         self.store = store
@@ -53,8 +54,9 @@ class Core:
 
     def upsert(self, batch: PreparedUpsert) -> Plan[None]:
         """The whole batch, chunked to Milvus' request limit, then flushed where needed."""
+        check_columns(batch, self.fields)
         for chunk in batch.chunks(self.max_batch):
-            yield self._call("upsert", "upsert", data=build_rows(chunk))
+            yield self._call("upsert", "upsert", data=build_rows(chunk, self.fields))
         yield from self._after_write()
 
     def _after_write(self) -> Plan[None]:
@@ -62,7 +64,7 @@ class Core:
             yield self._call("flush", "flush")
 
     def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
-        expr = compile_filter(q.filter) if q.filter is not None else ""
+        expr = compile_filter(q.filter, self.fields) if q.filter is not None else ""
         out: list[Hits] = []
         for part in _chunks(q.vectors, QUERY_CHUNK):
             params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
@@ -114,18 +116,18 @@ class Core:
         yield from self._after_write()
 
     def delete_filter(self, flt: Filter) -> Plan[None]:
-        yield self._call("delete", "delete", filter=compile_filter(flt))
+        yield self._call("delete", "delete", filter=compile_filter(flt, self.fields))
         yield from self._after_write()
 
     def count(self, flt: Filter | None) -> Plan[int]:
         rows = yield self._call(
             "query",
             "count",
-            filter=compile_filter(flt) if flt is not None else "",
+            filter=compile_filter(flt, self.fields) if flt is not None else "",
             output_fields=["count(*)"],
             consistency_level=self.store.consistency_level,
         )
         return parse_count(rows)
 
     def explain(self, flt: Filter) -> str:
-        return compile_filter(flt)
+        return compile_filter(flt, self.fields)

@@ -7,18 +7,23 @@ from typing import Any
 
 import numpy as np
 
-from edgevec.backends.milvus.schema import ID, PAYLOAD, TERMS, VECTOR
+from edgevec.backends.milvus.schema import ID, PAYLOAD, TERMS, VECTOR, field_column
 from edgevec.backends.milvus.terms import payload_terms
+from edgevec.fields import FieldType
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.scores import Reported, to_score
 from edgevec.types import Hit, Hits, Metric, Record
 
 
-def build_rows(batch: PreparedUpsert) -> list[dict[str, Any]]:
+def build_rows(batch: PreparedUpsert, fields: Mapping[str, FieldType]) -> list[dict[str, Any]]:
+    columns = {name: field_column(name) for name in fields}
     return [
-        {ID: rid, VECTOR: vec, PAYLOAD: payload, TERMS: payload_terms(payload)}
+        {
+            ID: rid, VECTOR: vec, PAYLOAD: payload, TERMS: payload_terms(payload),
+            **{col: payload.get(name) for name, col in columns.items()},
+        }
         for rid, vec, payload in zip(batch.ids, batch.vectors, batch.payloads, strict=True)
-    ]
+    ]  # fmt: skip
 
 
 def output_fields(include_payload: bool, include_vectors: bool) -> list[str]:

@@ -12,7 +12,9 @@ from pymilvus import (  # type: ignore[import-untyped]  # pymilvus ships no py.t
 )
 
 from edgevec.backends.milvus.options import MilvusIndexOptions
-from edgevec.errors import ConfigError
+from edgevec.errors import ConfigError, InvalidInputError
+from edgevec.fields import FieldType, check_fields, element_type
+from edgevec.prepare import PreparedUpsert
 from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hits, Metric
 
@@ -32,17 +34,60 @@ def collection_meta(spec: CollectionSpec, opts: MilvusIndexOptions) -> str:
         "metric": spec.metric,
         "options": opts.model_dump(),
         "fingerprint": spec.fingerprint,
+        "fields": dict(spec.fields),
     }
     return orjson.dumps(meta).decode()
 
 
-def build_schema(dim: int) -> Any:
+def field_column(name: str) -> str:
+    """The scalar column of declared field ``name``."""
+    return "f_" + name
+
+
+SCALAR_TYPE = {"int": "INT64", "float": "DOUBLE", "bool": "BOOL", "keyword": "VARCHAR"}
+MAX_KEYWORD_BYTES = 65_535
+MAX_LIST_LEN = 4096
+"""Longest keyword and list a declared column holds (Milvus' VARCHAR and ARRAY limits)."""
+
+
+def build_schema(dim: int, fields: Mapping[str, FieldType]) -> Any:
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field(ID, DataType.VARCHAR, is_primary=True, max_length=MAX_ID_BYTES)
     schema.add_field(VECTOR, DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field(PAYLOAD, DataType.JSON)
     schema.add_field(TERMS, DataType.JSON)
+    for name, kind in fields.items():
+        scalar, is_list = element_type(kind)
+        dtype = getattr(DataType, SCALAR_TYPE[scalar])
+        text = {"max_length": MAX_KEYWORD_BYTES} if scalar == "keyword" else {}
+        if is_list:
+            schema.add_field(
+                field_column(name), DataType.ARRAY, element_type=dtype,
+                max_capacity=MAX_LIST_LEN, nullable=True, **text,
+            )  # fmt: skip
+        else:
+            schema.add_field(field_column(name), dtype, nullable=True, **text)
     return schema
+
+
+def check_columns(batch: PreparedUpsert, fields: Mapping[str, FieldType]) -> None:
+    """Refuse, before the first chunk is written, a declared keyword or list longer than its
+    Milvus column holds."""
+    for index, payload in enumerate(batch.payloads):
+        for name in fields:
+            v = payload.get(name)
+            items = v if isinstance(v, list) else [v]
+            if len(items) > MAX_LIST_LEN:
+                raise InvalidInputError(
+                    f"payload of {batch.ids[index]!r}: field {name!r} holds {len(items)} "
+                    f"elements; Milvus stores at most {MAX_LIST_LEN}"
+                )
+            for e in items:
+                if isinstance(e, str) and len(e.encode("utf-8")) > MAX_KEYWORD_BYTES:
+                    raise InvalidInputError(
+                        f"payload of {batch.ids[index]!r}: field {name!r} holds a keyword of "
+                        f"more than {MAX_KEYWORD_BYTES} UTF-8 bytes, Milvus' limit"
+                    )
 
 
 def index_spec(opts: MilvusIndexOptions, metric: Metric) -> dict[str, Any]:
@@ -125,5 +170,9 @@ def spec_from_description(
         raise ConfigError(
             f"collection {name!r} has index options edgevec cannot use: {exc}"
         ) from None
-    spec = CollectionSpec(name, dim, metric, opts.model_dump(), meta.get("fingerprint"))
+    try:
+        declared = check_fields(meta.get("fields"))  # absent before fields existed
+    except InvalidInputError as exc:
+        raise ConfigError(f"collection {name!r} has unreadable declared fields: {exc}") from None
+    spec = CollectionSpec(name, dim, metric, opts.model_dump(), meta.get("fingerprint"), declared)
     return spec, opts

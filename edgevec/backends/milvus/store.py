@@ -81,7 +81,7 @@ class MilvusStore(BaseStore):
 
     backend: ClassVar[str] = "milvus"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        native_async=True, max_batch=1000, max_k=MAX_TOPK, persistent=True
+        native_async=True, max_batch=1000, max_k=MAX_TOPK, persistent=True, declared_fields=True
     )
     Options = MilvusOptions
 

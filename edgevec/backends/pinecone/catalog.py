@@ -19,6 +19,7 @@ from edgevec.errors import (
     CorruptDataError,
     InvalidInputError,
 )
+from edgevec.fields import check_fields
 from edgevec.types import METRICS, CollectionSpec
 
 
@@ -70,6 +71,8 @@ class Store:
         metadata: dict[str, Any] = {"dim": spec.dim, "metric": spec.metric, "format": 1}
         if spec.fingerprint is not None:
             metadata["fingerprint"] = spec.fingerprint
+        if spec.fields:  # metadata values are flat: lists of strings, "name:type"
+            metadata["fields"] = [f"{name}:{kind}" for name, kind in spec.fields.items()]
         values = [0.0] * info.dimension
         values[0] = 1.0
         return {"id": spec.name, "values": values, "metadata": metadata}
@@ -175,4 +178,10 @@ def spec_from_catalog(name: str, metadata: Mapping[str, Any] | None) -> Collecti
         raise CorruptDataError(f"catalog record of collection {name!r} is unreadable: {md!r}")
     if fingerprint is not None and not isinstance(fingerprint, str):
         raise CorruptDataError(f"catalog record of collection {name!r} has a bad fingerprint")
-    return CollectionSpec(name, int(dim), metric, {}, fingerprint)
+    try:
+        fields = check_fields(dict(entry.split(":", 1) for entry in md.get("fields", [])))
+    except (TypeError, ValueError) as exc:  # InvalidInputError is a ValueError
+        raise CorruptDataError(
+            f"catalog record of collection {name!r} has bad declared fields: {exc}"
+        ) from None
+    return CollectionSpec(name, int(dim), metric, {}, fingerprint, fields)

@@ -23,5 +23,6 @@ CAPABILITIES = Capabilities(
     persistent=True,
     namespaces=True,
     exact_int_bits=53,
+    declared_fields=True,  # metadata is indexed already: declaring checks types and persists
 )
 """Every Pinecone store's; a store narrows them by its options."""

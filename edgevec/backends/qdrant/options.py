@@ -10,6 +10,11 @@ from urllib3.util import parse_url  # qdrant-client's own URL parser
 from edgevec.backends._endpoints import Endpoint, agree, check_plaintext, parse_endpoint
 
 PayloadIndexType = Literal["keyword", "integer", "float", "bool", "datetime", "uuid"]
+DECLARED_INDEX: dict[str, PayloadIndexType] = {
+    "int": "float", "float": "float", "bool": "bool", "keyword": "keyword",
+}  # fmt: skip
+"""Payload index per declared type (a list field indexes its elements). Ints get a float index:
+numeric ``==`` compiles to a range, which an integer index answers only for integer bounds."""
 
 
 class QdrantCollectionOptions(BaseModel):

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import ValidationError
 from qdrant_client import models
 
 from edgevec.backends.qdrant.filters import payload_key
-from edgevec.backends.qdrant.options import QdrantCollectionOptions
+from edgevec.backends.qdrant.options import DECLARED_INDEX, QdrantCollectionOptions
 from edgevec.backends.qdrant.steps import call, ignore
 from edgevec.config import parse_options
 from edgevec.driver import Plan
-from edgevec.errors import BackendError, ConfigError, CorruptDataError, FilterNotSupportedError
+from edgevec.errors import (
+    BackendError,
+    ConfigError,
+    CorruptDataError,
+    FilterNotSupportedError,
+    InvalidInputError,
+)
+from edgevec.fields import FieldType, check_fields
 from edgevec.types import CollectionSpec, Metric
 
 _METRIC_TO_DISTANCE: dict[Metric, models.Distance] = {
@@ -50,6 +59,11 @@ def collection_options(spec: CollectionSpec) -> QdrantCollectionOptions:
             payload_key(field)
     except FilterNotSupportedError as exc:
         raise ConfigError(f"payload_indexes: {exc}") from None
+    for field in spec.fields:
+        try:
+            payload_key(field)
+        except FilterNotSupportedError as exc:
+            raise InvalidInputError(f"fields: {exc}") from None
     return opts
 
 
@@ -58,14 +72,19 @@ def plan_create(
 ) -> tuple[CollectionSpec, QdrantCollectionOptions, list[Plan[None]]]:
     """Validated options, the spec as stored, and the calls that create the collection."""
     opts = collection_options(spec)
-    spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+    spec = CollectionSpec(
+        spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint, spec.fields
+    )
     hnsw = None
     if opts.hnsw_m is not None or opts.ef_construct is not None:
         hnsw = models.HnswConfigDiff(m=opts.hnsw_m, ef_construct=opts.ef_construct)
     vectors = models.VectorParams(
         size=spec.dim, distance=_METRIC_TO_DISTANCE[spec.metric], on_disk=opts.on_disk
     )
-    meta = {"options": opts.model_dump(), "fingerprint": spec.fingerprint, "format": 1}
+    meta = {
+        "options": opts.model_dump(), "fingerprint": spec.fingerprint, "format": 1,
+        "fields": dict(spec.fields),
+    }  # fmt: skip
     create = {
         "collection_name": spec.name,
         "vectors_config": vectors,
@@ -74,7 +93,12 @@ def plan_create(
     }
     calls = [call("create_collection", create, ignore, f"create Qdrant collection {spec.name!r}")]
     if not local:  # local mode has no payload indexes (and warns that they do nothing)
-        for field, kind in opts.payload_indexes.items():
+        # Declared fields get the index their type needs; an explicit payload_indexes wins.
+        indexes = {
+            **{f: DECLARED_INDEX[t.removesuffix("[]")] for f, t in spec.fields.items()},
+            **opts.payload_indexes,
+        }
+        for field, kind in indexes.items():
             kwargs = {
                 "collection_name": spec.name,
                 "field_name": payload_key(field),
@@ -114,14 +138,16 @@ def spec_from_info(
         )
     meta = (info.config.metadata or {}).get("edgevec")
     fingerprint = None
+    fields: Mapping[str, FieldType] = {}
     opts = QdrantCollectionOptions()
     if meta is not None:  # collections made by other tools have none: defaults apply
         try:
             opts = QdrantCollectionOptions.model_validate(meta["options"])
             fingerprint = meta.get("fingerprint")
-        except (TypeError, KeyError, ValidationError) as exc:
+            fields = check_fields(meta.get("fields"))  # absent before fields existed
+        except (TypeError, KeyError, ValidationError, InvalidInputError) as exc:
             raise CorruptDataError(
                 f"edgevec metadata of Qdrant collection {name!r} is unreadable: {exc}"
             ) from exc
-    spec = CollectionSpec(name, params.size, metric, opts.model_dump(), fingerprint)
+    spec = CollectionSpec(name, params.size, metric, opts.model_dump(), fingerprint, fields)
     return spec, opts

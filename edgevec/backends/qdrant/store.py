@@ -64,8 +64,9 @@ class QdrantStore(BaseStore):
 
     backend: ClassVar[str] = "qdrant"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        native_async=True, max_batch=256, persistent=True, exact_int_bits=53
-    )
+        native_async=True, max_batch=256, persistent=True, exact_int_bits=53,
+        declared_fields=True,
+    )  # fmt: skip
     Options = QdrantOptions
 
     def __init__(self, options: BaseModel) -> None:

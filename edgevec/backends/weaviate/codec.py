@@ -11,6 +11,7 @@ import orjson
 from weaviate.classes.config import DataType, Property, Tokenization
 
 from edgevec.errors import InvalidInputError
+from edgevec.fields import NO_FIELDS, FieldType
 from edgevec.prepare import check_collection_name
 
 ID_NAMESPACE = uuid.UUID("6f1c3f9e-5d2a-5b8e-9a47-2c0e8d1b7a35")
@@ -203,7 +204,24 @@ def typed_property(name: str, data_type: DataType) -> Property:
     return Property(name=name, data_type=data_type, index_filterable=True)
 
 
-def fixed_properties() -> list[Property]:
+_DECLARED_KINDS: dict[str, tuple[Kind, ...]] = {
+    "int": ("n", "i"), "float": ("n",), "bool": ("b",), "keyword": ("s",),
+}  # fmt: skip
+"""The derived filter properties a declared type fills (ints beyond 2**53 go to ``pi_``)."""
+
+
+def fixed_properties(fields: Mapping[str, FieldType] = NO_FIELDS) -> list[Property]:
+    """The properties a class is created with: edgevec's own, plus the typed filter properties
+    of every declared field, so they exist (indexed, typed) before the first write."""
+    declared = [
+        typed_property(property_name(name, kind), KINDS[kind])
+        for name, declared_type in fields.items()
+        for kind in _DECLARED_KINDS[declared_type.removesuffix("[]")]
+    ]
+    return [*_own_properties(), *declared]
+
+
+def _own_properties() -> list[Property]:
     return [
         Property(
             name=PROP_ID,

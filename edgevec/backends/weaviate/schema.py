@@ -20,6 +20,7 @@ from edgevec.backends.weaviate.options import (
 )
 from edgevec.driver import Call, Plan
 from edgevec.errors import ConfigError
+from edgevec.fields import check_fields
 from edgevec.types import CollectionSpec, Metric
 
 _DISTANCES: dict[Metric, VectorDistances] = {
@@ -37,6 +38,7 @@ def _describe(spec: CollectionSpec, opts: WeaviateCollectionOptions) -> str:
         "metric": spec.metric,
         "options": opts.model_dump(),
         "fingerprint": spec.fingerprint,
+        "fields": dict(spec.fields),
     }
     return orjson.dumps(meta).decode()
 
@@ -45,7 +47,9 @@ def plan_create(
     spec: CollectionSpec, store: WeaviateOptions
 ) -> Plan[tuple[CollectionSpec, WeaviateCollectionOptions]]:
     opts = collection_options(spec, store)
-    spec = CollectionSpec(spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint)
+    spec = CollectionSpec(
+        spec.name, spec.dim, spec.metric, opts.model_dump(), spec.fingerprint, spec.fields
+    )
     distance = _DISTANCES[spec.metric]
     index = (
         Configure.VectorIndex.flat(distance_metric=distance)
@@ -60,7 +64,7 @@ def plan_create(
     kwargs = {
         "name": class_name(spec.name),
         "description": _describe(spec, opts),
-        "properties": fixed_properties(),
+        "properties": fixed_properties(spec.fields),
         "vector_config": Configure.Vectors.self_provided(
             name=VECTOR_NAME, vector_index_config=index
         ),
@@ -83,6 +87,7 @@ def spec_from_config(
             raise ValueError("no edgevec metadata")
         opts = WeaviateCollectionOptions.model_validate(meta["options"])
         dim, metric = int(meta["dim"]), meta["metric"]
+        fields = check_fields(meta.get("fields"))  # absent before fields existed
         if metric not in _DISTANCES:
             raise ValueError(f"unknown metric {metric!r}")
     except (orjson.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
@@ -98,7 +103,7 @@ def spec_from_config(
             f"Weaviate class {class_name(name)!r} uses distance {distance!r} but its edgevec "
             f"metadata says {metric!r}"
         )
-    spec = CollectionSpec(name, dim, metric, opts.model_dump(), meta.get("fingerprint"))
+    spec = CollectionSpec(name, dim, metric, opts.model_dump(), meta.get("fingerprint"), fields)
     return spec, opts, {p.name for p in config.properties}
 
 

@@ -107,8 +107,9 @@ class WeaviateStore(BaseStore):
 
     backend: ClassVar[str] = "weaviate"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        native_async=True, max_batch=500, max_k=MAX_RESULTS, persistent=True, exact=False
-    )
+        native_async=True, max_batch=500, max_k=MAX_RESULTS, persistent=True, exact=False,
+        declared_fields=True,
+    )  # fmt: skip
     Options = WeaviateOptions
 
     def __init__(self, options: BaseModel) -> None:
@@ -154,7 +155,7 @@ class WeaviateStore(BaseStore):
 
     def _create(self, spec: CollectionSpec) -> WeaviateCollection:
         spec, opts = self._run(plan_create(spec, self.opts))
-        props = {p.name for p in fixed_properties()}
+        props = {p.name for p in fixed_properties(spec.fields)}
         return WeaviateCollection(self, spec, opts, props)
 
     def _open(self, name: str) -> WeaviateCollection:
@@ -263,7 +264,7 @@ class AsyncWeaviateStore(AsyncBaseStore):
 
     async def _create(self, spec: CollectionSpec) -> AsyncWeaviateCollection:
         spec, opts = await self._run(plan_create(spec, self.opts))
-        props = {p.name for p in fixed_properties()}
+        props = {p.name for p in fixed_properties(spec.fields)}
         return AsyncWeaviateCollection(self, spec, opts, props, self.version)
 
     async def _open(self, name: str) -> AsyncWeaviateCollection:
