@@ -15,6 +15,7 @@ from edgevec.aembedded import AsyncEmbeddedCollection
 from edgevec.base import BaseCollection, BaseStore
 from edgevec.capabilities import Capabilities
 from edgevec.connect import connect, connect_async
+from edgevec.deadlines import deadline
 from edgevec.embedded import EmbeddedCollection
 from edgevec.errors import (
     AuthenticationError,
@@ -97,4 +98,5 @@ __all__ = [
     "__version__",
     "connect",
     "connect_async",
+    "deadline",
 ]

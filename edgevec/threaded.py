@@ -2,20 +2,41 @@
 
 Validation, the closed check and the one-handle-per-name map live in the async shell
 (:mod:`edgevec.abase`); only the backend hooks move to a thread via :func:`asyncio.to_thread`, so
-no coroutine ever blocks the event loop. Closing the async store closes the sync one.
+no coroutine ever blocks the event loop. Closing the async store closes the sync one. Reads
+honour :func:`edgevec.deadline`: past it the caller gets ``BackendTimeoutError`` (the worker
+thread finishes in the background; writes are always waited for, so none lands unreported).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.base import BaseCollection, BaseStore
+from edgevec.deadlines import current
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 __all__ = ["ThreadedAsyncCollection", "ThreadedAsyncStore"]
+
+T = TypeVar("T")
+
+
+async def _read(action: str, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker thread, waited for no longer than the deadline in force."""
+    deadline = current()
+    if deadline is None:
+        return await asyncio.to_thread(fn, *args)
+    left = deadline.left()
+    if left <= 0:
+        raise deadline.expired(action)
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(fn, *args), left)
+    except asyncio.TimeoutError as exc:
+        raise deadline.expired(action) from exc
 
 
 class ThreadedAsyncCollection(AsyncBaseCollection):
@@ -30,13 +51,13 @@ class ThreadedAsyncCollection(AsyncBaseCollection):
         await asyncio.to_thread(self.sync._upsert, batch)
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
-        return await asyncio.to_thread(self.sync._query, q)
+        return await _read("query", self.sync._query, q)
 
     async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
-        return await asyncio.to_thread(self.sync._query_arrays, q)
+        return await _read("query", self.sync._query_arrays, q)
 
     async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        return await asyncio.to_thread(self.sync._get, ids, include_vectors)
+        return await _read("get", self.sync._get, ids, include_vectors)
 
     async def _delete_ids(self, ids: list[str]) -> None:
         await asyncio.to_thread(self.sync._delete_ids, ids)
@@ -45,7 +66,7 @@ class ThreadedAsyncCollection(AsyncBaseCollection):
         await asyncio.to_thread(self.sync._delete_filter, flt)
 
     async def _count(self, flt: Filter | None) -> int:
-        return await asyncio.to_thread(self.sync._count, flt)
+        return await _read("count", self.sync._count, flt)
 
     def _explain(self, flt: Filter) -> str:
         return self.sync._explain(flt)

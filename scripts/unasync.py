@@ -126,6 +126,10 @@ def transform(source: str, header: str, target: Path) -> str:
     text = re.sub(r"\bEmbeddedCollection\b", "AsyncEmbeddedCollection", text)
     text = re.sub(r"\bPlannedCollection\b", "AsyncPlannedCollection", text)
     text = re.sub(r"\bWrappedCollection\b", "AsyncWrappedCollection", text)
+    # Plans: the driver's sync runner and engine become the async ones.
+    text = re.sub(r"\bSyncEngine\b", "AsyncEngine", text)
+    text = re.sub(r"(edgevec\.driver import [^\n]*)\brun\b", r"\1arun", text)
+    text = text.replace("return run(plan,", "return await arun(plan,")
     text = text.replace('"""Sync collection', '"""Async collection').replace(
         '"""Sync store', '"""Async store'
     )

@@ -43,6 +43,8 @@ from edgevec.backends.milvus import (
     quote,
     translate_error,
 )
+from edgevec.backends.milvus.engine import engine_lock
+from edgevec.driver import CallEvent, add_listener
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -610,3 +612,35 @@ def test_create_that_loses_a_race_checks_the_shape(store: MilvusStore) -> None:
     assert store._create(lost).spec.metric == "l2"
     with pytest.raises(CollectionExistsError, match="dim=4"):
         store._create(CollectionSpec("raced", 8, "l2", {}, None))
+
+
+def test_every_engine_call_goes_through_the_driver(store: MilvusStore) -> None:
+    """DDL and data calls alike reach the driver's listeners, with the vendor's error mapped."""
+    seen: list[CallEvent] = []
+    remove = add_listener(seen.append)
+    try:
+        coll = store.create_collection("observed", 4)
+        coll.upsert([Record("a", np.ones(4, np.float32))])
+        with edgevec.deadline(5.0):
+            assert coll.query(np.ones(4, np.float32), k=1).ids == ["a"]
+        store.drop_collection("observed")
+    finally:
+        remove()
+    names = [e.operation for e in seen]
+    for op in ("create_collection", "upsert", "flush", "search", "drop_collection"):
+        assert op in names
+    assert all(e.backend == "milvus" and e.error is None for e in seen)
+
+
+async def test_async_lite_writes_keep_the_per_db_lock(uri: str) -> None:
+    """An async write on Milvus Lite waits for the .db's engine lock, held here by the test."""
+    async with edgevec.connect_async("milvus", uri=uri) as s:
+        coll = await s.create_collection("locked", 4)
+        lock = engine_lock(MilvusOptions(uri=uri))
+        with lock:
+            write = asyncio.ensure_future(coll.upsert([Record("a", np.ones(4, np.float32))]))
+            await asyncio.sleep(0.3)
+            assert not write.done()  # blocked on the lock, not written concurrently
+        await write
+        assert await coll.count() == 1
+        await s.drop_collection("locked")

@@ -13,6 +13,7 @@ import hashlib
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -652,6 +653,48 @@ def test_not_found_timeout_and_unreachable(server: PineconeTestServer) -> None:
             s.list_collections()
         assert isinstance(un.value.__cause__, PineconeConnectionError)
         assert SECRET not in str(un.value)
+
+
+async def test_async_query_batch_runs_concurrently_within_one_deadline(
+    server: PineconeTestServer,
+) -> None:
+    """Per-vector queries go out together; one slow query times the whole call out at the
+    deadline instead of the batch taking the sum of its requests."""
+    async with edgevec.connect_async("pinecone", host=server.url, api_key=SECRET) as s:
+        coll = await s.create_collection("afan", 4, "dot")
+        await coll.upsert([Record("a", np.ones(4, np.float32))])
+        server.delay, server.peak = 0.1, 0
+        try:
+            start = time.monotonic()
+            hits = await coll.query_batch(np.ones((24, 4), np.float32), k=1)  # 2.4 s in sequence
+            assert time.monotonic() - start < 1.5
+            assert [h.ids for h in hits] == [["a"]] * 24
+            assert server.peak >= 8  # one at a time would be 1
+            server.delay = 0.0
+            server.slow_next(2.0)
+            start = time.monotonic()
+            with edgevec.deadline(0.5), pytest.raises(BackendTimeoutError, match="deadline"):
+                await coll.query_batch(np.ones((6, 4), np.float32), k=1)
+            assert 0.45 < time.monotonic() - start < 1.2
+        finally:
+            server.delay = 0.0
+        await s.drop_collection("afan")
+
+
+def test_sync_query_batch_sends_requests_on_threads(server: PineconeTestServer) -> None:
+    with _connect(server) as s:
+        coll = s.create_collection("fan", 4, "dot")
+        coll.upsert([Record("a", np.ones(4, np.float32))])
+        server.delay, server.peak = 0.1, 0
+        try:
+            start = time.monotonic()
+            hits = coll.query_batch(np.ones((16, 4), np.float32), k=1)  # 1.6 s in sequence
+            assert time.monotonic() - start < 1.2
+            assert [h.ids for h in hits] == [["a"]] * 16
+            assert server.peak >= 4
+        finally:
+            server.delay = 0.0
+        s.drop_collection("fan")
 
 
 def test_error_mapping_table() -> None:

@@ -504,10 +504,36 @@ def test_the_deadline_covers_the_whole_operation(server: WeaviateTestServer) -> 
         s.drop_collection("slow")
 
 
+async def test_async_query_batch_runs_concurrently_within_one_deadline(
+    server: WeaviateTestServer,
+) -> None:
+    """200 searches of 60 ms each take 12 s one after another, past the default 10 s deadline;
+    in flight together they fit, and one slow search times the whole call out at the deadline."""
+    async with edgevec.connect_async("weaviate", **_options(server)) as s:
+        coll = await s.create_collection("abatch", 2, "cosine", index="flat")
+        await coll.upsert([Record("a", np.ones(2, np.float32))])
+        server.rpc_delay, server.rpc_peak = 0.06, 0
+        try:
+            start = time.monotonic()
+            hits = await coll.query_batch(np.ones((200, 2), np.float32), k=1)
+            assert time.monotonic() - start < 5.0
+            assert [h[0].id for h in hits] == ["a"] * 200
+            assert server.rpc_peak >= 16  # many requests were in flight at once
+            server.rpc_delay = 0.0
+            server.slow_next_rpc(2.0)
+            start = time.monotonic()
+            with edgevec.deadline(0.5), pytest.raises(BackendTimeoutError, match="deadline"):
+                await coll.query_batch(np.ones((8, 2), np.float32), k=1)
+            assert 0.45 < time.monotonic() - start < 1.2
+        finally:
+            server.rpc_delay = 0.0
+        await s.drop_collection("abatch")
+
+
 async def test_async_deadline_and_fail_fast(server: WeaviateTestServer) -> None:
     async with edgevec.connect_async("weaviate", **_options(server, timeout=0.3)) as s:
         coll = await s.create_collection("aslow", 2, "cosine", index="flat")
-        server.rpc_delay = 0.1
+        server.rpc_delay = 0.4
         try:
             start = time.monotonic()
             with pytest.raises(BackendTimeoutError):

@@ -214,6 +214,10 @@ def _check_metadata(raw: Any) -> dict[str, Any]:
     return out
 
 
+class _Listener(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connections a concurrent client opens at once
+
+
 class PineconeTestServer:
     """One loopback serverless "index" of a fixed dimension and metric. A TEST server."""
 
@@ -243,12 +247,33 @@ class PineconeTestServer:
         self.failures: list[list[Any]] = []
         """Queued failures: [path suffix, status, message, requests to let through first]."""
         self.delay = 0.0
+        """Seconds every data-plane request sleeps before it is handled."""
+        self.peak = 0
+        """The most requests that were in flight at once (reset it to measure afresh)."""
+        self._in_flight = 0
+        self._slow: list[float] = []
         self._state = _State()
         self._lock = threading.RLock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = _Listener(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.app = self  # type: ignore[attr-defined]  # handlers reach the app here
         self._thread: threading.Thread | None = None
+
+    def slow_next(self, seconds: float) -> None:
+        """Make the next data-plane request sleep ``seconds`` (instead of :attr:`delay`)."""
+        with self._lock:
+            self._slow.append(seconds)
+
+    def _sleep(self) -> None:
+        with self._lock:
+            delay = self._slow.pop(0) if self._slow else self.delay
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+        try:
+            time.sleep(delay)  # the requests that overlap here were in flight at once
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -328,8 +353,7 @@ class PineconeTestServer:
                     break
                 del self.failures[i]
                 raise RequestError(status, message)
-        if self.delay:
-            time.sleep(self.delay)
+        self._sleep()
         route = {
             ("POST", "/vectors/upsert"): self._upsert,
             ("POST", "/query"): self._query,

@@ -25,7 +25,8 @@ after Weaviate's docs:
 * ``limit + offset`` and deletes are capped at QUERY_MAXIMUM_RESULTS (10,000).
 
 Test hooks (they change what the server does, never the client): :meth:`fail_next_rpcs` makes
-the next gRPC calls fail with a status, :attr:`rpc_delay` slows every gRPC call down.
+the next gRPC calls fail with a status, :attr:`rpc_delay` slows every gRPC call down,
+:meth:`slow_next_rpc` slows one; :attr:`rpc_peak` is the most gRPC calls seen in flight at once.
 Not modelled: vectorizer and generative modules, multi-tenancy, replication, references, object
 properties, BM25/hybrid search, sorting, grouping and aggregations other than the object count.
 """
@@ -66,6 +67,7 @@ DEFAULT_VERSION = "1.35.2"
 """Below 1.36, where weaviate-client switches batch writes to a streaming RPC."""
 MAX_RESULTS = 10_000
 DEFAULT_LIMIT = 10
+MAX_HANDLERS = 64  # gRPC calls handled at once, so a client's concurrency shows
 _CLASS_NAME = re.compile(r"[A-Z][_0-9A-Za-z]{0,254}")
 _PROPERTY_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,230}")
 _RESERVED = {"_additional", "_id", "id"}
@@ -503,8 +505,15 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
 
     def _enter(self, context: Any) -> None:
         srv = self.server
-        if srv.rpc_delay:
-            time.sleep(srv.rpc_delay)
+        with srv.lock:
+            delay = srv._slow.pop(0) if srv._slow else srv.rpc_delay
+            srv._in_flight += 1
+            srv.rpc_peak = max(srv.rpc_peak, srv._in_flight)
+        try:
+            time.sleep(delay)  # the calls that overlap here were in flight at once
+        finally:
+            with srv.lock:
+                srv._in_flight -= 1
         with srv.lock:
             failure = srv._failures.pop(0) if srv._failures else None
         if failure is not None:
@@ -709,6 +718,10 @@ class WeaviateTestServer:
         self.classes: dict[str, _Class] = {}
         self.rpc_delay = 0.0
         """Seconds every gRPC call sleeps before it is handled."""
+        self.rpc_peak = 0
+        """The most gRPC calls that were in flight at once (reset it to measure afresh)."""
+        self._in_flight = 0
+        self._slow: list[float] = []
         self._failures: list[Any] = []
         self._http: ThreadingHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
@@ -727,7 +740,7 @@ class WeaviateTestServer:
             target=self._http.serve_forever, name="weaviate-test-rest", daemon=True
         )
         self._http_thread.start()
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=MAX_HANDLERS))
         add = weaviate_pb2_grpc.add_WeaviateServicer_to_server
         add(_Servicer(self), self._grpc)  # type: ignore[no-untyped-call]  # generated, untyped
         self._grpc.add_generic_rpc_handlers((_health_handler(),))
@@ -769,6 +782,11 @@ class WeaviateTestServer:
             if clear:
                 self._failures.clear()
             self._failures.extend([code or grpc.StatusCode.UNAVAILABLE] * count)
+
+    def slow_next_rpc(self, seconds: float) -> None:
+        """Make the next gRPC call sleep ``seconds`` (instead of :attr:`rpc_delay`)."""
+        with self.lock:
+            self._slow.append(seconds)
 
     @property
     def pending_failures(self) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pymilvus.client import ts_utils  # type: ignore[import-untyped]
 
@@ -21,9 +20,14 @@ from edgevec.backends.milvus.schema import (
     index_spec,
     spec_from_description,
 )
+from edgevec.driver import Call as DriverCall
+from edgevec.driver import Engine, run, single
+from edgevec.errors import EdgevecError
 from edgevec.fields import element_type
 from edgevec.prepare import check_existing
 from edgevec.types import CollectionSpec
+
+C = TypeVar("C")
 
 _registry_lock = threading.Lock()
 _lite_refs: dict[str, int] = {}
@@ -43,17 +47,54 @@ def engine_lock(opts: MilvusOptions) -> threading.RLock:
         return _engine_locks.setdefault(key, threading.RLock())
 
 
+def serialised(
+    opts: MilvusOptions, lock: threading.RLock, method: str, fn: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``fn`` (sync client method ``method``), holding ``lock`` where Milvus Lite needs it
+    (``LITE_UNSAFE``): the one rule for every writer of a ``.db``, sync and async stores alike."""
+    if not (opts.lite and method in LITE_UNSAFE):
+        return fn
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return fn(*args, **kwargs)
+
+    return locked
+
+
+def error_map(opts: MilvusOptions) -> Callable[[Exception, str], EdgevecError | None]:
+    """The driver's error map for pymilvus and gRPC failures (the token redacted)."""
+
+    def errors(exc: Exception, what: str) -> EdgevecError | None:
+        return translate_error(exc, what, opts.token) if isinstance(exc, CLIENT_ERRORS) else None
+
+    return errors
+
+
+def driver_engine(
+    opts: MilvusOptions, resolve: Callable[[DriverCall[Any]], Callable[..., C]]
+) -> Engine[C]:
+    """The driver's view of a Milvus client: every method takes ``timeout=``."""
+    return Engine(
+        backend="milvus",
+        resolve=resolve,
+        errors=error_map(opts),
+        timeout=opts.timeout,
+        timeout_kwarg="timeout",
+    )
+
+
 def blocking_call(
     opts: MilvusOptions, lock: threading.RLock, what: str, fn: Any, *args: Any, **kwargs: Any
 ) -> Any:
-    """``fn(*args, **kwargs)`` on a sync client with edgevec's timeout and error translation,
-    serialised by ``lock`` where Milvus Lite needs it (``LITE_UNSAFE``)."""
-    serial = opts.lite and getattr(fn, "__name__", "") in LITE_UNSAFE
-    with lock if serial else contextlib.nullcontext():
-        try:
-            return fn(*args, timeout=opts.timeout, **kwargs)
-        except CLIENT_ERRORS as exc:
-            raise translate_error(exc, what, opts.token) from exc
+    """``fn(*args, **kwargs)`` on a sync client as one driver call (the deadline clips its
+    timeout, errors are translated, listeners see it), serialised by ``lock`` where Milvus Lite
+    needs it (``LITE_UNSAFE``). For DDL, which runs under the engine lock rather than as a plan."""
+    name = getattr(fn, "__name__", "call")
+    bound = serialised(opts, lock, name, fn)
+    return run(
+        single(DriverCall(name, kwargs, what, args=args)), driver_engine(opts, lambda _: bound)
+    )
 
 
 Call = Callable[..., Any]

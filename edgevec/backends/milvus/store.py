@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -12,46 +12,36 @@ from pymilvus import (  # type: ignore[import-untyped]  # pymilvus ships no py.t
     MilvusClient,
 )
 
-from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
+from edgevec.abase import AsyncBaseStore
+from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends.milvus.engine import (
     LITE_UNSAFE,
     blocking_call,
     cover_delete,
     create_collection,
+    driver_engine,
     engine_lock,
     lite_acquire,
     lite_release,
     open_collection,
+    serialised,
 )
 from edgevec.backends.milvus.errors import CLIENT_ERRORS, translate_error
-from edgevec.backends.milvus.filters import compile_filter, ids_filter
 from edgevec.backends.milvus.options import MilvusIndexOptions, MilvusOptions, client_kwargs
-from edgevec.backends.milvus.rows import (
-    build_rows,
-    output_fields,
-    parse_count,
-    parse_hits,
-    parse_records,
-)
-from edgevec.backends.milvus.schema import VECTOR, check_columns, search_params, short, widened
-from edgevec.base import BaseCollection, BaseStore
+from edgevec.backends.milvus.plans import Core
+from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
+from edgevec.driver import AsyncEngine, Call, SyncEngine
 from edgevec.errors import BackendUnavailableError, ConfigError
 from edgevec.filters import Filter
-from edgevec.prepare import PreparedQuery, PreparedUpsert, check_collection_name
-from edgevec.types import CollectionSpec, Hits, Record
+from edgevec.planned import PlannedCollection
+from edgevec.prepare import PreparedUpsert, check_collection_name
+from edgevec.types import CollectionSpec
 
 MAX_TOPK = 16_384  # Milvus' limit on limit + offset
-QUERY_CHUNK = 1_000  # vectors per search request and ids per ``id in [...]`` expression
 
 
 T = TypeVar("T")
-
-
-def _chunks(items: Any, size: int) -> Iterator[Any]:
-    """Slices of a list or an array, at most ``size`` long."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def capabilities_of(opts: MilvusIndexOptions, lite: bool) -> Capabilities:
@@ -66,104 +56,28 @@ def capabilities_of(opts: MilvusIndexOptions, lite: bool) -> Capabilities:
     )
 
 
-class MilvusCollection(BaseCollection):
+class MilvusCollection(PlannedCollection):
     """One Milvus collection over the sync ``MilvusClient``."""
 
     backend: ClassVar[str] = "milvus"
+    planner: Core
 
     def __init__(self, store: MilvusStore, spec: CollectionSpec, opts: MilvusIndexOptions) -> None:
-        super().__init__(spec, capabilities_of(opts, store.opts.lite))
+        caps = capabilities_of(opts, store.opts.lite)
+        super().__init__(spec, caps, Core(spec, opts, store.opts, caps.max_batch), store.engine)
         self._store = store
         self.opts = opts
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._store._call(what, fn, self.name, *args, **kwargs)
-
     def _upsert(self, batch: PreparedUpsert) -> None:
-        check_columns(batch, self.spec.fields)
-        for chunk in batch.chunks(self.capabilities.max_batch):
-            self._call("upsert", self._store.client.upsert, build_rows(chunk, self.spec.fields))
-        self._after_write()
-
-    def _after_write(self) -> None:
-        if self._store.opts.flush_writes():
-            self._call("flush", self._store.client.flush)
-
-    def _query(self, q: PreparedQuery) -> list[Hits]:
-        expr = compile_filter(q.filter, self.spec.fields) if q.filter is not None else ""
-        out: list[Hits] = []
-        for part in _chunks(q.vectors, QUERY_CHUNK):
-            params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
-            hits = self._search(part, q, expr, params)
-            allowed: int | None = None
-            while q.filter is not None and short(hits, q.k):
-                params = widened(self.opts, params or {})
-                if params is None:
-                    break
-                if allowed is None:
-                    allowed = self._count(q.filter)
-                    if not short(hits, min(q.k, allowed)):
-                        break
-                hits = self._search(part, q, expr, params)
-            out.extend(hits)
-        return out
-
-    def _search(self, part: Any, q: PreparedQuery, expr: str, params: Any) -> list[Hits]:
-        result = self._call(
-            "search",
-            self._store.client.search,
-            data=list(part),
-            filter=expr,
-            limit=q.k,
-            output_fields=output_fields(q.include_payload, q.include_vectors),
-            search_params=params,
-            anns_field=VECTOR,
-            consistency_level=self._store.opts.consistency_level,
-        )
-        return parse_hits(result, self.metric, q)
-
-    def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        rows: list[Mapping[str, Any]] = []
-        fields = output_fields(True, include_vectors)
-        for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
-            rows.extend(
-                self._call(
-                    "get",
-                    self._store.client.query,
-                    filter=ids_filter(part),
-                    output_fields=fields,
-                    consistency_level=self._store.opts.consistency_level,
-                )
-            )
-        return parse_records(rows, ids, include_vectors)
+        self._run(self.planner.upsert(batch))  # chunks itself, then flushes once
 
     def _delete_ids(self, ids: list[str]) -> None:
-        for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
-            self._call("delete", self._store.client.delete, filter=ids_filter(part))
-        self._after_delete()
-
-    def _delete_filter(self, flt: Filter) -> None:
-        self._call(
-            "delete", self._store.client.delete, filter=compile_filter(flt, self.spec.fields)
-        )
-        self._after_delete()
-
-    def _after_delete(self) -> None:
-        self._after_write()
+        super()._delete_ids(ids)
         cover_delete(self._store._call, self._store.client, self._store.opts, self.name)
 
-    def _count(self, flt: Filter | None) -> int:
-        rows = self._call(
-            "count",
-            self._store.client.query,
-            filter=compile_filter(flt, self.spec.fields) if flt is not None else "",
-            output_fields=["count(*)"],
-            consistency_level=self._store.opts.consistency_level,
-        )
-        return parse_count(rows)
-
-    def _explain(self, flt: Filter) -> str:
-        return compile_filter(flt, self.spec.fields)
+    def _delete_filter(self, flt: Filter) -> None:
+        super()._delete_filter(flt)
+        cover_delete(self._store._call, self._store.client, self._store.opts, self.name)
 
 
 class MilvusStore(BaseStore):
@@ -181,6 +95,7 @@ class MilvusStore(BaseStore):
         super().__init__(options)
         self.opts = options
         self._serial = engine_lock(options)
+        self.engine: SyncEngine = driver_engine(options, self._resolve)
         self._lite_path = lite_acquire(options.uri) if options.lite else None
         try:
             self._client: Any = _connect(MilvusClient, options)
@@ -194,6 +109,10 @@ class MilvusStore(BaseStore):
         if not isinstance(options, MilvusOptions):
             raise ConfigError(f"MilvusStore needs MilvusOptions, got {type(options).__name__}")
         return AsyncMilvusStore(options)
+
+    def _resolve(self, call: Call[Any]) -> Callable[..., object]:
+        fn = getattr(self.client, call.method)
+        return serialised(self.opts, self._serial, call.method, fn)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return blocking_call(self.opts, self._serial, what, fn, *args, **kwargs)
@@ -247,107 +166,36 @@ def _connect(factory: Any, opts: MilvusOptions) -> Any:
         raise translate_error(exc, f"connect to {opts.uri}", opts.token) from exc
 
 
-class AsyncMilvusCollection(AsyncBaseCollection):
+class AsyncMilvusCollection(AsyncPlannedCollection):
     """Async twin of :class:`MilvusCollection`: data operations through ``AsyncMilvusClient``."""
 
     backend: ClassVar[str] = "milvus"
+    planner: Core
 
     def __init__(
         self, store: AsyncMilvusStore, spec: CollectionSpec, opts: MilvusIndexOptions
     ) -> None:
-        super().__init__(spec, capabilities_of(opts, store.opts.lite))
+        caps = capabilities_of(opts, store.opts.lite)
+        super().__init__(spec, caps, Core(spec, opts, store.opts, caps.max_batch), store.engine)
         self._store = store
         self.opts = opts
 
-    async def _call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        return await self._store._acall(what, method, self.name, *args, **kwargs)
-
     async def _upsert(self, batch: PreparedUpsert) -> None:
-        check_columns(batch, self.spec.fields)
-        for chunk in batch.chunks(self.capabilities.max_batch):
-            await self._call("upsert", "upsert", build_rows(chunk, self.spec.fields))
-        await self._after_write()
-
-    async def _after_write(self) -> None:
-        if self._store.opts.flush_writes():
-            await self._call("flush", "flush")
-
-    async def _query(self, q: PreparedQuery) -> list[Hits]:
-        expr = compile_filter(q.filter, self.spec.fields) if q.filter is not None else ""
-        out: list[Hits] = []
-        for part in _chunks(q.vectors, QUERY_CHUNK):
-            params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
-            hits = await self._search(part, q, expr, params)
-            allowed: int | None = None
-            while q.filter is not None and short(hits, q.k):
-                params = widened(self.opts, params or {})
-                if params is None:
-                    break
-                if allowed is None:
-                    allowed = await self._count(q.filter)
-                    if not short(hits, min(q.k, allowed)):
-                        break
-                hits = await self._search(part, q, expr, params)
-            out.extend(hits)
-        return out
-
-    async def _search(self, part: Any, q: PreparedQuery, expr: str, params: Any) -> list[Hits]:
-        result = await self._call(
-            "search",
-            "search",
-            data=list(part),
-            filter=expr,
-            limit=q.k,
-            output_fields=output_fields(q.include_payload, q.include_vectors),
-            search_params=params,
-            anns_field=VECTOR,
-            consistency_level=self._store.opts.consistency_level,
-        )
-        return parse_hits(result, self.metric, q)
-
-    async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
-        rows: list[Mapping[str, Any]] = []
-        fields = output_fields(True, include_vectors)
-        for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
-            rows.extend(
-                await self._call(
-                    "get",
-                    "query",
-                    filter=ids_filter(part),
-                    output_fields=fields,
-                    consistency_level=self._store.opts.consistency_level,
-                )
-            )
-        return parse_records(rows, ids, include_vectors)
+        await self._run(self.planner.upsert(batch))  # chunks itself, then flushes once
 
     async def _delete_ids(self, ids: list[str]) -> None:
-        for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
-            await self._call("delete", "delete", filter=ids_filter(part))
-        await self._after_delete()
+        await super()._delete_ids(ids)
+        await self._cover_delete()
 
     async def _delete_filter(self, flt: Filter) -> None:
-        await self._call("delete", "delete", filter=compile_filter(flt, self.spec.fields))
-        await self._after_delete()
+        await super()._delete_filter(flt)
+        await self._cover_delete()
 
-    async def _after_delete(self) -> None:
-        await self._after_write()
+    async def _cover_delete(self) -> None:
         client, _ = await self._store._clients()
         await asyncio.to_thread(
             cover_delete, self._store._call, client, self._store.opts, self.name
         )
-
-    async def _count(self, flt: Filter | None) -> int:
-        rows = await self._call(
-            "count",
-            "query",
-            filter=compile_filter(flt, self.spec.fields) if flt is not None else "",
-            output_fields=["count(*)"],
-            consistency_level=self._store.opts.consistency_level,
-        )
-        return parse_count(rows)
-
-    def _explain(self, flt: Filter) -> str:
-        return compile_filter(flt, self.spec.fields)
 
 
 class AsyncMilvusStore(AsyncBaseStore):
@@ -365,6 +213,7 @@ class AsyncMilvusStore(AsyncBaseStore):
         self._lite_path: str | None = None
         self._closed = False
         self._lock: asyncio.Lock | None = None
+        self.engine: AsyncEngine = driver_engine(options, self._resolve)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.opts!r}>"
@@ -395,16 +244,18 @@ class AsyncMilvusStore(AsyncBaseStore):
             self._release_lite()
             raise
 
-    async def _acall(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        if self.opts.lite and method in LITE_UNSAFE:
-            # Serialised with every other writer of the .db in this process, sync stores too:
-            # a thread holds the lock, so a cancelled task cannot leave it held.
-            return await self._ddl(what, method, *args, **kwargs)
-        _, aclient = await self._clients()
-        try:
-            return await getattr(aclient, method)(*args, timeout=self.opts.timeout, **kwargs)
-        except CLIENT_ERRORS as exc:
-            raise translate_error(exc, what, self.opts.token) from exc
+    def _resolve(self, call: Call[Any]) -> Callable[..., Awaitable[object]]:
+        async def invoke(**kwargs: Any) -> object:
+            client, aclient = await self._clients()
+            if self.opts.lite and call.method in LITE_UNSAFE:
+                # Serialised with every other writer of the .db in this process, sync stores
+                # too: a thread holds the lock, so a cancelled task cannot leave it held.
+                fn = serialised(self.opts, self._serial, call.method, getattr(client, call.method))
+                return await asyncio.to_thread(fn, **kwargs)
+            result: object = await getattr(aclient, call.method)(**kwargs)
+            return result
+
+        return invoke
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return blocking_call(self.opts, self._serial, what, fn, *args, **kwargs)

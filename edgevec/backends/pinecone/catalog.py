@@ -9,8 +9,9 @@ from edgevec.backends.pinecone.limits import CAPABILITIES, CATALOG_NAMESPACE, LI
 from edgevec.backends.pinecone.options import PineconeOptions
 from edgevec.backends.pinecone.plans import Collection
 from edgevec.backends.pinecone.space import NATIVE, IndexInfo, IndexMetric, Space
-from edgevec.backends.pinecone.steps import Call, Plan, Sleep, plan_wait
+from edgevec.backends.pinecone.steps import plan_wait
 from edgevec.capabilities import Capabilities
+from edgevec.driver import Call, Plan
 from edgevec.errors import (
     BackendError,
     CollectionNotFoundError,
@@ -122,10 +123,10 @@ class Store:
             f"create collection {spec.name!r}",
         )
         if self.opts.read_your_writes:
-            for delay in plan_wait(f"collection {spec.name!r}", self.opts.consistency_timeout):
+            for pause in plan_wait(f"collection {spec.name!r}", self.opts.consistency_timeout):
                 if (yield from self._fetch_catalog(spec.name)) is not None:
                     break
-                yield Sleep(delay)
+                yield pause
         return coll
 
     def plan_open(self, name: str) -> Plan[Collection]:
@@ -157,7 +158,7 @@ class Store:
             missing_ok=True,
         )
         if self.opts.read_your_writes:
-            for delay in plan_wait(f"the drop of {name!r}", self.opts.consistency_timeout):
+            for pause in plan_wait(f"the drop of {name!r}", self.opts.consistency_timeout):
                 gone = (yield from self._fetch_catalog(name)) is None
                 page = yield Call(
                     "list_paginated",
@@ -167,7 +168,7 @@ class Store:
                 )
                 if gone and (page is None or not page.vectors):
                     break
-                yield Sleep(delay)
+                yield pause
 
 
 def spec_from_catalog(name: str, metadata: Mapping[str, Any] | None) -> CollectionSpec:

@@ -17,7 +17,6 @@ from pinecone.errors.exceptions import (
     UnauthorizedError,
 )
 
-from edgevec.backends.pinecone.steps import Call
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -67,11 +66,9 @@ def map_error(exc: BaseException, action: str) -> EdgevecError | None:
     return None
 
 
-def raise_mapped(exc: Exception, call: Call) -> None:
-    """Return ``None`` for a tolerated 404, else raise the mapped error (chained)."""
-    if call.missing_ok and isinstance(exc, NotFoundError):
-        return None
-    err = map_error(exc, call.action)
+def raise_mapped(exc: Exception, action: str) -> None:
+    """Raise the mapped error for a call made outside a plan (chained), or ``exc`` itself."""
+    err = map_error(exc, action)
     if err is None:
         raise exc
     raise err from exc

@@ -18,15 +18,13 @@ from edgevec.backends.pinecone.limits import (
 )
 from edgevec.backends.pinecone.space import Space, Vector
 from edgevec.backends.pinecone.steps import (
-    Call,
-    Plan,
     Row,
-    Sleep,
     chunks_by_size,
     fetch_chunks,
     plan_wait,
     response_lsn,
 )
+from edgevec.driver import Call, Gather, Plan, single
 from edgevec.errors import BackendError, EdgevecError, InvalidInputError, PartialWriteError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
@@ -117,16 +115,16 @@ class Collection:
                 "include_values": False,
                 "include_metadata": False,
             }
-            for delay in plan_wait(what, timeout):
+            for pause in plan_wait(what, timeout):
                 response = yield Call("query", probe, "check that the upsert is visible")
                 reconciled = response_lsn(response, "reconciled")
                 if reconciled is None:
                     break  # no positions reported after all: compare records instead
                 if reconciled >= committed:
                     return
-                yield Sleep(delay)
+                yield pause
         pending = {r.vid: r.body for r in rows}
-        for delay in plan_wait(what, timeout - (time.monotonic() - start)):
+        for pause in plan_wait(what, timeout - (time.monotonic() - start)):
             for chunk in fetch_chunks(list(pending)):
                 response = yield Call(
                     "fetch",
@@ -140,7 +138,7 @@ class Collection:
                         del pending[vid]
             if not pending:
                 return
-            yield Sleep(delay)
+            yield pause
 
     def delete_ids(self, ids: list[str]) -> Plan[None]:
         vids = list(dict.fromkeys(vector_id(i) for i in ids))
@@ -153,7 +151,7 @@ class Collection:
                 missing_ok=True,
             )
         if self.opts.read_your_writes:
-            for delay in plan_wait(
+            for pause in plan_wait(
                 f"the deletion in {self.spec.name!r}", self.opts.consistency_timeout
             ):
                 left = 0
@@ -167,7 +165,7 @@ class Collection:
                     left += 0 if response is None else len(response.vectors)
                 if not left:
                     return
-                yield Sleep(delay)
+                yield pause
 
     def delete_filter(self, flt: Filter) -> Plan[None]:
         compiled = compile_filter(flt)
@@ -181,20 +179,20 @@ class Collection:
             missing_ok=True,
         )
         if self.opts.read_your_writes:
-            for delay in plan_wait(
+            for pause in plan_wait(
                 f"the deletion in {self.spec.name!r}", self.opts.consistency_timeout
             ):
                 page = yield from self.metadata_page(probe, "check that the delete is visible")
                 if page is None or not page.vectors:
                     return
-                yield Sleep(delay)
+                yield pause
 
     # -- reads ---------------------------------------------------------------------------
 
     def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
         compiled = compile_filter(q.filter)
         with_values = q.include_vectors or self.space.rescore
-        out: list[Hits] = []
+        searches: list[Plan[Any]] = []
         for row in q.vectors:
             kwargs: dict[str, Any] = {
                 "top_k": q.k,
@@ -205,9 +203,10 @@ class Collection:
             }
             if compiled is not None:
                 kwargs["filter"] = compiled
-            response = yield Call("query", kwargs, f"query {self.spec.name!r}")
-            out.append(self.hits(response.matches, row, q))
-        return out
+            searches.append(single(Call("query", kwargs, f"query {self.spec.name!r}")))
+        # One request per vector, in flight together (async client, or the sync one's threads).
+        responses: list[Any] = yield Gather(searches)
+        return [self.hits(r.matches, row, q) for r, row in zip(responses, q.vectors, strict=True)]
 
     def hits(self, matches: Iterable[Any], row: Vector, q: PreparedQuery) -> Hits:
         found: list[Hit] = []

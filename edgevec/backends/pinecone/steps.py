@@ -1,40 +1,18 @@
-"""What a plan yields (client calls and sleeps) and the chunking and polling helpers plans share."""
+"""The chunking and polling helpers plans share (plans yield :mod:`edgevec.driver` steps)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote
 
 from edgevec.backends.pinecone.limits import MAX_FETCH_URL_BYTES, MAX_IDS_PER_REQUEST
+from edgevec.driver import Sleep
 from edgevec.errors import BackendTimeoutError
 
-T = TypeVar("T")
-
-
 _POLL_START, _POLL_MAX = 0.05, 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One client call: method name and keyword arguments (the same on Index and AsyncIndex)."""
-
-    method: str
-    kwargs: dict[str, Any]
-    action: str
-    missing_ok: bool = False
-    """A 404 (Pinecone's answer for an absent namespace) yields ``None`` instead of raising."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    seconds: float
-
-
-Step = Call | Sleep
-Plan = Generator[Step, Any, T]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +57,18 @@ def response_lsn(response: Any, kind: Literal["committed", "reconciled"]) -> int
     return value if isinstance(value, int) else None
 
 
-def plan_wait(what: str, timeout: float) -> Iterator[float]:
-    """Drive a poll loop: each value is how long to sleep if the poll just made failed.
+def plan_wait(what: str, timeout: float) -> Iterator[Sleep]:
+    """Drive a poll loop: each value is the pause to take if the poll just made failed.
 
     The first poll happens at once and the last one at the deadline; a failed poll at or past
-    the deadline raises :class:`BackendTimeoutError`.
+    the deadline raises :class:`BackendTimeoutError`. The driver ends the wait sooner if the
+    operation's own deadline comes first.
     """
     deadline = time.monotonic() + timeout
     delay = _POLL_START
     while True:
         remaining = deadline - time.monotonic()
-        yield max(min(delay, remaining), 0.0)
+        yield Sleep(max(min(delay, remaining), 0.0), f"wait for {what} to become visible")
         if remaining <= 0:
             raise BackendTimeoutError(
                 f"Pinecone acknowledged the write but {what} was not visible after {timeout:g} s "

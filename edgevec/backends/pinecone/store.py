@@ -1,10 +1,9 @@
-"""The sync and async shells: they build the clients and run plans against them."""
+"""The sync and async shells: they build the clients and hand plans to the driver."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from pinecone import AsyncIndex, AsyncPinecone, Index, Pinecone
 from pinecone.errors.exceptions import PineconeError
@@ -13,18 +12,37 @@ from pydantic import BaseModel
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends.pinecone.catalog import Store
-from edgevec.backends.pinecone.errors import raise_mapped
+from edgevec.backends.pinecone.errors import map_error, raise_mapped
 from edgevec.backends.pinecone.limits import CAPABILITIES
 from edgevec.backends.pinecone.options import PineconeOptions, check_index, controller, https_url
 from edgevec.backends.pinecone.plans import Collection
 from edgevec.backends.pinecone.space import NATIVE, IndexMetric
-from edgevec.backends.pinecone.steps import Call, Plan, Sleep, T
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
-from edgevec.errors import BackendUnavailableError, ConfigError, EdgevecError
+from edgevec.driver import AsyncEngine, Call, Engine, Plan, SyncEngine, arun, run
+from edgevec.errors import BackendUnavailableError, ConfigError
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedUpsert, check_collection_name
 from edgevec.types import CollectionSpec
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+THREADS = 8
+"""Sync ``query_batch`` sends its per-vector requests on this many threads (the client's
+HTTP connection pool is thread-safe)."""
+
+
+def _engine(opts: PineconeOptions, resolve: Callable[[Call[Any]], Callable[..., C]]) -> Engine[C]:
+    """The driver's view of an index client; every data-plane method takes ``timeout=``."""
+    return Engine(
+        backend="pinecone",
+        resolve=resolve,
+        errors=map_error,
+        timeout=opts.timeout,
+        timeout_kwarg="timeout",
+        threads=THREADS,
+    )
 
 
 def _client_kwargs(opts: PineconeOptions, host: str) -> dict[str, Any]:
@@ -56,37 +74,13 @@ def _host_of(model: Any, name: str) -> str:
         raise ConfigError(str(exc)) from None
 
 
-def _drive(index: Index, plan: Plan[T]) -> T:
-    """Run a plan against the sync client."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                if isinstance(step, Sleep):
-                    time.sleep(step.seconds)
-                    result: Any = None
-                else:
-                    try:
-                        result = getattr(index, step.method)(**step.kwargs)
-                    except Exception as exc:
-                        raise_mapped(exc, step)
-                        result = None
-            except EdgevecError as err:
-                step = plan.throw(err)
-                continue
-            step = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
-
-
 class PineconeCollection(PlannedCollection):
     """A Pinecone namespace behind the sync API."""
 
     backend: ClassVar[str] = "pinecone"
 
     def __init__(self, store: PineconeStore, core: Collection) -> None:
-        super().__init__(core.spec, core.capabilities, core, store._run)
+        super().__init__(core.spec, core.capabilities, core, store.engine)
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         # One plan for the whole batch: chunks follow Pinecone's count *and* byte limits, and a
@@ -106,6 +100,7 @@ class PineconeStore(BaseStore):
         super().__init__(options)
         self.opts = options
         self._core = Store(options)
+        self.engine: SyncEngine = _engine(options, lambda call: getattr(self._index, call.method))
         host = https_url(options.host) if options.host is not None else self._resolve()
         try:
             self._index = Index(**_client_kwargs(options, host))
@@ -128,8 +123,7 @@ class PineconeStore(BaseStore):
             finally:
                 control.close()
         except Exception as exc:
-            raise_mapped(exc, Call("describe", {}, action))
-            raise  # unreachable: raise_mapped raises for anything but a tolerated 404
+            raise_mapped(exc, action)
         self._core.reported_metric = _dense_metric(model)
         return _host_of(model, self.opts.index)
 
@@ -140,7 +134,7 @@ class PineconeStore(BaseStore):
         return AsyncPineconeStore(options)
 
     def _run(self, plan: Plan[T]) -> T:
-        return _drive(self._index, plan)
+        return run(plan, self.engine)
 
     def _list_collections(self) -> list[str]:
         return self._run(self._core.plan_list())
@@ -161,37 +155,13 @@ class PineconeStore(BaseStore):
         self._index.close()
 
 
-async def _adrive(index: AsyncIndex, plan: Plan[T]) -> T:
-    """Run a plan against the async client (the twin of :func:`_drive`)."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                if isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                    result: Any = None
-                else:
-                    try:
-                        result = await getattr(index, step.method)(**step.kwargs)
-                    except Exception as exc:
-                        raise_mapped(exc, step)
-                        result = None
-            except EdgevecError as err:
-                step = plan.throw(err)
-                continue
-            step = plan.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
-
-
 class AsyncPineconeCollection(AsyncPlannedCollection):
     """A Pinecone namespace behind the async API (``pinecone.AsyncIndex``, no threads)."""
 
     backend: ClassVar[str] = "pinecone"
 
     def __init__(self, store: AsyncPineconeStore, core: Collection) -> None:
-        super().__init__(core.spec, core.capabilities, core, store._run)
+        super().__init__(core.spec, core.capabilities, core, store.engine)
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
         await self._run(self.planner.upsert(batch))
@@ -214,6 +184,7 @@ class AsyncPineconeStore(AsyncBaseStore):
         self.opts = options
         self._core = Store(options)
         self._index: AsyncIndex | None = None
+        self.engine: AsyncEngine = _engine(options, self._resolve_call)
         if options.host is not None:
             self._index = self._open_index(https_url(options.host))
 
@@ -238,14 +209,20 @@ class AsyncPineconeStore(AsyncBaseStore):
                 ) as control:
                     model = await control.indexes.describe(self.opts.index)
             except Exception as exc:
-                raise_mapped(exc, Call("describe", {}, action))
-                raise  # unreachable: raise_mapped raises for anything but a tolerated 404
+                raise_mapped(exc, action)
             self._core.reported_metric = _dense_metric(model)
             self._index = self._open_index(_host_of(model, self.opts.index))
         return self._index
 
+    def _resolve_call(self, call: Call[Any]) -> Callable[..., Awaitable[object]]:
+        async def invoke(**kwargs: Any) -> object:
+            result: object = await getattr(await self._client(), call.method)(**kwargs)
+            return result
+
+        return invoke
+
     async def _run(self, plan: Plan[T]) -> T:
-        return await _adrive(await self._client(), plan)
+        return await arun(plan, self.engine)
 
     async def _list_collections(self) -> list[str]:
         return await self._run(self._core.plan_list())

@@ -11,7 +11,8 @@ from qdrant_client import models
 from edgevec.backends.qdrant.codec import RESERVED_KEY, point_id, split_payload, vector_out
 from edgevec.backends.qdrant.filters import compile_filter, compile_present, render_filter
 from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions
-from edgevec.backends.qdrant.steps import Call, ignore
+from edgevec.backends.qdrant.steps import call, ignore
+from edgevec.driver import Plan
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.scores import Reported, to_score
@@ -37,7 +38,7 @@ class Translator:
     def _where(self, verb: str) -> str:
         return f"{verb} in Qdrant collection {self.name!r}"
 
-    def upsert(self, batch: PreparedUpsert) -> Call[None]:
+    def upsert(self, batch: PreparedUpsert) -> Plan[None]:
         metas: list[dict[str, Any]] = [{"id": rid} for rid in batch.ids]
         if self.metric == "cosine":
             norms = np.linalg.norm(batch.vectors.astype(np.float64), axis=1)
@@ -49,7 +50,7 @@ class Translator:
             payloads=[{**p, RESERVED_KEY: m} for p, m in zip(batch.payloads, metas, strict=True)],
         )
         kwargs = {"collection_name": self.name, "points": points, "wait": True}
-        return Call("upsert", kwargs, ignore, self._where("upsert"))
+        return call("upsert", kwargs, ignore, self._where("upsert"))
 
     def _search_params(self, params: SearchParams) -> models.SearchParams | None:
         if self.local:  # local mode is always exact, and warns about search params
@@ -60,7 +61,7 @@ class Translator:
             return None
         return models.SearchParams(exact=bool(exact), hnsw_ef=None if exact else hnsw_ef)
 
-    def query(self, q: PreparedQuery) -> Call[list[Hits]]:
+    def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
         search = self._search_params(q.params)
         qfilter = compile_filter(q.filter)
         with_payload: bool | models.PayloadSelectorInclude = (
@@ -82,7 +83,7 @@ class Translator:
         def parse(responses: list[models.QueryResponse]) -> list[Hits]:
             return [self._hits(r.points, q) for r in responses]
 
-        return Call("query_batch_points", kwargs, parse, self._where("query"))
+        return call("query_batch_points", kwargs, parse, self._where("query"))
 
     def _score(self, raw: float) -> float:
         return to_score(raw, _REPORTED[self.metric])
@@ -104,7 +105,7 @@ class Translator:
     def explain(self, flt: Filter) -> str:
         return render_filter(flt)
 
-    def get(self, ids: list[str], include_vectors: bool) -> Call[list[Record]]:
+    def get(self, ids: list[str], include_vectors: bool) -> Plan[list[Record]]:
         kwargs = {
             "collection_name": self.name,
             "ids": list(dict.fromkeys(point_id(i) for i in ids)),
@@ -121,22 +122,22 @@ class Translator:
                 found[rid] = Record(rid, vec, user)
             return [found[i] for i in ids if i in found]
 
-        return Call("retrieve", kwargs, parse, self._where("get"))
+        return call("retrieve", kwargs, parse, self._where("get"))
 
-    def delete_ids(self, ids: list[str]) -> Call[None]:
+    def delete_ids(self, ids: list[str]) -> Plan[None]:
         selector = models.PointIdsList(points=[point_id(i) for i in ids])
         kwargs = {"collection_name": self.name, "points_selector": selector, "wait": True}
-        return Call("delete", kwargs, ignore, self._where("delete"))
+        return call("delete", kwargs, ignore, self._where("delete"))
 
-    def delete_filter(self, flt: Filter) -> Call[None]:
+    def delete_filter(self, flt: Filter) -> Plan[None]:
         selector = models.FilterSelector(filter=compile_present(flt))
         kwargs = {"collection_name": self.name, "points_selector": selector, "wait": True}
-        return Call("delete", kwargs, ignore, self._where("delete"))
+        return call("delete", kwargs, ignore, self._where("delete"))
 
-    def count(self, flt: Filter | None) -> Call[int]:
+    def count(self, flt: Filter | None) -> Plan[int]:
         kwargs = {"collection_name": self.name, "count_filter": compile_filter(flt), "exact": True}
 
         def parse(result: models.CountResult) -> int:
             return int(result.count)
 
-        return Call("count", kwargs, parse, self._where("count"))
+        return call("count", kwargs, parse, self._where("count"))

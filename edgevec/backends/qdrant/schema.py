@@ -9,8 +9,9 @@ from qdrant_client import models
 
 from edgevec.backends.qdrant.filters import payload_key
 from edgevec.backends.qdrant.options import DECLARED_INDEX, QdrantCollectionOptions
-from edgevec.backends.qdrant.steps import Call, ignore
+from edgevec.backends.qdrant.steps import call, ignore
 from edgevec.config import parse_options
+from edgevec.driver import Plan
 from edgevec.errors import (
     BackendError,
     ConfigError,
@@ -29,21 +30,21 @@ _METRIC_TO_DISTANCE: dict[Metric, models.Distance] = {
 _DISTANCE_TO_METRIC = {d: m for m, d in _METRIC_TO_DISTANCE.items()}
 
 
-def list_call() -> Call[list[str]]:
+def list_call() -> Plan[list[str]]:
     def parse(resp: models.CollectionsResponse) -> list[str]:
         return sorted(c.name for c in resp.collections)
 
-    return Call("get_collections", {}, parse, "list Qdrant collections")
+    return call("get_collections", {}, parse, "list Qdrant collections")
 
 
-def exists_call(name: str) -> Call[bool]:
-    return Call(
+def exists_call(name: str) -> Plan[bool]:
+    return call(
         "collection_exists", {"collection_name": name}, bool, f"look up Qdrant collection {name!r}"
     )
 
 
-def drop_call(name: str) -> Call[None]:
-    return Call(
+def drop_call(name: str) -> Plan[None]:
+    return call(
         "delete_collection", {"collection_name": name}, ignore, f"drop Qdrant collection {name!r}"
     )
 
@@ -68,7 +69,7 @@ def collection_options(spec: CollectionSpec) -> QdrantCollectionOptions:
 
 def plan_create(
     spec: CollectionSpec, local: bool
-) -> tuple[CollectionSpec, QdrantCollectionOptions, list[Call[None]]]:
+) -> tuple[CollectionSpec, QdrantCollectionOptions, list[Plan[None]]]:
     """Validated options, the spec as stored, and the calls that create the collection."""
     opts = collection_options(spec)
     spec = CollectionSpec(
@@ -90,7 +91,7 @@ def plan_create(
         "hnsw_config": hnsw,
         "metadata": {"edgevec": meta},
     }
-    calls = [Call("create_collection", create, ignore, f"create Qdrant collection {spec.name!r}")]
+    calls = [call("create_collection", create, ignore, f"create Qdrant collection {spec.name!r}")]
     if not local:  # local mode has no payload indexes (and warns that they do nothing)
         # Declared fields get the index their type needs; an explicit payload_indexes wins.
         indexes = {
@@ -105,16 +106,16 @@ def plan_create(
                 "wait": True,
             }
             calls.append(
-                Call("create_payload_index", kwargs, ignore, f"index {field!r} of {spec.name!r}")
+                call("create_payload_index", kwargs, ignore, f"index {field!r} of {spec.name!r}")
             )
     return spec, opts, calls
 
 
-def info_call(name: str) -> Call[tuple[CollectionSpec, QdrantCollectionOptions]]:
+def info_call(name: str) -> Plan[tuple[CollectionSpec, QdrantCollectionOptions]]:
     def parse(info: models.CollectionInfo) -> tuple[CollectionSpec, QdrantCollectionOptions]:
         return spec_from_info(name, info)
 
-    return Call(
+    return call(
         "get_collection", {"collection_name": name}, parse, f"open Qdrant collection {name!r}"
     )
 

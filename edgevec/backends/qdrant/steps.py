@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
+
+from edgevec.driver import Call, Plan, single
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Call(Generic[T]):
-    """One client call, built without I/O: run by the sync shell, awaited by the async one."""
-
-    method: str
-    kwargs: dict[str, Any]
-    parse: Callable[[Any], T]
-    action: str
-    """What was being done, for error messages."""
+def call(method: str, kwargs: dict[str, Any], parse: Callable[[Any], T], action: str) -> Plan[T]:
+    """The plan of one client call (Qdrant answers a whole query batch in one request)."""
+    return single(Call(method, kwargs, action, parse))
 
 
 def ignore(_: Any) -> None:

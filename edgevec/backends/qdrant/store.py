@@ -1,10 +1,11 @@
-"""The sync and async shells: they own the client and run calls."""
+"""The sync and async shells: they own the client and hand plans to the driver."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 from qdrant_client import AsyncQdrantClient, QdrantClient
@@ -13,16 +14,23 @@ from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
 from edgevec.backends.qdrant.codec import check_reserved
 from edgevec.backends.qdrant.connection import check_client, client_kwargs, path_lock
-from edgevec.backends.qdrant.errors import mapped_errors
+from edgevec.backends.qdrant.errors import map_error, mapped_errors
 from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions
 from edgevec.backends.qdrant.plans import Translator
 from edgevec.backends.qdrant.schema import drop_call, exists_call, info_call, list_call, plan_create
-from edgevec.backends.qdrant.steps import Call, T
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
+from edgevec.driver import AsyncEngine, Call, Engine, Plan, SyncEngine, arun, run
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedUpsert, check_collection_name
 from edgevec.types import CollectionSpec
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+def _engine(opts: QdrantOptions, resolve: Callable[[Call[Any]], Callable[..., C]]) -> Engine[C]:
+    return Engine(backend="qdrant", resolve=resolve, errors=map_error, timeout=opts.timeout)
 
 
 def _capabilities(opts: QdrantOptions, exact: bool) -> Capabilities:
@@ -44,7 +52,7 @@ class QdrantCollection(PlannedCollection):
         self, store: QdrantStore, spec: CollectionSpec, opts: QdrantCollectionOptions
     ) -> None:
         tr = Translator(spec, opts, store.opts)
-        super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store._run)
+        super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store.engine)
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         check_reserved(batch)  # the whole batch, before its first chunk is sent
@@ -70,6 +78,7 @@ class QdrantStore(BaseStore):
             threading.Lock() if options.local else contextlib.nullcontext()
         )
         self._path_lock = None if options.path is None else path_lock(options.path)
+        self.engine: SyncEngine = _engine(options, self._resolve)
         try:
             with mapped_errors("open Qdrant"):
                 self._client = QdrantClient(**client_kwargs(options))
@@ -88,10 +97,18 @@ class QdrantStore(BaseStore):
         assert isinstance(options, QdrantOptions)
         return AsyncQdrantStore(options)
 
-    def _run(self, call: Call[T]) -> T:
-        with self._lock, mapped_errors(call.action):
-            raw = getattr(self._client, call.method)(**call.kwargs)
-        return call.parse(raw)
+    def _resolve(self, call: Call[Any]) -> Callable[..., object]:
+        method = getattr(self._client, call.method)
+
+        def locked(**kwargs: Any) -> object:
+            with self._lock:
+                result: object = method(**kwargs)
+                return result
+
+        return locked
+
+    def _run(self, plan: Plan[T]) -> T:
+        return run(plan, self.engine)
 
     def _list_collections(self) -> list[str]:
         return self._run(list_call())
@@ -100,9 +117,9 @@ class QdrantStore(BaseStore):
         return self._run(exists_call(check_collection_name(name)))
 
     def _create(self, spec: CollectionSpec) -> QdrantCollection:
-        spec, opts, calls = plan_create(spec, self.opts.local)
-        for call in calls:
-            self._run(call)
+        spec, opts, plans = plan_create(spec, self.opts.local)
+        for plan in plans:
+            self._run(plan)
         return QdrantCollection(self, spec, opts)
 
     def _open(self, name: str) -> QdrantCollection:
@@ -129,7 +146,7 @@ class AsyncQdrantCollection(AsyncPlannedCollection):
         self, store: AsyncQdrantStore, spec: CollectionSpec, opts: QdrantCollectionOptions
     ) -> None:
         tr = Translator(spec, opts, store.opts)
-        super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store._run)
+        super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store.engine)
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
         check_reserved(batch)
@@ -152,6 +169,7 @@ class AsyncQdrantStore(AsyncBaseStore):
         super().__init__(options)
         self.opts = options
         self._path_lock = None if options.path is None else path_lock(options.path)
+        self.engine: AsyncEngine = _engine(options, lambda call: getattr(self._client, call.method))
         try:
             with mapped_errors("open Qdrant"):
                 self._client = AsyncQdrantClient(**client_kwargs(options))
@@ -164,10 +182,8 @@ class AsyncQdrantStore(AsyncBaseStore):
         if self._path_lock is not None:
             self._path_lock.release()
 
-    async def _run(self, call: Call[T]) -> T:
-        with mapped_errors(call.action):
-            raw = await getattr(self._client, call.method)(**call.kwargs)
-        return call.parse(raw)
+    async def _run(self, plan: Plan[T]) -> T:
+        return await arun(plan, self.engine)
 
     async def _list_collections(self) -> list[str]:
         return await self._run(list_call())
@@ -176,9 +192,9 @@ class AsyncQdrantStore(AsyncBaseStore):
         return await self._run(exists_call(check_collection_name(name)))
 
     async def _create(self, spec: CollectionSpec) -> AsyncQdrantCollection:
-        spec, opts, calls = plan_create(spec, self.opts.local)
-        for call in calls:
-            await self._run(call)
+        spec, opts, plans = plan_create(spec, self.opts.local)
+        for plan in plans:
+            await self._run(plan)
         return AsyncQdrantCollection(self, spec, opts)
 
     async def _open(self, name: str) -> AsyncQdrantCollection:

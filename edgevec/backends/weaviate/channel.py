@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import contextvars
-import time
 from typing import TYPE_CHECKING, Any
 
 import grpc  # type: ignore[import-untyped]  # grpcio ships no type information
 from weaviate.connect.base import ConnectionParams, ProtocolParams
 
+from edgevec.deadlines import current
+
 if TYPE_CHECKING:
     from weaviate.config import GrpcConfig
-
-
-DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "edgevec_weaviate_deadline", default=None
-)
 
 
 class DeadlineError(Exception):
@@ -33,11 +28,11 @@ class FailFastError(Exception):
 
 
 def _clip(timeout: float | None) -> float | None:
-    """An RPC timeout no later than the current operation's deadline."""
-    deadline = DEADLINE.get()
+    """An RPC timeout no later than the deadline the driver runs the operation under."""
+    deadline = current()
     if deadline is None:
         return timeout
-    left = deadline - time.monotonic()
+    left = deadline.left()
     if left <= 0:
         raise DeadlineError
     return left if timeout is None else min(timeout, left)

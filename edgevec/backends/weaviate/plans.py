@@ -30,7 +30,7 @@ from edgevec.backends.weaviate.filters import (
     to_client_filter,
 )
 from edgevec.backends.weaviate.schema import config_call
-from edgevec.backends.weaviate.steps import Call, Plan
+from edgevec.driver import Call, Gather, Plan, single
 from edgevec.errors import BackendError, PartialWriteError
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
@@ -64,8 +64,8 @@ class Core:
         self.metric: Metric = spec.metric
         self.props = set(props)
 
-    def _call(self, method: str, kwargs: dict[str, Any], verb: str) -> Call:
-        return Call(method, kwargs, f"{verb} in collection {self.name!r}", self.cls)
+    def _call(self, method: str, kwargs: dict[str, Any], verb: str) -> Call[Any]:
+        return Call(method, kwargs, f"{verb} in collection {self.name!r}", on=self.cls)
 
     def _refresh(self) -> Plan[None]:
         config = yield config_call(self.name)
@@ -127,7 +127,7 @@ class Core:
             return [Hits() for _ in range(len(q.vectors))]
         filters = None if where is True else to_client_filter(where)
         props = [PROP_ID, PROP_PAYLOAD] if q.include_payload else [PROP_ID]
-        out: list[Hits] = []
+        searches: list[Plan[Any]] = []
         for vec in q.vectors.tolist():
             kwargs = {
                 "near_vector": vec,
@@ -138,9 +138,10 @@ class Core:
                 "return_metadata": MetadataQuery(distance=True),
                 "return_properties": props,
             }
-            result = yield self._call("query.near_vector", kwargs, "query")
-            out.append(self._hits(result.objects, q))
-        return out
+            searches.append(single(self._call("query.near_vector", kwargs, "query")))
+        # One request per vector, all in flight at once on the async client.
+        results: list[Any] = yield Gather(searches)
+        return [self._hits(result.objects, q) for result in results]
 
     def _hits(self, objects: Any, q: PreparedQuery) -> Hits:
         hits = []

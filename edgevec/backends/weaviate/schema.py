@@ -18,7 +18,7 @@ from edgevec.backends.weaviate.options import (
     WeaviateOptions,
     collection_options,
 )
-from edgevec.backends.weaviate.steps import Call, Plan
+from edgevec.driver import Call, Plan
 from edgevec.errors import ConfigError
 from edgevec.fields import check_fields
 from edgevec.types import CollectionSpec, Metric
@@ -73,8 +73,8 @@ def plan_create(
     return spec, opts
 
 
-def config_call(name: str) -> Call:
-    return Call("config.get", {"simple": True}, f"read collection {name!r}", class_name(name))
+def config_call(name: str) -> Call[Any]:
+    return Call("config.get", {"simple": True}, f"read collection {name!r}", on=class_name(name))
 
 
 def spec_from_config(

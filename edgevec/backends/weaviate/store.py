@@ -1,21 +1,20 @@
-"""The sync and async shells: they own the client, the deadline, and run plans."""
+"""The sync and async shells: they own the client and hand plans to the driver."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-import time
-from typing import Any, ClassVar, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 from weaviate import WeaviateAsyncClient, WeaviateClient
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
-from edgevec.backends.weaviate.channel import DEADLINE
 from edgevec.backends.weaviate.codec import class_name, fixed_properties
 from edgevec.backends.weaviate.connection import client_kwargs
-from edgevec.backends.weaviate.errors import batch_error, mapped_errors
+from edgevec.backends.weaviate.errors import batch_error, map_error, mapped_errors
 from edgevec.backends.weaviate.options import WeaviateCollectionOptions, WeaviateOptions
 from edgevec.backends.weaviate.plans import Core
 from edgevec.backends.weaviate.schema import (
@@ -25,10 +24,10 @@ from edgevec.backends.weaviate.schema import (
     plan_list,
     plan_open,
 )
-from edgevec.backends.weaviate.steps import Call, Plan, T, resolve
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
-from edgevec.errors import BackendTimeoutError, BackendUnavailableError, ConfigError, EdgevecError
+from edgevec.driver import AsyncEngine, Call, Engine, Plan, SyncEngine, arun, method_of, run
+from edgevec.errors import BackendUnavailableError, ConfigError, EdgevecError
 from edgevec.filters import OPS
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedUpsert, check_collection_name
@@ -39,6 +38,9 @@ MAX_RESULTS = 10_000  # Weaviate's QUERY_MAXIMUM_RESULTS default: limit of a sea
 
 
 _NEGATING_OPS = frozenset({"not", "ne", "nin"})
+
+T = TypeVar("T")
+C = TypeVar("C")
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
@@ -63,6 +65,15 @@ def _capabilities(
     )
 
 
+def _engine(opts: WeaviateOptions, resolve: Callable[[Call[Any]], Callable[..., C]]) -> Engine[C]:
+    """The driver's view of a Weaviate client: its methods, its error map, the store timeout."""
+
+    def errors(exc: Exception, action: str) -> EdgevecError | None:
+        return map_error(exc, action, opts.api_key)
+
+    return Engine(backend="weaviate", resolve=resolve, errors=errors, timeout=opts.timeout)
+
+
 class WeaviateCollection(PlannedCollection):
     """A Weaviate collection behind the sync API."""
 
@@ -77,7 +88,7 @@ class WeaviateCollection(PlannedCollection):
         props: set[str],
     ) -> None:
         caps = _capabilities(store.opts, opts.index, store.version)
-        super().__init__(spec, caps, Core(spec, props), store._run)
+        super().__init__(spec, caps, Core(spec, props), store.engine)
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         """Every chunk is sent; the rejections of all of them make one error."""
@@ -107,6 +118,7 @@ class WeaviateStore(BaseStore):
         super().__init__(options)
         self.opts = options
         self._handles: dict[str, Any] = {}
+        self.engine: SyncEngine = _engine(options, self._resolve)
         self._client = WeaviateClient(**client_kwargs(options))
         try:
             with mapped_errors("connect to Weaviate", options.api_key):
@@ -124,33 +136,16 @@ class WeaviateStore(BaseStore):
             raise ConfigError(f"WeaviateStore needs WeaviateOptions, got {type(options).__name__}")
         return AsyncWeaviateStore(options)
 
-    def _exec(self, call: Call) -> Any:
+    def _resolve(self, call: Call[Any]) -> Callable[..., object]:
         target: Any = self._client
-        if call.collection is not None:
-            target = self._handles.get(call.collection)
+        if call.on is not None:
+            target = self._handles.get(call.on)
             if target is None:
-                target = self._handles[call.collection] = self._client.collections.use(
-                    call.collection
-                )
-        with mapped_errors(call.action, self.opts.api_key):
-            return resolve(target, call.method)(**call.kwargs)
+                target = self._handles[call.on] = self._client.collections.use(call.on)
+        return method_of(target, call.method)
 
     def _run(self, plan: Plan[T]) -> T:
-        """Run ``plan`` to its end within the deadline; errors go back into the plan."""
-        token = DEADLINE.set(time.monotonic() + self.opts.timeout)
-        try:
-            call = next(plan)
-            while True:
-                try:
-                    result = self._exec(call)
-                except EdgevecError as err:
-                    call = plan.throw(err)
-                else:
-                    call = plan.send(result)
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        finally:
-            DEADLINE.reset(token)
+        return run(plan, self.engine)
 
     def _list_collections(self) -> list[str]:
         return self._run(plan_list())
@@ -191,7 +186,7 @@ class AsyncWeaviateCollection(AsyncPlannedCollection):
         version: tuple[int, ...],
     ) -> None:
         caps = _capabilities(store.opts, opts.index, version)
-        super().__init__(spec, caps, Core(spec, props), store._run)
+        super().__init__(spec, caps, Core(spec, props), store.engine)
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
         """Every chunk is sent; the rejections of all of them make one error."""
@@ -222,6 +217,7 @@ class AsyncWeaviateStore(AsyncBaseStore):
         self._lock: asyncio.Lock | None = None
         self._handles: dict[str, Any] = {}
         self._closed = False
+        self.engine: AsyncEngine = _engine(options, self._resolve)
 
     async def _connected(self) -> WeaviateAsyncClient:
         if self._closed:
@@ -244,40 +240,21 @@ class AsyncWeaviateStore(AsyncBaseStore):
                 self._client = client
         return self._client
 
-    async def _exec(self, call: Call) -> Any:
-        client = await self._connected()
-        target: Any = client
-        if call.collection is not None:
-            target = self._handles.get(call.collection)
-            if target is None:
-                target = self._handles[call.collection] = client.collections.use(call.collection)
-        with mapped_errors(call.action, self.opts.api_key):
-            return await resolve(target, call.method)(**call.kwargs)
+    def _resolve(self, call: Call[Any]) -> Callable[..., Awaitable[object]]:
+        async def invoke(**kwargs: Any) -> object:
+            client = await self._connected()
+            target: Any = client
+            if call.on is not None:
+                target = self._handles.get(call.on)
+                if target is None:
+                    target = self._handles[call.on] = client.collections.use(call.on)
+            result: object = await method_of(target, call.method)(**kwargs)
+            return result
 
-    async def _drive(self, plan: Plan[T]) -> T:
-        token = DEADLINE.set(time.monotonic() + self.opts.timeout)
-        try:
-            call = next(plan)
-            while True:
-                try:
-                    result = await self._exec(call)
-                except EdgevecError as err:
-                    call = plan.throw(err)
-                else:
-                    call = plan.send(result)
-        except StopIteration as stop:
-            return cast(T, stop.value)
-        finally:
-            DEADLINE.reset(token)
+        return invoke
 
     async def _run(self, plan: Plan[T]) -> T:
-        """Run ``plan`` within the deadline; the whole operation is cancelled when it passes."""
-        try:
-            return await asyncio.wait_for(self._drive(plan), self.opts.timeout)
-        except asyncio.TimeoutError as exc:
-            raise BackendTimeoutError(
-                f"Weaviate did not finish within the {self.opts.timeout} s deadline"
-            ) from exc
+        return await arun(plan, self.engine)
 
     async def _list_collections(self) -> list[str]:
         return await self._run(plan_list())

@@ -1,0 +1,133 @@
+"""Everything a Milvus collection does, as plans the driver runs on either client.
+
+Moved from the hand-written sync and async collections (one copy each) so the translation is
+written once: the sync store runs these plans on ``MilvusClient``, the async store awaits them on
+``AsyncMilvusClient``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from edgevec.backends.milvus.filters import compile_filter, ids_filter
+from edgevec.backends.milvus.options import MilvusIndexOptions, MilvusOptions
+from edgevec.backends.milvus.rows import (
+    build_rows,
+    output_fields,
+    parse_count,
+    parse_hits,
+    parse_records,
+)
+from edgevec.backends.milvus.schema import VECTOR, check_columns, search_params, short, widened
+from edgevec.driver import Call, Plan
+from edgevec.filters import Filter
+from edgevec.prepare import PreparedQuery, PreparedUpsert
+from edgevec.types import CollectionSpec, Hits, Metric, Record
+
+QUERY_CHUNK = 1_000  # vectors per search request and ids per ``id in [...]`` expression
+
+
+def _chunks(items: Any, size: int) -> Iterator[Any]:
+    """Slices of a list or an array, at most ``size`` long."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Core:
+    """Planning for one collection: request building and response parsing, no I/O."""
+
+    __slots__ = ("fields", "max_batch", "metric", "name", "opts", "store")
+
+    def __init__(
+        self, spec: CollectionSpec, opts: MilvusIndexOptions, store: MilvusOptions, max_batch: int
+    ) -> None:
+        self.name = spec.name
+        self.fields = spec.fields
+        self.metric: Metric = spec.metric
+        self.opts = opts
+        self.store = store
+        self.max_batch = max_batch
+
+    def _call(self, method: str, what: str, **kwargs: Any) -> Call[Any]:
+        return Call(method, {"collection_name": self.name, **kwargs}, f"{what} in {self.name!r}")
+
+    def upsert(self, batch: PreparedUpsert) -> Plan[None]:
+        """The whole batch, chunked to Milvus' request limit, then flushed where needed."""
+        check_columns(batch, self.fields)
+        for chunk in batch.chunks(self.max_batch):
+            yield self._call("upsert", "upsert", data=build_rows(chunk, self.fields))
+        yield from self._after_write()
+
+    def _after_write(self) -> Plan[None]:
+        if self.store.flush_writes():
+            yield self._call("flush", "flush")
+
+    def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
+        expr = compile_filter(q.filter, self.fields) if q.filter is not None else ""
+        out: list[Hits] = []
+        for part in _chunks(q.vectors, QUERY_CHUNK):
+            params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
+            hits = yield from self._search(part, q, expr, params)
+            allowed: int | None = None
+            while q.filter is not None and short(hits, q.k):
+                params = widened(self.opts, params or {})
+                if params is None:
+                    break
+                if allowed is None:
+                    allowed = yield from self.count(q.filter)
+                    if not short(hits, min(q.k, allowed)):
+                        break
+                hits = yield from self._search(part, q, expr, params)
+            out.extend(hits)
+        return out
+
+    def _search(self, part: Any, q: PreparedQuery, expr: str, params: Any) -> Plan[list[Hits]]:
+        result = yield self._call(
+            "search",
+            "search",
+            data=list(part),
+            filter=expr,
+            limit=q.k,
+            output_fields=output_fields(q.include_payload, q.include_vectors),
+            search_params=params,
+            anns_field=VECTOR,
+            consistency_level=self.store.consistency_level,
+        )
+        return parse_hits(result, self.metric, q)
+
+    def get(self, ids: list[str], include_vectors: bool) -> Plan[list[Record]]:
+        rows: list[Mapping[str, Any]] = []
+        fields = output_fields(True, include_vectors)
+        for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
+            found = yield self._call(
+                "query",
+                "get",
+                filter=ids_filter(part),
+                output_fields=fields,
+                consistency_level=self.store.consistency_level,
+            )
+            rows.extend(found)
+        return parse_records(rows, ids, include_vectors)
+
+    def delete_ids(self, ids: list[str]) -> Plan[None]:
+        for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
+            yield self._call("delete", "delete", filter=ids_filter(part))
+        yield from self._after_write()
+
+    def delete_filter(self, flt: Filter) -> Plan[None]:
+        yield self._call("delete", "delete", filter=compile_filter(flt, self.fields))
+        yield from self._after_write()
+
+    def count(self, flt: Filter | None) -> Plan[int]:
+        rows = yield self._call(
+            "query",
+            "count",
+            filter=compile_filter(flt, self.fields) if flt is not None else "",
+            output_fields=["count(*)"],
+            consistency_level=self.store.consistency_level,
+        )
+        return parse_count(rows)
+
+    def explain(self, flt: Filter) -> str:
+        return compile_filter(flt, self.fields)
