@@ -644,3 +644,16 @@ async def test_async_lite_writes_keep_the_per_db_lock(uri: str) -> None:
         await write
         assert await coll.count() == 1
         await s.drop_collection("locked")
+
+
+def test_range_bounds_are_written_so_a_server_reads_them() -> None:
+    """A Milvus server rejects the literal -2**63 (measured on 2.3.5) and compares JSON numbers
+    as doubles: bounds become equivalent comparisons it reads, checked here on the text and in
+    the live suite against the server itself."""
+    low = -(2**63)
+    for flt in (F("x") > low, F("x") >= low, F("x") < low, F("x") <= low, ~(F("x") > low)):
+        for doubles in (False, True):
+            assert str(low) not in compile_filter(flt, doubles=doubles)
+    assert "> 9007199254740993)" in compile_filter(F("x") > 2**53 + 1)  # exact on Lite
+    # on doubles, x > 2**53 + 1 is x >= the next double up, 2**53 + 2
+    assert ">= 9007199254740994.0)" in compile_filter(F("x") > 2**53 + 1, doubles=True)

@@ -63,10 +63,14 @@ def _readable_bound(op: str, value: float) -> tuple[str, str]:
     return ("gt" if op == "gte" else "lte"), _BELOW_INT64  # x >= MIN: above the next double
 
 
-def compile_filter(flt: Filter, fields: Mapping[str, FieldType] | None = None) -> str:
+def compile_filter(
+    flt: Filter, fields: Mapping[str, FieldType] | None = None, *, doubles: bool = False
+) -> str:
     """The Milvus boolean expression for ``flt``: declared ``fields`` on their typed columns
-    where that is exact, everything else over the ``payload_terms`` column."""
-    return _compile(flt, False, fields or {})
+    where that is exact, everything else over the ``payload_terms`` column. ``doubles``: the
+    engine compares JSON numbers as doubles (a server), so range bounds are written as the
+    doubles that split numbers the way the exact bound does."""
+    return _compile(flt, False, fields or {}, doubles)
 
 
 _SYMBOLS = {"eq": "==", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -109,12 +113,12 @@ def _typed_atom(node: Cmp, kind: FieldType) -> str | None:
     return f"({col} {_SYMBOLS[op]} {fvalue!r})"
 
 
-def _compile(node: Filter, negate: bool, fields: Mapping[str, FieldType]) -> str:
+def _compile(node: Filter, negate: bool, fields: Mapping[str, FieldType], doubles: bool) -> str:
     if isinstance(node, And | Or):
         joiner = " and " if isinstance(node, And) != negate else " or "
-        return "(" + joiner.join(_compile(a, negate, fields) for a in node.args) + ")"
+        return "(" + joiner.join(_compile(a, negate, fields, doubles) for a in node.args) + ")"
     if isinstance(node, Not):
-        return _compile(node.arg, not negate, fields)
+        return _compile(node.arg, not negate, fields, doubles)
     if not isinstance(node, Cmp):
         raise InvalidInputError(f"not a filter node: {node!r}")
     op, path = node.op, node.field
@@ -137,7 +141,11 @@ def _compile(node: Filter, negate: bool, fields: Mapping[str, FieldType]) -> str
         if negate != (op in ("ne", "nin")):
             return f"(not (exists {ref}) or not {atom})"
         return f"({atom})"
-    range_op, value = _readable_bound(op, node.value)
+    range_op, value = (
+        _readable_bound(*double_range(op, node.value))
+        if doubles
+        else (_readable_bound(op, node.value))
+    )
     column, positive, negative = _RANGE[range_op]
     ref = _ref(column, path)
     if negate:

@@ -64,7 +64,11 @@ class Core:
             yield self._call("flush", "flush")
 
     def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
-        expr = compile_filter(q.filter, self.fields) if q.filter is not None else ""
+        expr = (
+            compile_filter(q.filter, self.fields, doubles=not self.store.lite)
+            if q.filter is not None
+            else ""
+        )
         out: list[Hits] = []
         for part in _chunks(q.vectors, QUERY_CHUNK):
             params: dict[str, Any] | None = search_params(self.opts, self.metric, q.k, q.params)
@@ -116,18 +120,22 @@ class Core:
         yield from self._after_write()
 
     def delete_filter(self, flt: Filter) -> Plan[None]:
-        yield self._call("delete", "delete", filter=compile_filter(flt, self.fields))
+        yield self._call(
+            "delete", "delete", filter=compile_filter(flt, self.fields, doubles=not self.store.lite)
+        )
         yield from self._after_write()
 
     def count(self, flt: Filter | None) -> Plan[int]:
         rows = yield self._call(
             "query",
             "count",
-            filter=compile_filter(flt, self.fields) if flt is not None else "",
+            filter=compile_filter(flt, self.fields, doubles=not self.store.lite)
+            if flt is not None
+            else "",
             output_fields=["count(*)"],
             consistency_level=self.store.consistency_level,
         )
         return parse_count(rows)
 
     def explain(self, flt: Filter) -> str:
-        return compile_filter(flt, self.fields)
+        return compile_filter(flt, self.fields, doubles=not self.store.lite)

@@ -52,8 +52,18 @@ def capabilities_of(opts: MilvusIndexOptions, lite: bool) -> Capabilities:
     ``2**53``), so ints beyond 2**53 are refused there; Milvus Lite compares them exactly."""
     ann = frozenset({"ef"}) if opts.index == "HNSW" else frozenset()
     return MilvusStore.capabilities.narrowed(
-        exact=opts.index == "FLAT", search_params=ann, exact_int_bits=64 if lite else 53
+        exact=opts.index == "FLAT",
+        search_params=ann,
+        exact_int_bits=64 if lite else 53,
+        declared_fields=lite,
     )
+
+
+def store_capabilities(options: MilvusOptions) -> Capabilities:
+    """Declared fields are typed nullable columns with INVERTED indexes: Milvus Lite has both, the
+    2.3.5 standalone server neither (measured: it rejects null rows and wants STL_SORT/Trie), so
+    a server refuses ``fields=`` until a newer one is tested."""
+    return MilvusStore.capabilities.narrowed(declared_fields=options.lite)
 
 
 class MilvusCollection(PlannedCollection):
@@ -94,6 +104,7 @@ class MilvusStore(BaseStore):
             raise ConfigError(f"MilvusStore needs MilvusOptions, got {type(options).__name__}")
         super().__init__(options)
         self.opts = options
+        self.capabilities = store_capabilities(options)  # type: ignore[misc]  # per server kind
         self._serial = engine_lock(options)
         self.engine: SyncEngine = driver_engine(options, self._resolve)
         self._lite_path = lite_acquire(options.uri) if options.lite else None
@@ -207,6 +218,7 @@ class AsyncMilvusStore(AsyncBaseStore):
     def __init__(self, options: MilvusOptions) -> None:
         super().__init__(options)
         self.opts = options
+        self.capabilities = store_capabilities(options)  # type: ignore[misc]  # per server kind
         self._serial = engine_lock(options)
         self._sync: Any = None
         self._async: Any = None
