@@ -117,14 +117,18 @@ def test_damaged_records_are_an_error_not_different_data(tmp_path: Path, damage:
         store.collection("c")
 
 
-def test_a_lost_database_never_lets_create_overwrite_the_collection(tmp_path: Path) -> None:
+def test_a_lost_database_is_corrupt_data_never_an_empty_or_new_collection(tmp_path: Path) -> None:
     _persisted(tmp_path, index="hnsw")
     (tmp_path / "c" / "records.sqlite").unlink()  # the graph cache is still there
     with edgevec.connect("faiss", path=str(tmp_path)) as store:
-        assert store.list_collections() == []
-        with pytest.raises(ConfigError, match="not an edgevec collection"):
+        assert store.list_collections() == ["c"]  # still there, and damaged
+        with pytest.raises(CorruptDataError, match=r"lost its records\.sqlite"):
+            store.collection("c")
+        with pytest.raises(CorruptDataError, match=r"lost its records\.sqlite"):
             store.create_collection("c", 8, "cosine", exist_ok=True)
-    assert (tmp_path / "c" / "hnsw.index").is_file()
+        assert (tmp_path / "c" / "hnsw.index").is_file()  # nothing was overwritten
+        store.drop_collection("c")  # the way out, once the loss is accepted
+        assert store.create_collection("c", 8, "cosine").count() == 0
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "symlink", "wrong-rows", "wrong-metric"])

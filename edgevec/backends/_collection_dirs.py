@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgevec.backends._files import crash_point, fsync_dir, is_plain_dir, is_plain_file
+from edgevec.backends._index_cache import CACHE_NAME
 from edgevec.backends._rowstore import DB_NAME
-from edgevec.errors import CollectionExistsError, ConfigError
+from edgevec.errors import CollectionExistsError, ConfigError, CorruptDataError
 
 __all__ = ["CollectionDirs"]
 
@@ -50,15 +51,24 @@ class CollectionDirs:
         ]
 
     def status(self, name: str) -> str:
-        """``"absent"``, ``"ok"`` or ``"format-1"`` (an old layout this version cannot read)."""
+        """``"absent"``, ``"ok"``, ``"format-1"`` (an old layout this version cannot read) or
+        ``"damaged"`` (a collection's own files without its database: the data is lost)."""
         where = self.root / name
         if not is_plain_dir(where):
             return "absent"
         if is_plain_file(where / DB_NAME):
             return "ok"
-        return "format-1" if is_plain_file(where / _FORMAT_1) else "absent"
+        if is_plain_file(where / _FORMAT_1):
+            return "format-1"
+        own = (CACHE_NAME, f"{DB_NAME}-journal", f"{DB_NAME}-wal")
+        return "damaged" if any(os.path.lexists(where / f) for f in own) else "absent"
 
     def check_readable(self, name: str) -> None:
+        if self.status(name) == "damaged":
+            raise CorruptDataError(
+                f"collection {name!r} in {self.root} has lost its {DB_NAME}, which holds its "
+                "records: restore the file from a backup, or drop the collection"
+            )
         if self.status(name) == "format-1":
             raise ConfigError(
                 f"collection {name!r} in {self.root} is in edgevec's on-disk format 1 (snapshot "
