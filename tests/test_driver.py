@@ -4,6 +4,7 @@ deadline during a call and during a backoff sleep, error mapping and the telemet
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -257,6 +258,10 @@ def test_a_failing_listener_does_not_break_the_call(caplog: pytest.LogCaptureFix
     assert "listener" in caplog.text
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("faiss") is None,
+    reason='needs the faiss extra: pip install "edgevec[faiss]"',
+)
 async def test_faiss_async_reads_stop_waiting_at_the_deadline() -> None:
     """FAISS serves async calls from worker threads; a read stuck behind a writer (here: the
     collection's write lock held) gives up at the user's deadline."""

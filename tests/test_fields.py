@@ -3,6 +3,7 @@ columns, and FAISS keeping a declaration across a reopen."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,10 @@ def test_typed_columns_answer_as_the_oracle() -> None:
             assert np.array_equal(untyped.mask(flt), want), flt.explain()
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("faiss") is None,
+    reason='needs the faiss extra: pip install "edgevec[faiss]"',
+)
 def test_faiss_keeps_declared_fields_across_reopen(tmp_path: Path) -> None:
     fields = {"label": "int", "price": "float", "tags": "keyword[]"}
     pays = [{"label": i % 4, "price": float(i), "tags": ["a"] if i % 2 else []} for i in range(20)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,10 @@ def test_capabilities_name_what_they_honour() -> None:
         Capabilities(exact=False).check_params(SearchParams(exact=True), "x")
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("faiss") is None,
+    reason='needs the faiss extra: pip install "edgevec[faiss]"',
+)
 def test_a_score_equal_to_the_threshold_is_kept() -> None:
     """``score >= threshold``, inclusive: checked on FAISS flat, whose scores repeat exactly."""
     store = edgevec.connect("faiss")
@@ -60,6 +66,10 @@ def test_a_score_equal_to_the_threshold_is_kept() -> None:
     store.close()
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("faiss") is None,
+    reason='needs the faiss extra: pip install "edgevec[faiss]"',
+)
 def test_bound_search_takes_the_threshold_and_params() -> None:
     """Image de-duplication searches by item: ``search`` passes both options to ``query``."""
     store = edgevec.connect("faiss", index="hnsw")
