@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -135,11 +135,9 @@ class AsyncBaseCollection(ABC):
         best hits, only the ones scoring at least that much; the result may be empty.
         """
         self._handle_state.check()
-        q = prepare_query(
-            vector, k, filter, dim=self.dim, metric=self.metric,
-            capabilities=self.capabilities, backend=self.backend,
-            include_vectors=include_vectors, include_payload=include_payload, params=params,
-            score_threshold=score_threshold,
+        q = self._prepare_search(
+            prepare_query, vector, k, filter,
+            include_vectors, include_payload, params, score_threshold,
         )  # fmt: skip
         (hits,) = await self._query(q)
         return hits if q.score_threshold is None else _at_least(hits, q.score_threshold)
@@ -157,11 +155,9 @@ class AsyncBaseCollection(ABC):
     ) -> list[Hits]:
         """One :class:`Hits` per row of the ``(n, dim)`` array ``vectors`` (see :meth:`query`)."""
         self._handle_state.check()
-        q = prepare_query_batch(
-            vectors, k, filter, dim=self.dim, metric=self.metric,
-            capabilities=self.capabilities, backend=self.backend,
-            include_vectors=include_vectors, include_payload=include_payload, params=params,
-            score_threshold=score_threshold,
+        q = self._prepare_search(
+            prepare_query_batch, vectors, k, filter,
+            include_vectors, include_payload, params, score_threshold,
         )  # fmt: skip
         if not len(q.vectors):
             return []
@@ -188,11 +184,9 @@ class AsyncBaseCollection(ABC):
         """
         self._handle_state.check()
         rid = check_id(id)
-        q = prepare_query_batch(
-            np.empty((0, self.dim), np.float32), k, filter, dim=self.dim, metric=self.metric,
-            capabilities=self.capabilities, backend=self.backend,
-            include_vectors=include_vectors, include_payload=include_payload, params=params,
-            score_threshold=score_threshold,
+        q = self._prepare_search(
+            prepare_query_batch, np.empty((0, self.dim), np.float32), k, filter,
+            include_vectors, include_payload, params, score_threshold,
         )  # fmt: skip
         found = await self._get([rid], True)
         if not found or found[0].vector is None:
@@ -222,12 +216,9 @@ class AsyncBaseCollection(ABC):
         below ``score_threshold`` is blanked like a missing one (``None`` id, NaN score).
         """
         self._handle_state.check()
-        q = prepare_query_batch(
-            vectors, k, filter, dim=self.dim, metric=self.metric,
-            capabilities=self.capabilities, backend=self.backend,
-            include_vectors=False, include_payload=False, params=params,
-            score_threshold=score_threshold,
-        )  # fmt: skip
+        q = self._prepare_search(
+            prepare_query_batch, vectors, k, filter, False, False, params, score_threshold
+        )
         found = await self._query_arrays(q)
         if q.score_threshold is None:
             return found
@@ -235,6 +226,25 @@ class AsyncBaseCollection(ABC):
         ids, scores = found.ids.copy(), found.scores.copy()
         ids[below], scores[below] = None, np.nan
         return ArrayHits(ids, scores)
+
+    def _prepare_search(
+        self,
+        prepare: Callable[..., PreparedQuery],
+        vectors: Any,
+        k: int,
+        filter: FilterLike | None,
+        include_vectors: bool,
+        include_payload: bool,
+        params: SearchParamsLike | None,
+        score_threshold: float | None,
+    ) -> PreparedQuery:
+        """``prepare`` (one vector or a batch) with this collection's dim, metric and manifest."""
+        return prepare(
+            vectors, k, filter, dim=self.dim, metric=self.metric,
+            capabilities=self.capabilities, backend=self.backend,
+            include_vectors=include_vectors, include_payload=include_payload, params=params,
+            score_threshold=score_threshold,
+        )  # fmt: skip
 
     async def get(self, ids: Iterable[str], *, include_vectors: bool = True) -> list[Record]:
         """Records for ``ids`` in the order asked; missing ids are simply absent."""
