@@ -1,0 +1,49 @@
+"""``edgevec config check FILE``: validate a config and say what it would connect to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import SecretStr
+
+from edgevec.cli.output import show_table
+from edgevec.config import load_config, validate_options
+from edgevec.registry import load_backend
+
+__all__ = ["app", "describe"]
+
+app = typer.Typer(help="Check config files.", no_args_is_help=True)
+
+
+def describe(options: Mapping[str, Any], validated: Any) -> list[tuple[str, str]]:
+    """``(option, shown value)`` for each option the file sets: the validated value, a secret
+    masked, and an environment reference as the variable's name (never its value)."""
+    rows = []
+    for key in sorted(options):
+        raw = options[key]
+        if isinstance(raw, Mapping) and set(raw) == {"env"}:
+            shown = f"from ${raw['env']}"
+        else:
+            value = getattr(validated, key, raw)
+            shown = "**********" if isinstance(value, SecretStr) else repr(value)
+        rows.append((key, shown))
+    return rows
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="The TOML config file.", dir_okay=False)],
+) -> None:
+    """Validate a config file as edgevec.connect(config=FILE) would, without connecting.
+
+    Every bad key is named, with the valid ones; a valid file shows its backend and options
+    (secrets masked, environment references by name).
+    """
+    backend, options = load_config(file)
+    cls = load_backend(backend)
+    validated = validate_options(cls, options)
+    rows = describe(options, validated) or [("(no options)", "defaults")]
+    show_table(f"{file}: valid, backend {backend!r}", ("option", "value"), rows)
