@@ -91,11 +91,11 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _loads(body: bytes, what: str) -> Any:
+def _loads(body: bytes, what: str, code: str = "invalid_request") -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ServiceError(400, "invalid_request", f"{what} is not valid JSON: {exc}") from exc
+        raise ServiceError(400, code, f"{what} is not valid JSON: {exc}") from exc
 
 
 def _object(body: bytes) -> dict[str, Any]:
@@ -205,7 +205,7 @@ class Service:
         if raw is None:
             return None
         try:
-            parsed: Any = _loads(raw.encode(), "filter") if isinstance(raw, str) else raw
+            parsed: Any = _loads(raw.encode(), "filter", "invalid_filter") if isinstance(raw, str) else raw
             return as_filter(parsed)
         except InvalidInputError as exc:
             raise ServiceError(400, "invalid_filter", str(exc)) from exc
@@ -408,7 +408,7 @@ def operations(service: Service) -> list[Operation]:
         ),
         Operation(
             "/embed", "POST", service.embed, body=image_or_json,
-            responses=(200, 400, 413, 415, 422),
+            responses=(200, 413, 415, 422) if service.kind == "image" else (200, 400, 413, 415, 422),
         ),
     ]  # fmt: skip
     if service.kind == "image":
