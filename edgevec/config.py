@@ -15,6 +15,9 @@ so switching engines is a one-line change::
 Environment overrides (applied to config files and to ``connect()`` with no arguments):
 ``EDGEVEC_BACKEND`` replaces the backend name and ``EDGEVEC_<BACKEND>_<OPTION>`` one option, e.g.
 ``EDGEVEC_QDRANT_URL``. ``EDGEVEC_CONFIG`` names the file ``connect()`` reads by default.
+
+The same file may hold a ``[service]`` table for ``edgevec serve`` (see :func:`read_section`);
+the store ignores it, so one file configures both the store and the service in front of it.
 """
 
 from __future__ import annotations
@@ -38,10 +41,20 @@ if TYPE_CHECKING:
 
     from edgevec.base import BaseStore
 
-__all__ = ["DEFAULT_BACKEND", "load_config", "parse_options", "resolve", "validate_options"]
+__all__ = [
+    "DEFAULT_BACKEND",
+    "SECTIONS",
+    "load_config",
+    "parse_options",
+    "read_section",
+    "resolve",
+    "validate_options",
+]
 
 DEFAULT_BACKEND = "faiss"
 ENV_PREFIX = "EDGEVEC_"
+SECTIONS = frozenset({"service"})
+"""Tables read by the parts of edgevec built on a store (the HTTP service), not by a backend."""
 
 
 def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
@@ -50,6 +63,23 @@ def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
     Every way the file can be unusable (missing, a directory or FIFO, not UTF-8, not TOML) is a
     :class:`ConfigError` that names it.
     """
+    backend, options = split_config(_read_toml(path), source=str(path), backend=_env_backend())
+    return backend, _env_options(backend, options)
+
+
+def read_section(path: str | os.PathLike[str], name: str) -> dict[str, Any]:
+    """The ``[name]`` table of a config file (one of :data:`SECTIONS`), as written.
+
+    Its consumer validates it (``edgevec.server`` the ``[service]`` table); a file without the
+    table is a :class:`ConfigError` that says so.
+    """
+    table = _read_toml(path).get(name)
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"config file {os.fspath(path)!r} has no [{name}] table")
+    return dict(table)
+
+
+def _read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         raw = read_regular(path)
     except FileNotFoundError as exc:
@@ -57,13 +87,12 @@ def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {os.fspath(path)!r}: {exc}") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {os.fspath(path)!r} is not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {os.fspath(path)!r} is not valid TOML: {exc}") from exc
-    backend, options = split_config(data, source=str(path), backend=_env_backend())
-    return backend, _env_options(backend, options)
+    return data
 
 
 def split_config(
@@ -82,14 +111,15 @@ def split_config(
     chosen = own if backend is None else backend
     options: dict[str, Any] = {}
     for key, value in data.items():
-        if key == "backend":
+        if key == "backend" or (key in SECTIONS and isinstance(value, Mapping)):
             continue
         if isinstance(value, Mapping) and key in names:
             if key == chosen:
                 options.update(value)
         elif isinstance(value, Mapping) and set(value) != {"env"}:
             raise ConfigError(
-                f"{source}: unknown table [{key}]; backend tables are: {', '.join(names)}"
+                f"{source}: unknown table [{key}]; backend tables are: {', '.join(names)}; "
+                f"other tables: {', '.join(sorted(SECTIONS))}"
             )
         else:
             options[key] = value
