@@ -471,8 +471,9 @@ class ConformanceSuite:
             assert sorted(r.id for r in got) == sorted(ids)
             by_id = {r.id: r for r in got}
             for rid, vec, pay in zip(ids, vecs, pays):
-                assert by_id[rid].vector is not None
-                np.testing.assert_allclose(by_id[rid].vector, vec, rtol=1e-5, atol=1e-6)
+                stored = by_id[rid].vector
+                assert stored is not None
+                np.testing.assert_allclose(stored, vec, rtol=1e-5, atol=1e-6)
                 assert by_id[rid].payload == pay
         bare = self._scanned(coll, 5, include_vectors=False, include_payload=False)
         assert sorted(r.id for r in bare) == sorted(ids)
