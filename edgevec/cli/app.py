@@ -14,7 +14,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from edgevec import __version__
-from edgevec.cli import bench, collections, demo, index, search
+from edgevec.cli import bench, collections, demo, index, migrate, search, serve
 from edgevec.cli import config as config_cmd
 from edgevec.cli.output import err
 from edgevec.errors import (
@@ -82,4 +82,6 @@ app.command()(index.index)
 app.command()(search.search)
 app.add_typer(collections.app, name="collections")
 app.add_typer(config_cmd.app, name="config")
+app.command()(serve.serve)
+app.command()(migrate.migrate)
 app.command()(bench.bench)

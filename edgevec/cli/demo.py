@@ -62,9 +62,5 @@ def _show(result: DemoResult) -> None:
     for part in result.parts:
         report_rejected(part.report.rejected)
     console.print(f"Store and config in {result.directory}", soft_wrap=True)
-    console.print("Serve the image collection over HTTP (choose any key):")
-    console.print(
-        f"  EDGEVEC_API_KEY=change-me edgevec serve --config {result.config}",
-        soft_wrap=True,
-        markup=False,
-    )
+    console.print("Serve the image collection over HTTP on 127.0.0.1:8000:")
+    console.print(f"  edgevec serve --config {result.config}", soft_wrap=True, markup=False)

@@ -87,7 +87,8 @@ class DemoResult:
 
 def write_config(directory: Path) -> Path:
     """Write ``directory/edgevec.toml``: FAISS persisted in ``directory/vectors`` and a
-    ``[service]`` table for the image collection (the key is read from ``EDGEVEC_API_KEY``)."""
+    ``[service]`` table for the image collection, without API keys -- so ``edgevec serve`` may
+    listen on loopback only, which suits a demo on one's own machine."""
     path = directory / CONFIG_NAME
     store = orjson.dumps(str((directory / "vectors").resolve())).decode()
     path.write_text(
@@ -98,7 +99,8 @@ def write_config(directory: Path) -> Path:
         "[service]\n"
         f'collection = "{IMAGE_COLLECTION}"\n'
         'embedder = "image"\n'
-        'api_keys = [{ env = "EDGEVEC_API_KEY" }]\n'
+        "# No keys: loopback only. Add keys, e.g. [{ env = \"EDGEVEC_API_KEY\" }], to listen wider.\n"
+        "api_keys = []\n"
         "max_k = 50\n",
         encoding="utf-8",
     )
