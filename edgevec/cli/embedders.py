@@ -7,6 +7,7 @@ collection with it still checks the whole fingerprint.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
@@ -22,8 +23,10 @@ EmbedderKind = Literal["image", "text"]
 EMBEDDER_KINDS: tuple[EmbedderKind, ...] = ("image", "text")
 
 
+@functools.cache
 def bundled_embedder(kind: EmbedderKind) -> Embedder:
-    """The bundled model for ``kind`` (loading it takes a few hundred milliseconds)."""
+    """The bundled model for ``kind``, loaded once per process (a few hundred milliseconds;
+    the embedders are thread-safe, so one serves every command run in the process)."""
     from edgevec.embedders import image_embedder, text_embedder
 
     make: dict[str, Callable[[], Embedder]] = {"image": image_embedder, "text": text_embedder}
