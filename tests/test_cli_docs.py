@@ -32,7 +32,7 @@ LINKED = ("tests/data", "edgevec/demo/data")
 
 def examples() -> list[tuple[str, list[str], list[str]]]:
     """``(where, argv, lines shown after it)`` for every command of every console block."""
-    found = []
+    found: list[tuple[str, list[str], list[str]]] = []
     for block in read_blocks(DOC):
         if block.lang != "console":
             continue
