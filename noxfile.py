@@ -19,6 +19,8 @@ nox.options.sessions = [
     "onnx",
     "cross",
     "security",
+    "cli",
+    "demo",
 ]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
@@ -135,3 +137,21 @@ def cross(session: nox.Session) -> None:
     """The same 2,000 real vectors and 50 filtered queries on every backend."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
     session.run(*PYTEST, "tests/test_cross_backend.py", "tests/test_docs.py", *session.posargs)
+
+
+@nox.session
+def cli(session: nox.Session) -> None:
+    """The ``edgevec`` command on real engines: every command (FAISS with the bundled models),
+    the demo and its printed ``serve`` command, migrate FAISS -> Qdrant -> Milvus Lite, the
+    docs/cli.md examples."""
+    session.install("-e", ".[test,demo,qdrant,milvus,pinecone]")
+    tests = (*sorted(glob.glob("tests/test_cli*.py")), "tests/test_demo.py", "tests/test_docs.py")
+    session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session(reuse_venv=False)
+def demo(session: nox.Session) -> None:
+    """The README's first command in a fresh virtualenv: install the clone (a real wheel build,
+    so the bundled sample must be in it) with the demo extra, then run ``edgevec demo``."""
+    session.install(".[demo]")
+    session.run("edgevec", "demo", "--dir", f"{session.create_tmp()}/demo")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -78,12 +79,22 @@ def test_the_demo_store_answers_queries(demo_run: tuple[Path, str]) -> None:
 
 
 def test_the_printed_serve_command_serves_the_demo_store(demo_run: tuple[Path, str]) -> None:
-    _, stdout = demo_run
-    command = re.search(r"edgevec (serve --config \S+)", stdout)
-    assert command is not None
+    folder, stdout = demo_run
+    lines = stdout.splitlines()
+    command = shlex.split(
+        lines[lines.index("Serve the image collection over HTTP on 127.0.0.1:8000:") + 1]
+    )
+    assert command == [
+        sys.executable,
+        "-m",
+        "edgevec",
+        "serve",
+        "--config",
+        str(folder / "edgevec.toml"),
+    ]
     port = free_port()
     server = subprocess.Popen(
-        edgevec_cmd(*command.group(1).split(), "--port", str(port)),
+        [*command, "--port", str(port)],
         env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

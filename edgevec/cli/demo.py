@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -63,4 +65,13 @@ def _show(result: DemoResult) -> None:
         report_rejected(part.report.rejected)
     console.print(f"Store and config in {result.directory}", soft_wrap=True)
     console.print("Serve the image collection over HTTP on 127.0.0.1:8000:")
-    console.print(f"  edgevec serve --config {result.config}", soft_wrap=True, markup=False)
+    command = f"{_invocation()} serve --config {shlex.quote(str(result.config))}"
+    console.print(f"  {command}", soft_wrap=True, markup=False)
+
+
+def _invocation() -> str:
+    """This command as the user started it (``.venv/bin/edgevec``, or this Python with
+    ``-m edgevec``), so the printed line runs as it is, in or out of an activated venv."""
+    if Path(sys.argv[0]).stem == "edgevec":
+        return shlex.quote(sys.argv[0])
+    return f"{shlex.quote(sys.executable)} -m edgevec"
