@@ -8,8 +8,11 @@ work on real stores. Needs the faiss, onnx and cli extras; skips without them.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -306,6 +309,13 @@ def test_config_check_validates_and_hides_secrets(
     assert "from $PC_KEY" in result.stdout
     assert "pc-from-env" not in result.output
 
+    pytest.importorskip("starlette", reason='needs the server extra: pip install "edgevec[server]"')
+    served = tmp_path / "served.toml"
+    served.write_text(good.read_text() + '[service]\ncollection = "c"\napi_keys = ["svc-secret"]\n')
+    result = ok("config", "check", served)
+    assert re.search(r"\[service\] api_keys\s*│\s*1 key\(s\)", result.stdout), result.stdout
+    assert "svc-secret" not in result.output
+
     bad = tmp_path / "bad.toml"
     bad.write_text('backend = "pinecone"\n[pinecone]\napi_key = "pc-very-secret"\nhots = "x"\n')
     result = cli("config", "check", bad)
@@ -343,3 +353,16 @@ def test_version_and_help() -> None:
     assert ok("--version").stdout.strip() == f"edgevec {edgevec.__version__}"
     assert cli().exit_code in (0, 2)  # no command: typer shows the help
     assert "demo" in cli("--help").stdout
+
+
+def test_importing_edgevec_or_its_cli_package_loads_neither_typer_nor_rich() -> None:
+    code = "import sys, edgevec, edgevec.cli; print(sorted({'typer', 'rich'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_console_script_without_typer_says_what_to_install() -> None:
+    code = "import sys; sys.modules['typer'] = None; from edgevec.cli import main; main()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith('the edgevec command needs typer: pip install "edgevec[cli]"')

@@ -24,8 +24,10 @@ pytest.importorskip("onnxruntime", reason='needs the demo extra: pip install "ed
 pytest.importorskip("uvicorn", reason='needs the demo extra: pip install "edgevec[demo]"')
 
 import httpx
+from typer.testing import CliRunner
 
 import edgevec
+from edgevec.cli.app import app
 from edgevec.demo import DATA, IMAGE_COLLECTION, TEXT_COLLECTION, TEXT_QUERIES
 from edgevec.embedders import image_embedder, text_embedder
 
@@ -64,6 +66,14 @@ def test_demo_prints_results_timings_and_the_serve_command(demo_run: tuple[Path,
     assert re.search(r"demo_images\s*│\s*40\s*│", stdout), stdout
     assert re.search(r"demo_texts\s*│\s*120\s*│", stdout), stdout
     assert f"edgevec serve --config {folder / 'edgevec.toml'}" in stdout
+
+
+def test_the_demo_config_checks_out(demo_run: tuple[Path, str]) -> None:
+    folder, _ = demo_run
+    result = CliRunner().invoke(app, ["config", "check", str(folder / "edgevec.toml")])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"\[service\] collection\s*│\s*'demo_images'", result.stdout)
+    assert re.search(r"\[service\] api_keys\s*│\s*none: loopback only", result.stdout)
 
 
 def test_the_demo_store_answers_queries(demo_run: tuple[Path, str]) -> None:

@@ -30,6 +30,12 @@ from edgevec.connect import connect
 __all__ = ["bench"]
 
 Matrix = npt.NDArray[np.float32]
+_LABELS = {
+    "upsert_per_s": "upsert (records/s)",
+    "query_p50_ms": "query p50 (ms)",
+    "query_p95_ms": "query p95 (ms)",
+    "query_p99_ms": "query p99 (ms)",
+}
 
 
 def _raw_faiss(store: BaseStore, dim: int) -> Any:
@@ -129,11 +135,11 @@ def bench(
         err().print(f"{key}: {value}", soft_wrap=True, markup=False)
     names = list(results)
     rows = []
-    for metric in results["edgevec"]:
+    for metric, label in _LABELS.items():
         values = [results[who][metric] for who in names]
-        row = [metric, *(f"{v:,.3f}" if "ms" in metric else f"{v:,.0f}" for v in values)]
+        row = [label, *(f"{v:,.3f}" if "ms" in metric else f"{v:,.0f}" for v in values)]
         if len(values) == 2:
-            row.append(f"{values[0] / values[1]:.2f}x")
+            row.append(f"{values[0] / values[1]:#.3g}x")
         rows.append(row)
     headers = ["measure", *(f"{who} ({backend})" if who == "edgevec" else who for who in names)]
     if len(names) == 2:

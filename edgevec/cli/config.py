@@ -10,7 +10,8 @@ import typer
 from pydantic import SecretStr
 
 from edgevec.cli.output import show_table
-from edgevec.config import load_config, validate_options
+from edgevec.config import load_config, read_section, validate_options
+from edgevec.errors import ConfigError, MissingDependencyError
 from edgevec.registry import load_backend
 
 __all__ = ["app", "describe"]
@@ -46,4 +47,27 @@ def check(
     cls = load_backend(backend)
     validated = validate_options(cls, options)
     rows = describe(options, validated) or [("(no options)", "defaults")]
+    rows += _service(file)
     show_table(f"{file}: valid, backend {backend!r}", ("option", "value"), rows)
+
+
+def _service(file: Path) -> list[tuple[str, str]]:
+    """Rows for the file's ``[service]`` table, validated as ``edgevec serve`` would (API keys
+    counted, never shown); none without the table."""
+    try:
+        read_section(file, "service")
+    except ConfigError:  # the file itself was read by load_config: it has no [service] table
+        return []
+    try:
+        from edgevec.server.settings import load_service_settings
+    except MissingDependencyError:
+        return [("[service]", 'not checked: needs the server extra, pip install "edgevec[server]"')]
+    settings = load_service_settings(file)
+    rows = []
+    for key, value in settings:
+        if key == "api_keys":
+            shown = f"{len(value)} key(s)" if value else "none: loopback only"
+        else:
+            shown = repr(value)
+        rows.append((f"[service] {key}", shown))
+    return rows

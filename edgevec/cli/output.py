@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from edgevec.types import Hits
 
@@ -84,7 +85,7 @@ def show_hits(title: str, hits: Hits) -> None:
     table.add_column("score", justify="right")
     table.add_column("payload", overflow="fold")
     for rank, hit in enumerate(hits, 1):
-        table.add_row(str(rank), hit.id, f"{hit.score:.4f}", _payload_text(hit.payload))
+        table.add_row(str(rank), Text(hit.id), f"{hit.score:.4f}", Text(_payload_text(hit.payload)))
     _titled(title, table)
 
 
@@ -104,7 +105,7 @@ def show_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[objec
     for header in headers:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(str(c) for c in row))
+        table.add_row(*(Text(str(c)) for c in row))  # plain text: "[service]" is not markup
     _titled(title, table)
 
 
