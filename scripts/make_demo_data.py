@@ -5,10 +5,12 @@
 
 * ``images/clipart/<category>/`` -- of each category's 12 drawings (names sorted), positions
   0, 4 and 8: 36 public-domain drawings; ``images/photos/`` -- the four CC0 photos, as they are.
-* ``queries/`` -- position 6 of three categories, drawings the index does not hold.
+* ``queries/`` -- position 6 of three categories, drawings the index does not hold, and a
+  small re-compressed copy of one photo (225x150, JPEG q75: the near-duplicate case).
 * ``sentences.jsonl`` -- the 120 sentences of ``sentences.tsv`` with an id and their topic.
 
-Files are copied byte for byte; the rule was fixed before looking at any result.
+Files are copied byte for byte (the thumbnail aside); the rule was fixed before looking at any
+result.
 ``python scripts/make_demo_data.py --check`` fails if the shipped sample differs from a fresh cut.
 """
 
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import sys
 from pathlib import Path
 
 import orjson
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "tests" / "data"
@@ -27,6 +31,7 @@ TARGET = ROOT / "edgevec" / "demo" / "data"
 INDEXED = (0, 4, 8)
 QUERY = 6
 QUERY_CATEGORIES = ("animals-mammals", "food-fruit", "transportation-vehicles")
+THUMBNAIL_OF = "chelsea.png"
 
 
 def cut() -> dict[str, bytes]:
@@ -43,6 +48,10 @@ def cut() -> dict[str, bytes]:
             files[f"queries/{category.name}--{names[QUERY]}"] = query.read_bytes()
     for photo in sorted((SOURCE / "photos").iterdir()):
         files[f"images/photos/{photo.name}"] = photo.read_bytes()
+    thumbnail = io.BytesIO()
+    with Image.open(SOURCE / "photos" / THUMBNAIL_OF) as image:
+        image.convert("RGB").resize((225, 150)).save(thumbnail, "JPEG", quality=75)
+    files[f"queries/photos--{Path(THUMBNAIL_OF).stem}-thumbnail.jpg"] = thumbnail.getvalue()
     with (SOURCE / "sentences.tsv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     seen: dict[str, int] = {}

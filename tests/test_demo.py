@@ -84,8 +84,8 @@ def test_the_demo_store_answers_queries(demo_run: tuple[Path, str]) -> None:
         hits = texts.search(TEXT_QUERIES[0], k=3)  # "My laptop will not start ..."
         assert hits[0].payload["topic"] == "computers"
         images = store.collection(IMAGE_COLLECTION, embedder=image_embedder())
-        photo = DATA / "images" / "photos" / "rocket.jpg"
-        assert images.search(photo, k=1).ids == ["photos/rocket.jpg"]
+        thumbnail = DATA / "queries" / "photos--chelsea-thumbnail.jpg"
+        assert images.search(thumbnail, k=1).ids == ["photos/chelsea.png"]
 
 
 def test_the_printed_serve_command_serves_the_demo_store(demo_run: tuple[Path, str]) -> None:

@@ -151,7 +151,7 @@ def ingest(
             report.present += len(stored)
             todo = [i for i in todo if i.id not in stored]
             t1 = time.perf_counter()
-            vectors, good, bad = _embed_each_good(coll.embedder, todo)
+            vectors, good, bad = _embed_skipping_bad(coll.embedder, todo)
             report.rejected.extend(bad)
             t2 = time.perf_counter()
             if good:
@@ -163,7 +163,7 @@ def ingest(
     return report
 
 
-def _embed_each_good(
+def _embed_skipping_bad(
     embedder: Embedder, items: list[Item]
 ) -> tuple[Matrix, list[Item], list[Rejected]]:
     """Vectors of the items that embed, those items, and the ones that do not.
