@@ -99,7 +99,7 @@ def write_config(directory: Path) -> Path:
         "[service]\n"
         f'collection = "{IMAGE_COLLECTION}"\n'
         'embedder = "image"\n'
-        "# No keys: loopback only. Add keys, e.g. [{ env = \"EDGEVEC_API_KEY\" }], to listen wider.\n"
+        '# No keys: loopback only. To listen wider, add keys: [{ env = "EDGEVEC_API_KEY" }]\n'
         "api_keys = []\n"
         "max_k = 50\n",
         encoding="utf-8",
