@@ -11,8 +11,6 @@ import os
 import re
 import shutil
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -353,16 +351,3 @@ def test_version_and_help() -> None:
     assert ok("--version").stdout.strip() == f"edgevec {edgevec.__version__}"
     assert cli().exit_code in (0, 2)  # no command: typer shows the help
     assert "demo" in cli("--help").stdout
-
-
-def test_importing_edgevec_or_its_cli_package_loads_neither_typer_nor_rich() -> None:
-    code = "import sys, edgevec, edgevec.cli; print(sorted({'typer', 'rich'} & set(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
-
-
-def test_the_console_script_without_typer_says_what_to_install() -> None:
-    code = "import sys; sys.modules['typer'] = None; from edgevec.cli import main; main()"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 2
-    assert done.stderr.startswith('the edgevec command needs typer: pip install "edgevec[cli]"')
