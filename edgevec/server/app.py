@@ -205,7 +205,8 @@ class Service:
         if raw is None:
             return None
         try:
-            parsed: Any = _loads(raw.encode(), "filter", "invalid_filter") if isinstance(raw, str) else raw
+            text = raw.encode() if isinstance(raw, str) else None
+            parsed: Any = raw if text is None else _loads(text, "filter", "invalid_filter")
             return as_filter(parsed)
         except InvalidInputError as exc:
             raise ServiceError(400, "invalid_filter", str(exc)) from exc
@@ -398,6 +399,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def operations(service: Service) -> list[Operation]:
     """The routes this service has, with what each accepts and answers (also its OpenAPI)."""
     image_or_json = "image" if service.kind == "image" else "json"
+    bad_json = (400, 413, 415, 422)
     ops = [
         Operation("/healthz", "GET", service.healthz, public=True, responses=(200,)),
         Operation("/readyz", "GET", service.readyz, public=True, responses=(200, 503)),
@@ -408,7 +410,7 @@ def operations(service: Service) -> list[Operation]:
         ),
         Operation(
             "/embed", "POST", service.embed, body=image_or_json,
-            responses=(200, 413, 415, 422) if service.kind == "image" else (200, 400, 413, 415, 422),
+            responses=(200, 413, 415, 422) if service.kind == "image" else (200, *bad_json),
         ),
     ]  # fmt: skip
     if service.kind == "image":
