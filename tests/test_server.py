@@ -8,15 +8,17 @@ server really sends are collected and compared with its OpenAPI document at the 
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 pytest.importorskip("faiss", reason='needs the faiss extra: pip install "edgevec[faiss]"')
@@ -35,9 +37,11 @@ from starlette.routing import Route
 
 import edgevec
 from edgevec.embedders import OnnxImageEmbedder, image_embedder
+from edgevec.errors import InvalidImageError
 from edgevec.filters import as_filter
 from edgevec.server import ServiceSettings, create_app
 from edgevec.server.auth import PUBLIC_PATHS
+from edgevec.server.batching import Batcher
 from edgevec.testing.oracle import assert_hits_match
 from edgevec.types import Hit, Hits
 from tests.service_support import (
@@ -458,6 +462,45 @@ def test_health_answers_while_many_clients_search(world: World) -> None:
     assert results == [ids[i % len(ids)] for i in range(32)]
     assert health
     assert set(health) == {200}
+
+
+class CountingEmbedder:
+    """The real image embedder, noting the size of every batch it is asked to embed."""
+
+    def __init__(self, inner: OnnxImageEmbedder) -> None:
+        self.inner = inner
+        self.batches: list[int] = []
+        self.dim, self.metric, self.fingerprint = inner.dim, inner.metric, inner.fingerprint
+
+    def embed(self, items: Sequence[Any]) -> npt.NDArray[np.float32]:
+        self.batches.append(len(items))
+        return self.inner.embed(items)
+
+    async def aembed(self, items: Sequence[Any]) -> npt.NDArray[np.float32]:
+        return await asyncio.to_thread(self.embed, items)
+
+
+def test_concurrent_items_share_a_model_call_and_a_bad_one_fails_alone(
+    world: World, embedder: OnnxImageEmbedder
+) -> None:
+    counting = CountingEmbedder(image_embedder(cache=False))
+    batcher = Batcher(counting, max_batch=8)
+    good = [image(world, rid) for rid in world.indexed.ids[:7]]
+    items = [*good[:4], b"\xff\xd8\xff not a jpeg", *good[4:]]
+
+    async def all_at_once() -> list[Any]:
+        tasks = [batcher.embed(item) for item in items]
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        results = asyncio.run(all_at_once())
+    finally:
+        batcher.close()
+    assert max(counting.batches) > 1, counting.batches
+    assert isinstance(results[4], InvalidImageError)
+    expected = embedder.embed(good)
+    got = np.stack([r for i, r in enumerate(results) if i != 4])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_writes_off_means_no_write_routes(world: World, embedder: OnnxImageEmbedder) -> None:
