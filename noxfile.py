@@ -17,6 +17,7 @@ nox.options.sessions = [
     "pinecone",
     "weaviate",
     "onnx",
+    "service",
     "cross",
     "security",
     "cli",
@@ -131,6 +132,15 @@ def onnx(session: nox.Session) -> None:
     """The embedders with their bundled models on real data; bound collections on FAISS."""
     session.install("-e", ".[test,faiss,onnx]")
     tests = (*sorted(glob.glob("tests/test_embedders_*.py")), "tests/test_docs.py")
+    session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def service(session: nox.Session) -> None:
+    """The HTTP service on a real uvicorn over FAISS with the bundled image model: in-process,
+    as its own process (metrics, graceful stop), and its guide's curl examples."""
+    session.install("-e", ".[test,faiss,onnx,server]")
+    tests = sorted(glob.glob("tests/test_server*.py"))
     session.run(*PYTEST, *tests, *session.posargs)
 
 

@@ -17,7 +17,8 @@ import numpy.typing as npt
 import edgevec
 from edgevec.embedders.protocol import Embedder
 
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
 PHOTOS = sorted((DATA / "photos").iterdir())
 CLIPART = sorted(p for d in sorted((DATA / "clipart").iterdir()) for p in sorted(d.iterdir())[:2])
 """Two images from each of the 12 clipart categories."""
@@ -33,11 +34,13 @@ class Indexed:
     files: dict[str, Path]
 
 
-def index_images(store: edgevec.BaseStore, name: str, embedder: Embedder) -> Indexed:
-    """Create ``name`` bound to ``embedder`` and add the sample photos and clipart to it."""
-    files = {f"photo/{p.name}": p for p in PHOTOS} | {
-        f"clipart/{p.parent.name}/{p.name}": p for p in CLIPART
-    }
+def index_images(
+    store: edgevec.BaseStore, name: str, embedder: Embedder, *, clipart: bool = True
+) -> Indexed:
+    """Create ``name`` bound to ``embedder`` and add the sample photos (and clipart) to it."""
+    files = {f"photo/{p.name}": p for p in PHOTOS}
+    if clipart:
+        files |= {f"clipart/{p.parent.name}/{p.name}": p for p in CLIPART}
     ids = list(files)
     payloads = [{"kind": i.split("/")[0], "file": files[i].name} for i in ids]
     coll = store.create_collection(name, embedder=embedder)

@@ -1,9 +1,10 @@
 """The image-similarity HTTP service: one collection, one bundled embedder, JSON over HTTP.
 
 :func:`create_app` builds the Starlette app over any store -- one backend, a router, a cached
-store -- so the service never knows which engine answers. CPU work (decoding, inference) runs in a
-thread pool sized to the cores, store calls use the async API (native where the backend has
-one), and the event loop stays free to answer ``/healthz`` under load.
+store -- so the service never knows which engine answers. Decoding and inference run in the
+embedding thread (:mod:`edgevec.server.batching`, which batches concurrent requests), store calls
+use the async API (native where the backend has one, worker threads otherwise), and the event
+loop stays free to answer ``/healthz`` under load.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +31,11 @@ from edgevec.abase import AsyncBaseStore
 from edgevec.aembedded import AsyncEmbeddedCollection
 from edgevec.base import BaseStore
 from edgevec.deadlines import deadline
-from edgevec.embedders.protocol import Embedder, Matrix
+from edgevec.embedders.protocol import Embedder, Matrix, Vector
 from edgevec.errors import InvalidInputError
 from edgevec.filters import Filter, as_filter
 from edgevec.server.auth import BearerAuth
+from edgevec.server.batching import Batcher
 from edgevec.server.body import read_body, require_content_type
 from edgevec.server.errors import ServiceError, error_response, response_for
 from edgevec.server.metrics import RequestMetrics, default_registry
@@ -132,9 +132,7 @@ class Service:
         self._embedder = embedder
         self._store: AsyncBaseStore | None = None
         self._coll: AsyncEmbeddedCollection | None = None
-        self._pool = ThreadPoolExecutor(
-            settings.workers or os.cpu_count() or 1, thread_name_prefix="edgevec-embed"
-        )
+        self._batcher: Batcher | None = None
         self.warmed_up = False
         self.default_k = min(DEFAULT_K, settings.max_k)
         self.kind = settings.embedder
@@ -151,12 +149,13 @@ class Service:
             self.warmed_up = False
             if self._close_store and self._store is not None:
                 await self._store.close()
-            self._pool.shutdown(wait=True)
+            if self._batcher is not None:
+                await asyncio.to_thread(self._batcher.close)
 
     async def _start(self) -> None:
-        loop = asyncio.get_running_loop()
         if self._embedder is None:
-            self._embedder = await loop.run_in_executor(self._pool, _bundled, self.kind)
+            self._embedder = await asyncio.to_thread(_bundled, self.kind)
+        self._batcher = Batcher(self._embedder, self.settings.max_batch)
         store = self._open_store()
         self._store = ThreadedAsyncStore(store) if isinstance(store, BaseStore) else store
         self._coll = await self._store.collection(self.settings.collection, embedder=self.embedder)
@@ -178,16 +177,15 @@ class Service:
 
     # -- shared steps -----------------------------------------------------------------------------
 
-    async def _embed(self, item: object, route: str) -> Matrix:
-        """One item's vector, computed in the embedding pool; a rejected item is counted."""
-        loop = asyncio.get_running_loop()
+    async def _embed(self, item: object, route: str) -> Vector:
+        """One item's vector from the embedding thread; a rejected item is counted."""
+        if self._batcher is None:
+            raise ServiceError(503, "not_ready", "the model is still loading")
         try:
-            vectors = await loop.run_in_executor(self._pool, self.embedder.embed, [item])
+            return await self._batcher.embed(item)
         except InvalidInputError:
             instruments().embedding_failures.add(1, {"embedder": self.kind, "http.route": route})
             raise
-        vector: Matrix = vectors[0]
-        return vector
 
     def _k(self, raw: object) -> int:
         if raw is None:
@@ -205,7 +203,8 @@ class Service:
         if raw is None:
             return None
         try:
-            parsed: Any = _loads(raw.encode(), "filter", "invalid_filter") if isinstance(raw, str) else raw
+            text = raw.encode() if isinstance(raw, str) else None
+            parsed: Any = raw if text is None else _loads(text, "filter", "invalid_filter")
             return as_filter(parsed)
         except InvalidInputError as exc:
             raise ServiceError(400, "invalid_filter", str(exc)) from exc
@@ -398,6 +397,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def operations(service: Service) -> list[Operation]:
     """The routes this service has, with what each accepts and answers (also its OpenAPI)."""
     image_or_json = "image" if service.kind == "image" else "json"
+    bad_json = (400, 413, 415, 422)
     ops = [
         Operation("/healthz", "GET", service.healthz, public=True, responses=(200,)),
         Operation("/readyz", "GET", service.readyz, public=True, responses=(200, 503)),
@@ -408,7 +408,7 @@ def operations(service: Service) -> list[Operation]:
         ),
         Operation(
             "/embed", "POST", service.embed, body=image_or_json,
-            responses=(200, 413, 415, 422) if service.kind == "image" else (200, 400, 413, 415, 422),
+            responses=(200, 413, 415, 422) if service.kind == "image" else (200, *bad_json),
         ),
     ]  # fmt: skip
     if service.kind == "image":

@@ -49,8 +49,9 @@ class ServiceSettings(BaseModel):
     """The largest top-k a request may ask for (more is a 400)."""
     writes: bool = False
     """Whether ``POST /upsert`` and ``DELETE /items`` exist at all."""
-    workers: int | None = Field(None, ge=1)
-    """Threads for embedding (CPU work kept off the event loop); ``None``: one per core."""
+    max_batch: int = Field(16, ge=1, le=256)
+    """The most concurrent requests' items embedded in one model call (see
+    :mod:`edgevec.server.batching`)."""
     shutdown_timeout: int = Field(30, ge=1)
     """Seconds a stopping server gives in-flight requests to finish."""
 
