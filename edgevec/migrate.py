@@ -184,7 +184,9 @@ class _RecordedEmbedder:
 
 def _target(store: BaseStore, name: str, spec: CollectionSpec) -> BaseCollection:
     """The target collection, created like ``spec`` if missing; refused if it differs."""
-    if spec.fingerprint is None:
+    if store.has_collection(name):
+        coll = store.collection(name)
+    elif spec.fingerprint is None:
         coll = store.create_collection(
             name, spec.dim, spec.metric, exist_ok=True, fields=spec.fields
         )
@@ -192,10 +194,20 @@ def _target(store: BaseStore, name: str, spec: CollectionSpec) -> BaseCollection
         recorded = _RecordedEmbedder(spec.dim, spec.metric, spec.fingerprint)
         coll = store.create_collection(name, exist_ok=True, embedder=recorded, fields=spec.fields)
     got = coll.spec
-    if got.fingerprint != spec.fingerprint:  # create_collection lets a bare collection bind
+    differences = [
+        f"{what} {mine!r} (source: {theirs!r})"
+        for what, mine, theirs in (
+            ("dim", got.dim, spec.dim),
+            ("metric", got.metric, spec.metric),
+            ("declared fields", dict(got.fields), dict(spec.fields)),
+            ("embedder", got.fingerprint, spec.fingerprint),
+        )
+        if mine != theirs
+    ]
+    if differences:
         raise CollectionExistsError(
-            f"target collection {name!r} records the embedder {got.fingerprint!r}, the source "
-            f"{spec.fingerprint!r}; nothing was written"
+            f"target collection {name!r} exists with {', '.join(differences)}; nothing was "
+            "written (drop it, or migrate to another target_collection)"
         )
     return coll
 
