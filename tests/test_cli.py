@@ -148,7 +148,13 @@ def test_index_folder_reports_bad_files_writes_the_rest_and_resumes(
 def test_index_jsonl_takes_ids_and_payloads_and_skips_bad_lines(store_dir: Path) -> None:
     rows = sentences(12)
     lines = [orjson.dumps(r).decode() for r in rows]
-    lines[3:3] = ["{not json", '{"id": "x", "topic": "none"}', ""]  # bad, no text, blank
+    lines[3:3] = [
+        "{not json",
+        '{"id": "x", "topic": "none"}',  # no text
+        "",
+        '{"id": "", "text": "An id no collection takes."}',
+        '{"id": "big", "text": "A payload int beyond 64 bits.", "n": 18446744073709551615}',
+    ]
     source = store_dir / "sentences.jsonl"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = store_dir / "edgevec.toml"
@@ -159,7 +165,10 @@ def test_index_jsonl_takes_ids_and_payloads_and_skips_bad_lines(store_dir: Path)
     )
     assert summary["added"] == 12
     assert summary["count"] == 12
-    assert [r["where"] for r in summary["rejected"]] == ["line 4", "line 5"]
+    reasons = {r["where"]: r["reason"] for r in summary["rejected"]}
+    assert list(reasons) == ["line 4", "line 5", "''", "big"]
+    assert reasons["''"] == "ids must be non-empty"
+    assert "outside the exact range" in reasons["big"]
     with edgevec.connect(config=config) as store:
         (rec,) = store.collection("texts").get(["s2"])
     assert rec.payload == {"topic": rows[2]["topic"], "text": rows[2]["text"]}

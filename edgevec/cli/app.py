@@ -53,7 +53,6 @@ class _ReportingGroup(TyperGroup):
 
 app = typer.Typer(
     cls=_ReportingGroup,
-    help="edgevec: vector similarity over FAISS, Qdrant, Milvus, Pinecone and Weaviate.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

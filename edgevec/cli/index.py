@@ -82,6 +82,7 @@ def index(
         )
         return
     rows = [
+        ("source", str(path)),
         ("added", report.added),
         ("already present", report.present),
         ("skipped (bad input)", len(report.rejected)),
@@ -90,5 +91,4 @@ def index(
         ("reading and writing the store", seconds(report.write_s)),
         ("total", seconds(time.perf_counter() - t0)),
     ]
-    rows.insert(0, ("source", str(path)))
     show_table(f"Indexed into {collection!r} ({kind})", ("", "value"), rows)

@@ -3,7 +3,8 @@
 Shared by ``edgevec index`` and ``edgevec demo``. Every batch first asks the collection which of
 its ids it already holds (one ``get``) and skips them, so an interrupted run picks up where it
 stopped. A file or line that cannot be embedded (corrupt image, decompression bomb, empty text)
-is reported and left out; the rest of its batch is written.
+or stored (an id or payload the collection refuses) is reported and left out; the rest of its
+batch is written.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import orjson
 
 from edgevec.errors import InvalidInputError
 from edgevec.files import read_regular
+from edgevec.types import check_id
 
 if TYPE_CHECKING:
     from edgevec.embedded import EmbeddedCollection
@@ -138,12 +140,10 @@ def ingest(
     for batch in _batches(items, batch_size):
         todo: list[Item] = []
         for entry in batch:
-            if isinstance(entry, Rejected):
-                report.rejected.append(entry)
-            elif entry.id in seen:
-                report.rejected.append(Rejected(entry.id, "duplicate id: the first one is kept"))
-            else:
-                seen.add(entry.id)
+            refusal = _refusal(entry, seen)
+            if refusal is not None:
+                report.rejected.append(refusal)
+            elif isinstance(entry, Item):
                 todo.append(entry)
         if todo:
             t0 = time.perf_counter()
@@ -154,13 +154,28 @@ def ingest(
             vectors, good, bad = _embed_skipping_bad(coll.embedder, todo)
             report.rejected.extend(bad)
             t2 = time.perf_counter()
-            if good:
-                coll.upsert_arrays([i.id for i in good], vectors, [i.payload for i in good])
-            report.added += len(good)
+            written, refused = _write_skipping_bad(coll, good, vectors)
+            report.rejected.extend(refused)
+            report.added += written
             report.embed_s += t2 - t1
             report.write_s += (t1 - t0) + (time.perf_counter() - t2)
         advance(len(batch))
     return report
+
+
+def _refusal(entry: Item | Rejected, seen: set[str]) -> Rejected | None:
+    """Why ``entry`` is left out before any I/O (an id no collection takes, a repeated id), or
+    ``None`` for an item to write (its id is then ``seen``)."""
+    if isinstance(entry, Rejected):
+        return entry
+    try:
+        check_id(entry.id)
+    except InvalidInputError as exc:
+        return Rejected(repr(entry.id[:64]), str(exc))
+    if entry.id in seen:
+        return Rejected(entry.id, "duplicate id: the first one is kept")
+    seen.add(entry.id)
+    return None
 
 
 def _embed_skipping_bad(
@@ -186,3 +201,26 @@ def _embed_skipping_bad(
             good.append(item)
     matrix = np.concatenate(rows) if rows else np.empty((0, embedder.dim), np.float32)
     return matrix, good, bad
+
+
+def _write_skipping_bad(
+    coll: EmbeddedCollection, items: list[Item], vectors: Matrix
+) -> tuple[int, list[Rejected]]:
+    """Upsert the items; how many were written, and those the collection refused.
+
+    A batch the collection refuses (an id or payload it does not accept) writes nothing, so
+    only then is it written item by item to leave out the bad ones."""
+    if not items:
+        return 0, []
+    try:
+        coll.upsert_arrays([i.id for i in items], vectors, [i.payload for i in items])
+        return len(items), []
+    except InvalidInputError:
+        pass
+    refused: list[Rejected] = []
+    for item, vector in zip(items, vectors):
+        try:
+            coll.upsert_arrays([item.id], vector[None, :], [item.payload])
+        except InvalidInputError as exc:
+            refused.append(Rejected(item.id, str(exc)))
+    return len(items) - len(refused), refused
