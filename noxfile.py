@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+import re
+from pathlib import Path
 
 import nox
 
@@ -35,6 +37,9 @@ MILVUS_SERVER = "milvus==2.3.5"  # the newest PyPI wheel shipping the standalone
 # Each test's new collection takes the server ~2.5 s to load, so the async half of the live suite
 # (the same requests through AsyncMilvusClient) would double the session to ~4 min on 2 cores.
 LIVE_TESTS = "live and (not async or visible)"
+README_FIRST_COMMAND = (
+    'python3 -m venv .venv && .venv/bin/pip install ".[demo]" && .venv/bin/edgevec demo'
+)
 
 
 @nox.session
@@ -161,9 +166,13 @@ def cli(session: nox.Session) -> None:
     session.run(*PYTEST, *tests, *session.posargs)
 
 
-@nox.session(reuse_venv=False)
+@nox.session(reuse_venv=False, venv_backend="venv")
 def demo(session: nox.Session) -> None:
-    """The README's first command in a fresh virtualenv: install the clone (a real wheel build,
-    so the bundled sample must be in it) with the demo extra, then run ``edgevec demo``."""
+    """The README's first command, in this session's own fresh venv: pip (as the README says, not
+    uv) installs the clone with the demo extra -- a wheel build, so the bundled sample must be in
+    it -- and ``edgevec demo`` runs. Fails if the README's command is no longer this one."""
+    first = re.search(r"```bash\n(.*?)\n```", Path("README.md").read_text(encoding="utf-8"))
+    if first is None or first.group(1) != README_FIRST_COMMAND:
+        session.error(f"the README's first command is no longer {README_FIRST_COMMAND!r}")
     session.install(".[demo]")
     session.run("edgevec", "demo", "--dir", f"{session.create_tmp()}/demo")
