@@ -356,6 +356,14 @@ def test_bench_measures_and_drops_its_scratch_collection(store_dir: Path) -> Non
         assert store.list_collections() == before
 
 
+def test_demo_into_a_folder_it_cannot_write_is_a_usage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the demo's folder would go")
+    result = cli("demo", "--dir", blocker / "demo")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot write the demo store in {blocker / 'demo'}")
+
+
 def test_version_and_help() -> None:
     assert ok("--version").stdout.strip() == f"edgevec {edgevec.__version__}"
     assert cli().exit_code in (0, 2)  # no command: typer shows the help

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from edgevec.cli.output import out, progress, report_rejected, seconds, show_hits, show_table
-from edgevec.demo import DemoResult, run_demo
+from edgevec.demo import DemoResult, run_demo, write_config
 
 __all__ = ["demo"]
 
@@ -32,14 +32,14 @@ def demo(
     The bundled models embed the sample images and sentences (two collections), sample queries
     run against each, and the command that serves the store over HTTP is printed last.
     """
-    target = directory or Path(tempfile.mkdtemp(prefix="edgevec-demo-"))
+    config = write_config(directory or Path(tempfile.mkdtemp(prefix="edgevec-demo-")))
     with progress() as bars:
 
         def track(description: str, total: int) -> Callable[[int], object]:
             task = bars.add_task(description, total=total)
             return lambda n: bars.advance(task, n)
 
-        result = run_demo(target, track)
+        result = run_demo(config, track)
     _show(result)
 
 

@@ -20,6 +20,7 @@ import orjson
 from edgevec.cli.embedders import EmbedderKind, bundled_embedder
 from edgevec.cli.ingest import IngestReport, Item, Rejected, image_items, ingest, text_items
 from edgevec.connect import connect
+from edgevec.errors import InvalidInputError
 from edgevec.types import Hits
 
 if TYPE_CHECKING:
@@ -86,9 +87,18 @@ class DemoResult:
 
 
 def write_config(directory: Path) -> Path:
-    """Write ``directory/edgevec.toml``: FAISS persisted in ``directory/vectors`` and a
-    ``[service]`` table for the image collection, without API keys -- so ``edgevec serve`` may
-    listen on loopback only, which suits a demo on one's own machine."""
+    """Create ``directory`` if needed and write its ``edgevec.toml``: FAISS persisted in
+    ``directory/vectors`` and a ``[service]`` table for the image collection, without API keys
+    -- so ``edgevec serve`` may listen on loopback only, which suits a demo on one's own machine.
+    A folder that cannot be written is an :class:`~edgevec.errors.InvalidInputError`."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return _write_config(directory)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write the demo store in {directory}: {exc}") from exc
+
+
+def _write_config(directory: Path) -> Path:
     path = directory / CONFIG_NAME
     store = orjson.dumps(str((directory / "vectors").resolve())).decode()
     path.write_text(
@@ -107,12 +117,10 @@ def write_config(directory: Path) -> Path:
     return path
 
 
-def run_demo(directory: Path, track: Tracker) -> DemoResult:
-    """Build (or refresh: ids already stored are skipped) the demo store in ``directory``,
-    then run the sample queries: each held-out drawing in ``data/queries`` and each of
-    :data:`TEXT_QUERIES`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    config = write_config(directory)
+def run_demo(config: Path, track: Tracker) -> DemoResult:
+    """Build (or refresh: ids already stored are skipped) the demo store that ``config`` (from
+    :func:`write_config`) names, then run the sample queries: each image in ``data/queries``
+    and each of :data:`TEXT_QUERIES`."""
     image_queries = sorted((DATA / "queries").iterdir())
     with connect(config=config) as store:
         parts = [
@@ -121,7 +129,7 @@ def run_demo(directory: Path, track: Tracker) -> DemoResult:
             _part(store, TEXT_COLLECTION, "text", text_items(DATA / "sentences.jsonl"),
                   [(q, q) for q in TEXT_QUERIES], track),
         ]  # fmt: skip
-    return DemoResult(directory, config, parts)
+    return DemoResult(config.parent, config, parts)
 
 
 def _part(
