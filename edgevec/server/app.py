@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ READY_TIMEOUT_S = 2.0
 """How long ``/readyz`` waits for the store before calling it unreachable."""
 
 StoreFactory = Callable[[], AsyncBaseStore | BaseStore]
+
+logger = logging.getLogger("edgevec.server")
 
 
 @dataclass
@@ -459,10 +462,13 @@ def build_app(
 ) -> Starlette:
     """:func:`create_app` with the store opened at start-up (inside the server's event loop,
     where native async clients must be made) and, with ``close_store``, closed at shutdown."""
+    if registry is None:
+        registry = default_registry()
+    if not settings.api_keys:
+        logger.warning("[service] api_keys is empty: every endpoint answers without a key")
     service = Service(
-        open_store, settings, embedder=embedder, registry=registry or default_registry(),
-        close_store=close_store,
-    )  # fmt: skip
+        open_store, settings, embedder=embedder, registry=registry, close_store=close_store
+    )
     ops = operations(service)
     document: list[bytes] = []  # filled below: the document lists its own route too
 
