@@ -27,7 +27,6 @@ from edgevec.router.cached import CachedStore
 from edgevec.wrapped import WrappedCollection, WrappedStore
 
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
-pytest.importorskip("cachetools", reason="cachetools is a core dependency of edgevec")
 
 DIM = 8
 Q = np.linspace(-1.0, 1.0, DIM, dtype=np.float32)
