@@ -3,6 +3,8 @@ and the store's config reading past the table."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ pytest.importorskip(
 )  # fmt: skip
 
 from edgevec.config import load_config
-from edgevec.errors import ConfigError
+from edgevec.errors import ConfigError, MissingDependencyError
 from edgevec.server import load_service_settings, serve
 
 HIDDEN = "s3cret-value-never-shown"
@@ -75,3 +77,11 @@ def test_an_open_service_listens_on_loopback_only(tmp_path: Path) -> None:
     config = write(tmp_path, 'collection = "c"\napi_keys = []')
     with pytest.raises(ConfigError, match="loopback"):
         serve(config, host="0.0.0.0", port=1)  # noqa: S104  (the address being refused)
+
+
+def test_without_the_extra_the_import_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With uvicorn hidden (as if not installed), importing the service says which extra."""
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    monkeypatch.delitem(sys.modules, "edgevec.server")
+    with pytest.raises(MissingDependencyError, match=r'pip install "edgevec\[server\]"'):
+        importlib.import_module("edgevec.server")
