@@ -12,6 +12,9 @@ so switching engines is a one-line change::
     url = "https://qdrant.example.com:6333"
     api_key = { env = "QDRANT_API_KEY" }   # secrets are read from the environment
 
+    [cache]                 # optional layers around any backend: see edgevec.layers
+    ttl = 30
+
 Environment overrides (applied to config files and to ``connect()`` with no arguments):
 ``EDGEVEC_BACKEND`` replaces the backend name and ``EDGEVEC_<BACKEND>_<OPTION>`` one option, e.g.
 ``EDGEVEC_QDRANT_URL``. ``EDGEVEC_CONFIG`` names the file ``connect()`` reads by default.
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BACKEND",
+    "LAYER_KEYS",
     "SECTIONS",
     "load_config",
     "parse_options",
@@ -53,6 +57,8 @@ __all__ = [
 
 DEFAULT_BACKEND = "faiss"
 ENV_PREFIX = "EDGEVEC_"
+LAYER_KEYS = frozenset({"cache", "telemetry"})
+"""Keys that choose layers around any backend (:mod:`edgevec.layers`), not backend options."""
 SECTIONS = frozenset({"service"})
 """Tables read by the parts of edgevec built on a store (the HTTP service), not by a backend."""
 
@@ -116,10 +122,10 @@ def split_config(
         if isinstance(value, Mapping) and key in names:
             if key == chosen:
                 options.update(value)
-        elif isinstance(value, Mapping) and set(value) != {"env"}:
+        elif isinstance(value, Mapping) and key not in LAYER_KEYS and set(value) != {"env"}:
             raise ConfigError(
                 f"{source}: unknown table [{key}]; backend tables are: {', '.join(names)}; "
-                f"other tables: {', '.join(sorted(SECTIONS))}"
+                f"other tables: {', '.join(sorted(SECTIONS | LAYER_KEYS))}"
             )
         else:
             options[key] = value

@@ -465,15 +465,15 @@ def test_health_answers_while_many_clients_search(world: World) -> None:
 
 
 class CountingEmbedder:
-    """The real image embedder, noting the size of every batch it is asked to embed."""
+    """The real image embedder, noting every batch it is asked to embed."""
 
     def __init__(self, inner: OnnxImageEmbedder) -> None:
         self.inner = inner
-        self.batches: list[int] = []
+        self.batches: list[list[Any]] = []
         self.dim, self.metric, self.fingerprint = inner.dim, inner.metric, inner.fingerprint
 
     def embed(self, items: Sequence[Any]) -> npt.NDArray[np.float32]:
-        self.batches.append(len(items))
+        self.batches.append(list(items))
         return self.inner.embed(items)
 
     async def aembed(self, items: Sequence[Any]) -> npt.NDArray[np.float32]:
@@ -496,8 +496,11 @@ def test_concurrent_items_share_a_model_call_and_a_bad_one_fails_alone(
         results = asyncio.run(all_at_once())
     finally:
         batcher.close()
-    assert max(counting.batches) > 1, counting.batches
+    assert max(len(b) for b in counting.batches) > 1, "concurrent items shared a call"
+    assert sum(items[4] in b for b in counting.batches) == 1, "the bad item was tried once"
+    assert sum(len(b) for b in counting.batches) < 2 * len(items), "the rest was not redone alone"
     assert isinstance(results[4], InvalidImageError)
+    assert "image #0 " in str(results[4])
     expected = embedder.embed(good)
     got = np.stack([r for i, r in enumerate(results) if i != 4])
     np.testing.assert_allclose(got, expected, atol=1e-5)

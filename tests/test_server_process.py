@@ -1,5 +1,6 @@
 """``edgevec.server.serve`` as it runs in production: its own process, a config file whose API key
-comes from the environment, FAISS on disk, uvicorn's signal handling and ``/metrics``.
+comes from the environment, FAISS on disk behind the result cache and telemetry layers, uvicorn's
+signal handling and ``/metrics`` (the service's own, the store's, the cache's and the embedder's).
 
 A process of its own also gives ``/metrics`` a fresh OpenTelemetry meter provider to install
 (the API allows one per process), so the counts it shows are exactly what this test sent.
@@ -45,6 +46,8 @@ from tests.service_support import (
 KEY = "process-test-key-7f3a"
 CONFIG = """\
 backend = "faiss"
+cache = {{ ttl = 30 }}
+telemetry = true
 
 [faiss]
 path = "{path}"
@@ -117,7 +120,9 @@ def test_ready_as_soon_as_it_accepts(served: Served) -> None:
 
 def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     return {
-        tuple(sorted((k, v) for k, v in s.labels.items() if not k.startswith("otel_"))): s.value
+        tuple(sorted((k, v) for k, v in s.labels.items() if v and not k.startswith("otel_"))): (
+            s.value
+        )
         for family in text_string_to_metric_families(text)
         for s in family.samples
         if s.name == name
@@ -150,7 +155,15 @@ def test_metrics_count_what_was_sent(served: Served) -> None:
     assert count("/similarity", "401") == 1
     assert count("/healthz", "200", "GET") >= 1
     failures = _samples(text, "edgevec_embedding_failures_total")
-    assert failures == {(("embedder", "image"), ("http_route", "/similarity")): 1.0}
+    assert failures == {(("embedder", "image"), ("error_type", "InvalidImageError")): 1.0}
+    model = (("model", "efficientnet-lite0"),)
+    assert _samples(text, "edgevec_embedder_cold_starts_total") == {model: 1.0}
+    store = (("backend", "faiss"), ("collection", "images"))
+    query = (*store, ("operation", "query"))
+    queries = durations[query]
+    assert queries == 4, "the warm-up's query and the three answered ones"
+    assert _samples(text, "edgevec_cache_hits_total") == {store: 2.0}, "rocket.jpg, 2nd and 3rd"
+    assert _samples(text, "edgevec_cache_misses_total")[store] >= 2
     assert KEY not in text
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +42,6 @@ from edgevec.server.errors import ServiceError, error_response, response_for
 from edgevec.server.metrics import RequestMetrics, default_registry
 from edgevec.server.openapi import Operation, openapi_document
 from edgevec.server.settings import ServiceSettings
-from edgevec.telemetry import instruments
 from edgevec.threaded import ThreadedAsyncStore
 from edgevec.types import Hits
 
@@ -54,6 +54,8 @@ READY_TIMEOUT_S = 2.0
 """How long ``/readyz`` waits for the store before calling it unreachable."""
 
 StoreFactory = Callable[[], AsyncBaseStore | BaseStore]
+
+logger = logging.getLogger("edgevec.server")
 
 
 @dataclass
@@ -159,7 +161,7 @@ class Service:
         store = self._open_store()
         self._store = ThreadedAsyncStore(store) if isinstance(store, BaseStore) else store
         self._coll = await self._store.collection(self.settings.collection, embedder=self.embedder)
-        vector = await self._embed(_warmup_item(self.kind), "warmup")
+        vector = await self._embed(_warmup_item(self.kind))
         await self.collection.query(vector, 1)  # loads the index: the first request is not cold
         self.warmed_up = True
 
@@ -177,15 +179,11 @@ class Service:
 
     # -- shared steps -----------------------------------------------------------------------------
 
-    async def _embed(self, item: object, route: str) -> Vector:
-        """One item's vector from the embedding thread; a rejected item is counted."""
+    async def _embed(self, item: object) -> Vector:
+        """One item's vector from the embedding thread (which counts a rejected item)."""
         if self._batcher is None:
             raise ServiceError(503, "not_ready", "the model is still loading")
-        try:
-            return await self._batcher.embed(item)
-        except InvalidInputError:
-            instruments().embedding_failures.add(1, {"embedder": self.kind, "http.route": route})
-            raise
+        return await self._batcher.embed(item)
 
     def _k(self, raw: object) -> int:
         if raw is None:
@@ -244,7 +242,7 @@ class Service:
         require_content_type(request, IMAGE_TYPES)
         body = await read_body(request, self.settings.max_body_bytes)
         stages.mark("read")
-        vector = await self._embed(body, "/similarity")
+        vector = await self._embed(body)
         stages.mark("embed")
         hits = await self.collection.query(vector, k, flt)
         stages.mark("search")
@@ -260,7 +258,7 @@ class Service:
         if "vector" in data:
             vector = _as_matrix(data["vector"], "'vector'")
         else:
-            vector = await self._embed(self._item(data, "/similarity"), "/search")
+            vector = await self._embed(self._item(data, "/similarity"))
             stages.mark("embed")
         hits = await self.collection.query(vector, k, flt)
         stages.mark("search")
@@ -272,7 +270,7 @@ class Service:
         require_content_type(request, IMAGE_TYPES if self.kind == "image" else JSON_TYPES)
         body = await read_body(request, self.settings.max_body_bytes)
         item = body if self.kind == "image" else self._item(_object(body), "/embed")
-        vector = await self._embed(item, "/embed")
+        vector = await self._embed(item)
         return Response(
             _json({"vector": vector, "dim": int(vector.shape[0]), "time": stages.elapsed_ms()}),
             media_type="application/json",
@@ -289,7 +287,7 @@ class Service:
             payload = request.query_params.get("payload")
             payloads = [_loads(payload.encode(), "payload")] if payload is not None else None
             body = await read_body(request, self.settings.max_body_bytes)
-            vectors = (await self._embed(body, "/upsert"))[None, :]
+            vectors = (await self._embed(body))[None, :]
             ids = [id_]
         else:
             records = _object(await read_body(request, self.settings.max_body_bytes)).get("records")
@@ -459,10 +457,13 @@ def build_app(
 ) -> Starlette:
     """:func:`create_app` with the store opened at start-up (inside the server's event loop,
     where native async clients must be made) and, with ``close_store``, closed at shutdown."""
+    if registry is None:
+        registry = default_registry()
+    if not settings.api_keys:
+        logger.warning("[service] api_keys is empty: every endpoint answers without a key")
     service = Service(
-        open_store, settings, embedder=embedder, registry=registry or default_registry(),
-        close_store=close_store,
-    )  # fmt: skip
+        open_store, settings, embedder=embedder, registry=registry, close_store=close_store
+    )
     ops = operations(service)
     document: list[bytes] = []  # filled below: the document lists its own route too
 

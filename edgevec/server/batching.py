@@ -6,14 +6,17 @@ same images one by one. So every request hands its item to one embedding thread,
 whatever has queued up while the previous batch ran (up to ``max_batch``) and embeds it in one
 call. A lone request waits for nothing: its batch is itself. The event loop never runs model work.
 
-One bad item must not fail its neighbours: when a batch is refused, its items are embedded one by
-one, so each request gets its own answer (the bad image's error names it ``#0``, as alone).
+One bad item must not fail its neighbours, nor be counted twice (the embedder counts every input
+it rejects): when a batch is refused, the error names the bad item (``#i``, as edgevec's embedders
+do); that request gets the error, renumbered ``#0`` as if its item had come alone, and the rest of
+the batch is embedded again without it. An error that names no item sends each item alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import queue
+import re
 import threading
 from concurrent.futures import Future
 from typing import Any
@@ -72,18 +75,40 @@ class Batcher:
                 return
 
     def _run(self, batch: list[tuple[object, Future[Vector]]]) -> None:
-        try:
-            vectors = self.embedder.embed([item for item, _ in batch])
-        except InvalidInputError as exc:
-            if len(batch) > 1:  # someone's item is bad: give each request its own answer
-                for one in batch:
-                    self._run([one])
-            else:
-                batch[0][1].set_exception(exc)
+        while batch:
+            try:
+                vectors = self.embedder.embed([item for item, _ in batch])
+            except InvalidInputError as exc:
+                bad = _named_item(exc, len(batch))
+                if len(batch) == 1:
+                    batch[0][1].set_exception(exc)
+                elif bad is None:  # whose item it was is unknown: each request alone
+                    for one in batch:
+                        self._run([one])
+                else:
+                    batch.pop(bad)[1].set_exception(_alone(exc))
+                    continue
+                return
+            except Exception as exc:  # a failing model fails every waiting request, not the thread
+                for _, future in batch:
+                    future.set_exception(exc)
+                return
+            for row, (_, future) in enumerate(batch):
+                future.set_result(vectors[row])
             return
-        except Exception as exc:  # a failing model fails every waiting request, not the thread
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for row, (_, future) in enumerate(batch):
-            future.set_result(vectors[row])
+
+
+_ITEM = re.compile(r"#(\d+)")
+
+
+def _named_item(exc: InvalidInputError, size: int) -> int | None:
+    """The index of the item ``exc`` names (``#i``), if it names one of the batch."""
+    match = _ITEM.search(str(exc))
+    return int(match[1]) if match and int(match[1]) < size else None
+
+
+def _alone(exc: InvalidInputError) -> InvalidInputError:
+    """``exc`` as the embedder would have said it of the item alone (``#0``)."""
+    error = type(exc)(_ITEM.sub("#0", str(exc), count=1))
+    error.__cause__ = exc
+    return error
