@@ -118,18 +118,21 @@ class Core:
     def scan_page(
         self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
     ) -> Plan[tuple[list[Record], str | None]]:
-        # Keyset pages on the primary key: the cursor is the last id returned. A plain query
-        # with a limit returns an arbitrary subset; ``iterator`` makes Milvus return the
-        # smallest keys in order (what pymilvus' own query_iterator relies on; checked on
-        # Milvus Lite).
+        # Keyset pages on the primary key: the cursor is the last id returned, so each page
+        # must be the smallest keys above it, in order. A server merges query results by
+        # primary key (measured on 2.3.5, growing and sealed segments); Milvus Lite returns an
+        # arbitrary subset unless asked with ``iterator``, the flag of pymilvus' own
+        # query_iterator. Not on a server: there pymilvus drops the consistency level of an
+        # ``iterator`` query, and a scan right after a write would miss it (measured).
+        iterating = {"iterator": "True"} if self.store.lite else {}
         rows = yield self._call(
             "query",
             "scan",
             filter=f"{ID} > {quote(cursor or '')}",  # every id is non-empty
             output_fields=output_fields(include_payload, include_vectors),
             limit=limit,
-            iterator="True",
             consistency_level=self.store.consistency_level,
+            **iterating,
         )
         page = [parse_record(r, include_vectors) for r in rows]
         return page, page[-1].id if len(page) == limit else None
