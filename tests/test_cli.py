@@ -332,6 +332,19 @@ def test_config_check_validates_and_hides_secrets(
     assert "pc-very-secret" not in result.output
 
 
+def test_config_check_shows_the_layers_connect_adds(tmp_path: Path) -> None:
+    layered = tmp_path / "layered.toml"
+    layered.write_text('backend = "faiss"\ntelemetry = true\n[cache]\nttl = 5\n')
+    result = ok("config", "check", layered)
+    assert re.search(r"layer cache\s*│\s*CacheOptions\(ttl=5.0", result.stdout), result.stdout
+    assert re.search(r"layer telemetry\s*│\s*True", result.stdout)
+    bad = tmp_path / "bad_layer.toml"
+    bad.write_text('backend = "faiss"\n[cache]\nttl = -1\n')
+    result = cli("config", "check", bad)
+    assert result.exit_code == 2
+    assert "store layers (cache, telemetry)" in result.stderr
+
+
 def test_config_check_names_a_file_that_is_not_toml(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("backend = \n")

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from edgevec.cli.output import show_table
 from edgevec.config import load_config, read_section, validate_options
 from edgevec.errors import ConfigError, MissingDependencyError
+from edgevec.layers import split_layers
 from edgevec.registry import load_backend
 
 __all__ = ["app", "describe"]
@@ -41,12 +42,14 @@ def check(
     """Validate a config file as edgevec.connect(config=FILE) would, without connecting.
 
     Every bad key is named, with the valid ones; a valid file shows its backend and options
-    (secrets masked, environment references by name).
+    (secrets masked, environment references by name), the layers it adds (cache, telemetry)
+    and its [service] table as edgevec serve reads it.
     """
     backend, options = load_config(file)
-    cls = load_backend(backend)
-    validated = validate_options(cls, options)
-    rows = describe(options, validated) or [("(no options)", "defaults")]
+    backend_options, layers = split_layers(options)
+    validated = validate_options(load_backend(backend), backend_options)
+    rows = describe(backend_options, validated) or [("(no options)", "defaults")]
+    rows += [(f"layer {name}", repr(value)) for name, value in layers if value]
     rows += _service(file)
     show_table(f"{file}: valid, backend {backend!r}", ("option", "value"), rows)
 
