@@ -28,6 +28,7 @@ from typer.testing import CliRunner, Result
 
 import edgevec
 from edgevec.cli.app import app
+from edgevec.cli.config import describe
 from edgevec.errors import InvalidInputError
 from edgevec.filters import as_filter
 from edgevec.testing.oracle import assert_hits_match
@@ -330,6 +331,20 @@ def test_config_check_validates_and_hides_secrets(
     assert "unknown option 'hots'" in result.stderr
     assert "valid options:" in result.stderr
     assert "pc-very-secret" not in result.output
+
+
+def test_config_check_masks_secrets_inside_nested_tables() -> None:
+    """A router's regions reach ``config check`` as plain tables, not as models' SecretStr."""
+    regions = {
+        "us": {"backend": "qdrant", "url": "https://us.example", "api_key": "s3cret"},
+        "eu": {"backend": "pinecone", "api_key": {"env": "EU_KEY"}, "tokens": ["t0k3n"]},
+    }
+    ((name, shown),) = describe({"regions": regions}, validated=None)
+    assert name == "regions"
+    assert "s3cret" not in shown
+    assert "t0k3n" not in shown
+    assert "'api_key': from $EU_KEY" in shown
+    assert "'url': 'https://us.example'" in shown
 
 
 def test_config_check_shows_the_layers_connect_adds(tmp_path: Path) -> None:

@@ -15,24 +15,45 @@ from edgevec.errors import ConfigError, MissingDependencyError
 from edgevec.layers import split_layers
 from edgevec.registry import load_backend
 
-__all__ = ["app", "describe"]
+__all__ = ["MASK", "app", "describe"]
 
 app = typer.Typer(help="Check config files.", no_args_is_help=True)
 
 
+MASK = "**********"
+SECRET_WORDS = ("key", "token", "secret", "password")
+"""An option or nested table key holding one of these is masked, whatever its type: a nested
+table (a router's regions) reaches here as plain data, not as a model's ``SecretStr``."""
+
+
 def describe(options: Mapping[str, Any], validated: Any) -> list[tuple[str, str]]:
-    """``(option, shown value)`` for each option the file sets: the validated value, a secret
+    """``(option, shown value)`` for each option the file sets: the validated value, secrets
     masked, and an environment reference as the variable's name (never its value)."""
     rows = []
     for key in sorted(options):
         raw = options[key]
-        if isinstance(raw, Mapping) and set(raw) == {"env"}:
-            shown = f"from ${raw['env']}"
-        else:
-            value = getattr(validated, key, raw)
-            shown = "**********" if isinstance(value, SecretStr) else repr(value)
-        rows.append((key, shown))
+        value = raw if _env_ref(raw) else getattr(validated, key, raw)
+        rows.append((key, _shown(key, value)))
     return rows
+
+
+def _env_ref(value: Any) -> bool:
+    return isinstance(value, Mapping) and set(value) == {"env"}
+
+
+def _shown(name: str, value: Any) -> str:
+    """``value`` for people: masked under a secret-sounding ``name``, tables key by key."""
+    if _env_ref(value):
+        return f"from ${value['env']}"
+    if isinstance(value, SecretStr) or (
+        value is not None and any(word in name.lower() for word in SECRET_WORDS)
+    ):
+        return MASK
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k!r}: {_shown(str(k), v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_shown(name, v) for v in value) + "]"
+    return repr(value)
 
 
 @app.command()
