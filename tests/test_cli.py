@@ -380,6 +380,8 @@ def test_bench_measures_and_drops_its_scratch_collection(store_dir: Path) -> Non
         assert figures["upsert_per_s"] > 0
         assert 0 < figures["query_p50_ms"] <= figures["query_p95_ms"] <= figures["query_p99_ms"]
     assert report["setup"]["vectors"].startswith("synthetic: 300 x 16")
+    assert report["setup"]["faiss_index"] == "flat"
+    assert report["setup"]["faiss_threads"] >= 1
     with edgevec.connect(config=config) as store:
         assert store.list_collections() == before
 

@@ -38,17 +38,22 @@ _LABELS = {
 }
 
 
-def _raw_faiss(store: BaseStore, dim: int) -> Any:
-    """An empty raw FAISS index built as the store builds a new cosine collection's."""
+def _raw_faiss(store: BaseStore, dim: int) -> tuple[Any, dict[str, object]]:
+    """An empty raw FAISS index built as the store builds a new cosine collection's, and what
+    decides both sides' speed (the index kind, FAISS's process-wide thread count)."""
     import faiss
 
     opts: Any = store.options
+    setup: dict[str, object] = {
+        "faiss_index": opts.index,
+        "faiss_threads": faiss.omp_get_max_threads(),
+    }
     if opts.index == "hnsw":
         index = faiss.IndexHNSWFlat(dim, opts.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = opts.ef_construction
         index.hnsw.efSearch = opts.ef_search
-        return index
-    return faiss.IndexFlatIP(dim)
+        return index, {**setup, "hnsw_m": opts.hnsw_m, "ef_search": opts.ef_search}
+    return faiss.IndexFlatIP(dim), setup
 
 
 def _unit(x: Matrix) -> Matrix:
@@ -102,8 +107,9 @@ def bench(
             reads: dict[str, Callable[[int], object]] = {
                 "edgevec": lambda i: coll.query(probes[i], k)
             }
+            engine: dict[str, object] = {}
             if store.backend == "faiss":
-                raw = _raw_faiss(store, dim)
+                raw, engine = _raw_faiss(store, dim)
                 writes["raw FAISS"] = lambda b: raw.add(
                     _unit(data[starts[b] : starts[b] + batch_size])
                 )
@@ -127,6 +133,7 @@ def bench(
         "batch_size": batch_size,
         "queries": queries,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        **engine,
     }
     if as_json:
         print_json({"setup": setup, "results": results})
