@@ -1,5 +1,6 @@
-"""How the commands print: results on stdout (rich tables, or JSON for scripts), everything else
--- progress bars, summaries' headings, errors -- on stderr, so ``--json`` output pipes cleanly."""
+"""How the commands print: results and summaries on stdout (rich tables, or JSON for scripts);
+progress bars, notes about skipped inputs and errors on stderr, so ``--json`` output pipes
+cleanly. User text (ids, paths, payloads) is never read as rich markup."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def err() -> Console:
 def progress() -> Progress:
     """A progress bar on stderr: description, bar, done/total, elapsed, remaining."""
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
