@@ -7,7 +7,6 @@ Needs the demo extra (faiss, onnx, cli, server); skips without it.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
@@ -30,18 +29,12 @@ import edgevec
 from edgevec.cli.app import app
 from edgevec.demo import DATA, IMAGE_COLLECTION, TEXT_COLLECTION, TEXT_QUERIES
 from edgevec.embedders import image_embedder, text_embedder
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.service_support import free_port
+from tests.test_docs import child_env
 
 
 def edgevec_cmd(*args: str | Path) -> list[str]:
     return [sys.executable, "-m", "edgevec", *(str(a) for a in args)]
-
-
-def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EDGEVEC_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    return env | {"COLUMNS": "200"}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +43,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("demo") / "store"
     done = subprocess.run(
         edgevec_cmd("demo", "--dir", folder),
-        env=child_env(), capture_output=True, text=True, timeout=300, check=False,
+        env=child_env({}), capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     return folder, done.stdout
@@ -105,7 +98,7 @@ def test_the_printed_serve_command_serves_the_demo_store(demo_run: tuple[Path, s
     port = free_port()
     server = subprocess.Popen(
         [*command, "--port", str(port)],
-        env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=child_env({}), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -123,15 +116,6 @@ def test_the_printed_serve_command_serves_the_demo_store(demo_run: tuple[Path, s
     # uvicorn finishes in-flight requests, then re-raises the signal it caught: a clean stop.
     assert server.returncode in (0, -signal.SIGTERM), stderr
     assert "Application shutdown complete" in stderr
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_until_ready(server: subprocess.Popen[str], url: str) -> None:
