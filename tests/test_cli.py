@@ -7,7 +7,6 @@ work on real stores. Needs the faiss, onnx and cli extras; skips without them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import struct
@@ -24,15 +23,15 @@ pytest.importorskip("faiss", reason='needs the faiss extra: pip install "edgevec
 pytest.importorskip("onnxruntime", reason='needs the onnx extra: pip install "edgevec[onnx]"')
 
 from PIL import Image
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 import edgevec
-from edgevec.cli.app import app
 from edgevec.cli.config import describe
 from edgevec.errors import InvalidInputError
 from edgevec.filters import as_filter
 from edgevec.testing.oracle import assert_hits_match
 from edgevec.types import Hit, Hits
+from tests.cli_support import clear_edgevec_env, cli
 
 DATA = Path(__file__).parent / "data"
 GOOD_IMAGES = [
@@ -41,10 +40,6 @@ GOOD_IMAGES = [
     "clipart/food-fruit/an_apple_01.jpg",
     "clipart/animals-birds/gull_marcelo_staudt_01.jpg",
 ]
-
-
-def cli(*args: str | Path, input: str | None = None) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
 def ok(*args: str | Path) -> Result:
@@ -62,8 +57,7 @@ def png_header_bomb(side: int = 20_000) -> bytes:
 
 @pytest.fixture(autouse=True)
 def _no_edgevec_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [v for v in os.environ if v.startswith("EDGEVEC_")]:
-        monkeypatch.delenv(var)
+    clear_edgevec_env(monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ FAISS with the bundled models, and Qdrant's local mode for ``migrate``.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from pathlib import Path
@@ -21,9 +20,7 @@ pytest.importorskip("faiss", reason='needs the faiss extra: pip install "edgevec
 pytest.importorskip("onnxruntime", reason='needs the onnx extra: pip install "edgevec[onnx]"')
 pytest.importorskip("qdrant_client", reason='needs the qdrant extra: pip install "edgevec[qdrant]"')
 
-from typer.testing import CliRunner
-
-from edgevec.cli.app import app
+from tests.cli_support import clear_edgevec_env, cli
 from tests.test_docs import ROOT, read_blocks, toml_file_name
 
 DOC = ROOT / "docs" / "cli.md"
@@ -48,8 +45,7 @@ def examples() -> list[tuple[str, list[str], list[str]]]:
 
 
 def test_docs_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in [v for v in os.environ if v.startswith("EDGEVEC_")]:
-        monkeypatch.delenv(var)
+    clear_edgevec_env(monkeypatch)
     for rel in LINKED:
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).symlink_to(ROOT / rel, target_is_directory=True)
@@ -62,7 +58,7 @@ def test_docs_cli_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert {argv[0] for _, argv, _ in commands} >= {"config", "index", "search", "collections",
                                                   "migrate", "bench"}  # fmt: skip
     for where, argv, shown in commands:
-        result = CliRunner().invoke(app, argv)
+        result = cli(*argv)
         errors = [line for line in shown if line.startswith("error:")]
         if errors:
             assert result.exit_code != 0, f"{where}: {argv} should fail:\n{result.output}"

@@ -6,7 +6,6 @@ writes only what is missing. Needs the cli, faiss, qdrant and milvus extras; ski
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,23 +17,17 @@ pytest.importorskip("faiss", reason='needs the faiss extra: pip install "edgevec
 pytest.importorskip("qdrant_client", reason='needs the qdrant extra: pip install "edgevec[qdrant]"')
 pytest.importorskip("pymilvus", reason='needs the milvus extra: pip install "edgevec[milvus]"')
 
-from typer.testing import CliRunner, Result
 
 import edgevec
-from edgevec.cli.app import app
+from tests.cli_support import clear_edgevec_env, cli
 
 N = 40
-
-
-def cli(*args: str | Path) -> Result:
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture
 def configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """A FAISS store holding ``items`` (N records, payloads), and empty Qdrant and Milvus ones."""
-    for var in [v for v in os.environ if v.startswith("EDGEVEC_")]:
-        monkeypatch.delenv(var)
+    clear_edgevec_env(monkeypatch)
     tables = {
         "faiss": f'path = "{(tmp_path / "faiss").as_posix()}"',
         "qdrant": f'path = "{(tmp_path / "qdrant").as_posix()}"',
