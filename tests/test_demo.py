@@ -23,12 +23,11 @@ pytest.importorskip("onnxruntime", reason='needs the demo extra: pip install "ed
 pytest.importorskip("uvicorn", reason='needs the demo extra: pip install "edgevec[demo]"')
 
 import httpx
-from typer.testing import CliRunner
 
 import edgevec
-from edgevec.cli.app import app
 from edgevec.demo import DATA, IMAGE_COLLECTION, TEXT_COLLECTION, TEXT_QUERIES
 from edgevec.embedders import image_embedder, text_embedder
+from tests.cli_support import cli
 from tests.service_support import free_port
 from tests.test_docs import child_env
 
@@ -63,7 +62,7 @@ def test_demo_prints_results_timings_and_the_serve_command(demo_run: tuple[Path,
 
 def test_the_demo_config_checks_out(demo_run: tuple[Path, str]) -> None:
     folder, _ = demo_run
-    result = CliRunner().invoke(app, ["config", "check", str(folder / "edgevec.toml")])
+    result = cli("config", "check", folder / "edgevec.toml")
     assert result.exit_code == 0, result.output
     assert re.search(r"\[service\] collection\s*│\s*'demo_images'", result.stdout)
     assert re.search(r"\[service\] api_keys\s*│\s*none: loopback only", result.stdout)
