@@ -191,6 +191,12 @@ def test_index_refuses_the_wrong_embedder_for_a_collection(
     assert result.exit_code == 2
     assert "holds text vectors, not image vectors" in result.stderr
     assert "Traceback" not in result.output
+    wrong_model = cli("index", image_dir, "-c", store_dir / "edgevec.toml", "--collection", "new",
+                      "--embedder", "text")  # fmt: skip
+    assert wrong_model.exit_code == 2
+    assert "holds images: --embedder text cannot embed them" in wrong_model.stderr
+    with edgevec.connect(config=store_dir / "edgevec.toml") as store:
+        assert not store.has_collection("new")
 
 
 # -- search --------------------------------------------------------------------------------------
