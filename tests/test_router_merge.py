@@ -133,6 +133,14 @@ def test_missing_regions_make_the_answer_partial() -> None:
         assert "partial=True" in repr(nested)
 
 
+def test_an_already_fused_answer_is_fused_again_rather_than_compared_by_score() -> None:
+    inner = rrf_merge({"eu-1": Hits([Hit("a", 0.9)]), "eu-2": Hits([Hit("b", -3.0)])}, 2)
+    outer = merge_topk({"eu": inner, "us": Hits([Hit("b", 0.99), Hit("c", 0.5)])}, 3)
+    assert outer.fused
+    assert outer.ids == ["b", "a", "c"]  # b: rank 2 in eu, rank 1 in us
+    assert outer.scores == pytest.approx([1 / 62 + 1 / 61, 1 / 61, 1 / 62])
+
+
 def test_edge_sizes() -> None:
     for merge in (merge_topk, rrf_merge):
         assert merge({}, 10) == []

@@ -37,11 +37,16 @@ def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[
     names regions that did not answer: the result is then ``partial`` (so is it when an input
     was itself a partial answer, whose missing regions appear as ``"region/inner"``).
 
+    An input that was itself fused by rank (``Hits.fused``, from a router of routers) holds no
+    similarities to compare, so then the whole answer is fused by :func:`rrf_merge`.
+
     numpy orders all scores at once; Python then reads hits best first only until ``k``
     distinct ids (and any ties with the last) are found, so duplicates across regions cost
     little and no input order is trusted.
     """
     _check_k(k)
+    if any(isinstance(hits, Hits) and hits.fused for hits in lists.values()):
+        return rrf_merge(lists, k, missing=missing)
     if k == 0:
         return _answer([], lists, missing, fused=False)
     flat: list[Hit] = []
@@ -172,8 +177,9 @@ def needs_rank_fusion(members: Iterable[Scoring]) -> bool:
 
     Yes when their metrics differ (a cosine and an l2 score share no scale) or any one of
     several is approximate (``exact=False``): an estimated score cannot be ranked against an
-    exact one. A router that knows more (say, an inner router that already fused) marks that
-    member ``Scoring(metric, exact=False)`` itself. One region alone never needs fusion.
+    exact one. A router that knows more marks that member ``Scoring(metric, exact=False)``
+    itself (an answer that was already fused is detected by :func:`merge_topk`). One region
+    alone never needs fusion.
     """
     members = list(members)
     if len(members) < 2:
