@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +26,8 @@ __all__ = ["RRF_RANK_CONSTANT", "Scoring", "merge_topk", "needs_rank_fusion", "r
 
 RRF_RANK_CONSTANT = 60
 """The ``k`` of reciprocal rank fusion (Cormack et al., 2009): damps the weight of top ranks."""
+
+_score = attrgetter("score")
 
 
 def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[str] = ()) -> Hits:
@@ -40,9 +43,9 @@ def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[
     An input that was itself fused by rank (``Hits.fused``, from a router of routers) holds no
     similarities to compare, so then the whole answer is fused by :func:`rrf_merge`.
 
-    numpy orders all scores at once; Python then reads hits best first only until ``k``
-    distinct ids (and any ties with the last) are found, so duplicates across regions cost
-    little and no input order is trusted.
+    One stable sort orders every hit by score (quick on the regions' best-first runs, but
+    correct for any order); hits are then read best first only until ``k`` distinct ids (and
+    any ties with the last) are found, so duplicates across regions cost little.
     """
     _check_k(k)
     if any(isinstance(hits, Hits) and hits.fused for hits in lists.values()):
@@ -54,10 +57,10 @@ def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[
     for source, hits in lists.items():
         flat.extend(hits)
         sources.extend([source] * len(hits))
-    scores = [h.score for h in flat]
+    scores = list(map(_score, flat))
     best: dict[str, int] = {}  # id -> position in flat of its best copy so far
     bound = -math.inf  # the k-th distinct score, once found: the read stops below it
-    for j in np.argsort(np.negative(scores), kind="stable").tolist():
+    for j in sorted(range(len(flat)), key=scores.__getitem__, reverse=True):
         score = scores[j]
         if score < bound:
             break
