@@ -88,6 +88,11 @@ def test_merged_shards_equal_the_global_exact_topk(
     exact = merge_topk(tidy, k)
     assert exact.ids == [ids[r] for r in expected]
     assert [h.source for h in exact] == [min(s for s in names if r in shards[s]) for r in expected]
+    # No input order is trusted: an engine's own order of ties (or any order) changes nothing.
+    scrambled = {
+        name: Hits([hits[i] for i in rng.permutation(len(hits))]) for name, hits in tidy.items()
+    }
+    assert merge_topk(scrambled, k) == exact
 
 
 def test_ties_break_by_id_then_region_whatever_the_answer_order() -> None:
