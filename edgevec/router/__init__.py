@@ -1,0 +1,1 @@
+"""Regional routing, the result cache and federated merge: stores that wrap stores."""
