@@ -134,6 +134,8 @@ def onnx(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend."""
+    """The same 2,000 real vectors and 50 filtered queries on every backend, and a migration
+    through three of them (FAISS -> Qdrant -> Milvus Lite)."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
-    session.run(*PYTEST, "tests/test_cross_backend.py", "tests/test_docs.py", *session.posargs)
+    tests = ("tests/test_cross_backend.py", "tests/test_migrate.py", "tests/test_docs.py")
+    session.run(*PYTEST, *tests, *session.posargs)
