@@ -197,9 +197,7 @@ class AsyncBaseCollection(ABC):
         rows = await self._query(dataclasses.replace(q, vectors=found[0].vector[None, :], k=wider))
         hits = rows[0]
         if not include_self:
-            hits = Hits(
-                [h for h in hits if h.id != rid][: q.k], partial=hits.partial, missing=hits.missing
-            )
+            hits = hits.with_hits([h for h in hits if h.id != rid][: q.k])
         return _at_least(hits, q.score_threshold)
 
     async def query_arrays(
@@ -349,12 +347,14 @@ class AsyncBaseCollection(ABC):
 
 
 def _at_least(hits: Hits, threshold: float | None) -> Hits:
-    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine."""
-    if threshold is None:
+    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine.
+
+    An answer fused by rank is returned as it is: its scores are ranks, so the router applied
+    the threshold to each region's own scores before fusing (``rrf_merge(score_threshold=)``).
+    """
+    if threshold is None or hits.fused:
         return hits
-    return Hits(
-        [h for h in hits if h.score >= threshold], partial=hits.partial, missing=hits.missing
-    )
+    return hits.with_hits([h for h in hits if h.score >= threshold])
 
 
 class AsyncBaseStore(ABC):
