@@ -45,6 +45,7 @@ from edgevec.server.batching import Batcher
 from edgevec.testing.oracle import assert_hits_match
 from edgevec.types import Hit, Hits
 from tests.service_support import (
+    DATA,
     PHOTOS,
     Indexed,
     ThreadServer,
@@ -56,6 +57,7 @@ from tests.service_support import (
 
 KEY, OTHER_KEY = "test-key-alpha", "test-key-beta"
 PHOTO = PHOTOS[0]
+SENTENCES = DATA / "sentences.tsv"
 LIMIT = 300_000
 """max_body_bytes: every sample image fits, and an over-limit body is cheap to build."""
 SETTINGS = ServiceSettings.model_validate(
@@ -550,6 +552,37 @@ def test_unreachable_store_is_not_ready_and_5xx_tells_nothing(
         assert "faiss" not in message.lower()
         assert c.get("/healthz").status_code == 200
     assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_text_service_searches_by_text(world: World) -> None:
+    """``embedder = "text"``: /search and /embed take ``{"text": ...}``; no /similarity."""
+    from edgevec.embedders import text_embedder
+
+    rows = [line.split("\t") for line in SENTENCES.read_text(encoding="utf-8").splitlines()[1:]]
+    texts = [sentence for _, sentence in rows[::6]]
+    embedder = text_embedder()
+    store = edgevec.connect("faiss")
+    store.create_collection("texts", embedder=embedder).add(
+        [f"s{i}" for i in range(len(texts))], texts, payloads=[{"text": t} for t in texts]
+    )
+    settings = SETTINGS.model_copy(update={"collection": "texts", "embedder": "text"})
+    app = create_app(store, settings, embedder=embedder, registry=CollectorRegistry())
+    with (
+        ThreadServer(app) as server,
+        httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}) as c,
+    ):  # not recorded in SEEN: another configuration, another OpenAPI document
+        paths = c.get("/openapi.json").json()["paths"]
+        assert "/similarity" not in paths
+        assert set(paths["/embed"]["post"]["requestBody"]["content"]) == {"application/json"}
+        found = c.post("/search", json={"text": texts[3], "k": 2})
+        assert found.status_code == 200, found.text
+        assert found.json()["result"][0]["payload"] == {"text": texts[3]}
+        vector = c.post("/embed", json={"text": texts[3]}).json()["vector"]
+        np.testing.assert_allclose(vector, embedder.embed([texts[3]])[0], atol=1e-6)
+        assert c.post("/embed", json={"text": 3}).status_code == 422
+        assert c.post("/embed", content=rocket(world), headers=JPEG).status_code == 415
+        assert c.post("/similarity", content=rocket(world), headers=JPEG).status_code == 404
+    store.close()
 
 
 # -- the OpenAPI document (keep last: it compares with what the tests above saw) -------------------
