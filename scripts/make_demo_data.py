@@ -11,7 +11,9 @@
 
 Files are copied byte for byte (the thumbnail aside); the rule was fixed before looking at any
 result.
-``python scripts/make_demo_data.py --check`` fails if the shipped sample differs from a fresh cut.
+``python scripts/make_demo_data.py --check`` fails if the shipped sample differs from a fresh cut
+(the thumbnail's bytes come from Pillow's JPEG encoder: made with Pillow 13.0.0, another version
+may encode it differently).
 """
 
 from __future__ import annotations
