@@ -61,6 +61,9 @@ ASYNC_METHODS = [
     "_embed_all",
     "search",
     "_run",
+    "stats",
+    "_stats",
+    "_collection_stats",
 ]
 
 # Each generated module: (sync source, async target, the docstring that replaces the source's).
@@ -134,6 +137,7 @@ def transform(source: str, header: str, target: Path) -> str:
     text = re.sub(rf"(\n    )def ({names})\(", r"\1async def \2(", text)
     text = re.sub(rf"(?<!await )(self(?:\.inner)?)\.({names})\(", r"await \1.\2(", text)
     text = text.replace("self.embedder.embed(", "await self.embedder.aembed(")
+    text = text.replace("handle.stats()", "await handle.stats()")
     module = r"\bedgevec\.(base|embedded|planned|wrapped) import\b"
     text = re.sub(module, r"edgevec.a\1 import", text)
     # The store's handle lock: a thread lock in sync code, an event-loop lock in async code.
