@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -297,3 +298,18 @@ def test_partial_results_are_not_cached(cached: CachedStore) -> None:
     complete = [edgevec.Hits([edgevec.Hit("a", 1.0)])]
     assert cached.front.store(key, complete) == complete
     assert cached.front.cache.get(key) == complete
+
+
+def test_a_config_file_asks_for_the_cache(tmp_path: Path) -> None:
+    config = tmp_path / "edgevec.toml"
+    config.write_text('backend = "faiss"\n\n[cache]\nttl = 5\nmax_entries = 2\n')
+    store = edgevec.connect(config=config)
+    assert isinstance(store, CachedStore)
+    coll = _filled(store)
+    for q in _vectors(3, seed=4):  # three distinct queries through a cache of two
+        coll.query(q, k=1)
+    assert isinstance(store.front.cache, InProcessCache)
+    assert len(store.front.cache) == 2
+    with pytest.raises(edgevec.ConfigError, match="max_entries"):
+        edgevec.connect("faiss", cache={"max_entries": 0})
+    store.close()
