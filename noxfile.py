@@ -126,12 +126,15 @@ def weaviate(session: nox.Session) -> None:
 def onnx(session: nox.Session) -> None:
     """The embedders with their bundled models on real data; bound collections on FAISS."""
     session.install("-e", ".[test,faiss,onnx]")
-    tests = (*sorted(glob.glob("tests/test_embedders_*.py")), "tests/test_docs.py")
+    embedders = sorted(glob.glob("tests/test_embedders_*.py"))
+    tests = (*embedders, "tests/test_telemetry.py", "tests/test_docs.py")  # + embedder counters
     session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend."""
+    """The same 2,000 real vectors and 50 filtered queries on every backend; the result cache
+    on Qdrant and stats on every local engine (their tests mix FAISS with the others)."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
-    session.run(*PYTEST, "tests/test_cross_backend.py", "tests/test_docs.py", *session.posargs)
+    tests = ("tests/test_cross_backend.py", "tests/test_cache.py", "tests/test_stats.py")
+    session.run(*PYTEST, *tests, "tests/test_docs.py", *session.posargs)
