@@ -1,5 +1,6 @@
-"""``stats()`` on real engines (FAISS, Qdrant local mode, Milvus Lite, the tiny plugin backend for
-the base default), through the sync and async APIs and through the result-cache wrapper."""
+"""``stats()`` on real engines (FAISS, Qdrant local mode, Milvus Lite) and, for the base default
+(count and shape only), the Pinecone and Weaviate loopback test servers and the tiny plugin
+backend; through the sync and async APIs and through the result-cache wrapper."""
 
 from __future__ import annotations
 
@@ -45,12 +46,16 @@ ENGINES: dict[str, tuple[dict[str, Any], str | None, dict[str, Any]]] = {
         "flat",
         {"index_state": "Finished", "load_state": "Loaded", "pending_index_rows": 0},
     ),
+    "pinecone": ({"backend": "pinecone", "exact": True}, None, {}),
+    "weaviate": ({"backend": "weaviate"}, None, {}),
     "tiny": ({"backend": "tiny"}, None, {}),
 }
 MARKS: dict[str, tuple[pytest.MarkDecorator, ...]] = {
     "faiss": (_needs("faiss", "faiss"),),
     "qdrant": (_needs("qdrant_client", "qdrant"),),
     "milvus": (_needs("milvus_lite", "milvus"),),
+    "pinecone": (_needs("pinecone", "pinecone"),),
+    "weaviate": (_needs("weaviate", "weaviate"),),
     "tiny": (),
 }
 
@@ -60,11 +65,29 @@ def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="module")
+def pinecone_server() -> Iterator[dict[str, Any]]:
+    from tests.servers.pinecone_server import PineconeTestServer
+
+    with PineconeTestServer(dimension=4, metric="dotproduct") as server:
+        yield {"host": server.url, "api_key": server.api_key}
+
+
+@pytest.fixture(scope="module")
+def weaviate_server() -> Iterator[dict[str, Any]]:
+    from tests.servers.weaviate_server import WeaviateTestServer
+
+    with WeaviateTestServer() as server:
+        yield {"url": server.url, "grpc_port": server.grpc_port}
+
+
 @pytest.fixture(params=["sync", "async"])
 def store(engine: str, request: pytest.FixtureRequest, lite_uri: str) -> Iterator[Any]:
     options = dict(ENGINES[engine][0])
     if engine == "milvus":
         options["uri"] = lite_uri
+    elif engine in ("pinecone", "weaviate"):
+        options.update(request.getfixturevalue(f"{engine}_server"))
     with connected(options, str(request.param)) as raw:
         yield raw
 
