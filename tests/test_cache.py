@@ -312,4 +312,6 @@ def test_a_config_file_asks_for_the_cache(tmp_path: Path) -> None:
     assert len(store.front.cache) == 2
     with pytest.raises(edgevec.ConfigError, match="max_entries"):
         edgevec.connect("faiss", cache={"max_entries": 0})
+    with pytest.raises(edgevec.ConfigError, match="ttl"):
+        CachedStore(edgevec.connect("faiss"), ttl=float("nan"))
     store.close()
