@@ -135,8 +135,15 @@ def onnx(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend; the result cache
-    on Qdrant and stats on every local engine (their tests mix FAISS with the others)."""
+    """The same 2,000 real vectors and 50 filtered queries on every backend, a migration
+    through three of them (FAISS -> Qdrant -> Milvus Lite), the result cache on Qdrant and
+    stats on every local engine (these tests mix FAISS with the others)."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
-    tests = ("tests/test_cross_backend.py", "tests/test_cache.py", "tests/test_stats.py")
-    session.run(*PYTEST, *tests, "tests/test_docs.py", *session.posargs)
+    tests = (
+        "tests/test_cross_backend.py",
+        "tests/test_migrate.py",
+        "tests/test_cache.py",
+        "tests/test_stats.py",
+        "tests/test_docs.py",
+    )
+    session.run(*PYTEST, *tests, *session.posargs)

@@ -39,6 +39,7 @@ from edgevec.errors import (
     RecordNotFoundError,
     RoutingError,
     StoreClosedError,
+    VerificationError,
 )
 from edgevec.filters import F, Filter
 from edgevec.search_params import SearchParams
@@ -95,6 +96,7 @@ __all__ = [
     "SearchParams",
     "StoreClosedError",
     "VectorStore",
+    "VerificationError",
     "__version__",
     "connect",
     "connect_async",

@@ -50,6 +50,11 @@ class AsyncWrappedCollection(AsyncBaseCollection):
     async def _count(self, flt: Filter | None) -> int:
         return await self.inner._count(flt)
 
+    async def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return await self.inner._scan_page(cursor, limit, include_vectors, include_payload)
+
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
 

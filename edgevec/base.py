@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -35,6 +35,7 @@ from edgevec.prepare import (
     check_existing,
     check_fingerprint,
     check_ids,
+    check_page_size,
     check_spec,
     prepare_arrays,
     prepare_filter,
@@ -200,9 +201,7 @@ class BaseCollection(ABC):
         rows = self._query(dataclasses.replace(q, vectors=found[0].vector[None, :], k=wider))
         hits = rows[0]
         if not include_self:
-            hits = Hits(
-                [h for h in hits if h.id != rid][: q.k], partial=hits.partial, missing=hits.missing
-            )
+            hits = hits.with_hits([h for h in hits if h.id != rid][: q.k])
         return _at_least(hits, q.score_threshold)
 
     def query_arrays(
@@ -278,6 +277,33 @@ class BaseCollection(ABC):
         self._handle_state.check()
         return self._stats()
 
+    def scan(
+        self, *, page_size: int = 256, include_vectors: bool = True, include_payload: bool = True
+    ) -> Iterator[list[Record]]:
+        """Every record of the collection, in pages of at most ``page_size`` (for export,
+        migration, re-indexing).
+
+        Pages follow the backend's own id order, resuming after the last id seen, so a scan
+        needs no snapshot and holds no lock between pages: every record that exists for the
+        whole scan comes back exactly once, while one written or deleted during it may or may
+        not. ``page_size`` is checked when this is called, before any I/O.
+        """
+        self._handle_state.check()
+        limit = check_page_size(page_size)
+        return self._pages(limit, include_vectors, include_payload)
+
+    def _pages(
+        self, limit: int, include_vectors: bool, include_payload: bool
+    ) -> Iterator[list[Record]]:
+        cursor: str | None = None
+        while True:
+            self._handle_state.check()
+            page, cursor = self._scan_page(cursor, limit, include_vectors, include_payload)
+            if page:  # a page can come back empty (its records deleted meanwhile): go on
+                yield page
+            if cursor is None:
+                return
+
     def explain(self, filter: FilterLike) -> str:
         """What this backend receives for ``filter`` (its native query form, rendered)."""
         self._handle_state.check()
@@ -313,6 +339,16 @@ class BaseCollection(ABC):
     @abstractmethod
     def _count(self, flt: Filter | None) -> int: ...
 
+    @abstractmethod
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        """Up to ``limit`` records following ``cursor`` (``None``: from the start) in a stable
+        order, and the opaque cursor of the next page (``None`` once none is left).
+
+        A cursor names a position in that order, not an offset, so writes and deletes between
+        pages never shift what a later page holds."""
+
     def _explain(self, flt: Filter) -> str:
         return flt.explain()
 
@@ -323,12 +359,14 @@ class BaseCollection(ABC):
 
 
 def _at_least(hits: Hits, threshold: float | None) -> Hits:
-    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine."""
-    if threshold is None:
+    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine.
+
+    An answer fused by rank is returned as it is: its scores are ranks, so the router applied
+    the threshold to each region's own scores before fusing (``rrf_merge(score_threshold=)``).
+    """
+    if threshold is None or hits.fused:
         return hits
-    return Hits(
-        [h for h in hits if h.score >= threshold], partial=hits.partial, missing=hits.missing
-    )
+    return hits.with_hits([h for h in hits if h.score >= threshold])
 
 
 class BaseStore(ABC):

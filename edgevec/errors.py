@@ -9,6 +9,10 @@ standard exception type fits too (``ValueError``, ``ImportError``, ``LookupError
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgevec.migrate import VerifyReport
 
 __all__ = [
     "AuthenticationError",
@@ -32,6 +36,7 @@ __all__ = [
     "RecordNotFoundError",
     "RoutingError",
     "StoreClosedError",
+    "VerificationError",
 ]
 
 
@@ -98,7 +103,15 @@ class StoreClosedError(EdgevecError):
 
 
 class BackendError(EdgevecError):
-    """The engine or its client failed."""
+    """The engine or its client failed.
+
+    ``status`` is the HTTP status the engine answered with, when there was one: it tells a
+    passing overload (429, 5xx), worth retrying elsewhere, from a refusal that would repeat.
+    """
+
+    def __init__(self, *args: object, status: int | None = None) -> None:
+        super().__init__(*args)
+        self.status = status
 
 
 class BackendUnavailableError(BackendError):
@@ -133,3 +146,12 @@ class CorruptDataError(BackendError):
 
 class RoutingError(EdgevecError):
     """No region or endpoint could serve the call."""
+
+
+class VerificationError(EdgevecError):
+    """A migrated collection differs from its source; ``report`` says how (counts, and the
+    sampled ids missing or holding another vector or payload)."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        super().__init__(report.describe())
+        self.report = report

@@ -69,6 +69,13 @@ class ThreadedAsyncCollection(AsyncBaseCollection):
     async def _count(self, flt: Filter | None) -> int:
         return await _read("count", self.sync._count, flt)
 
+    async def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return await _read(
+            "scan", self.sync._scan_page, cursor, limit, include_vectors, include_payload
+        )
+
     def _explain(self, flt: Filter) -> str:
         return self.sync._explain(flt)
 

@@ -57,6 +57,11 @@ class WrappedCollection(BaseCollection):
     def _count(self, flt: Filter | None) -> int:
         return self.inner._count(flt)
 
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return self.inner._scan_page(cursor, limit, include_vectors, include_payload)
+
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
 
