@@ -295,9 +295,14 @@ def test_partial_results_are_not_cached(cached: CachedStore) -> None:
     returned: CachedResult = cached.front.store(key, partial)
     assert returned is partial
     assert cached.front.cache.get(key) is None
-    complete = [edgevec.Hits([edgevec.Hit("a", 1.0)])]
-    assert cached.front.store(key, complete) == complete
-    assert cached.front.cache.get(key) == complete
+    fused = [edgevec.Hits([edgevec.Hit("a", 0.03, source="eu")], fused=True)]
+    assert cached.front.store(key, fused) == fused
+    assert cached.front.cache.get(key) is fused
+    found = cached.front.lookup(key, "items", "faiss")
+    assert isinstance(found, list)
+    (again,) = found
+    assert again == fused[0]
+    assert again.fused  # a rank-fused answer stays marked as one
 
 
 def test_a_config_file_asks_for_the_cache(tmp_path: Path) -> None:

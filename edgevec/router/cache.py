@@ -183,19 +183,15 @@ def _copy(result: CachedResult) -> CachedResult:
     if isinstance(result, ArrayHits):
         return ArrayHits(result.ids.copy(), result.scores.copy())
     return [
-        Hits(
-            [
-                Hit(
-                    h.id,
-                    h.score,
-                    copy_payload(h.payload),
-                    None if h.vector is None else h.vector.copy(),
-                    h.source,
-                )
-                for h in row
-            ],
-            partial=row.partial,
-            missing=row.missing,
+        row.with_hits(
+            Hit(
+                h.id,
+                h.score,
+                copy_payload(h.payload),
+                None if h.vector is None else h.vector.copy(),
+                h.source,
+            )
+            for h in row
         )
         for row in result
     ]
