@@ -136,7 +136,8 @@ def weaviate(session: nox.Session) -> None:
 def onnx(session: nox.Session) -> None:
     """The embedders with their bundled models on real data; bound collections on FAISS."""
     session.install("-e", ".[test,faiss,onnx]")
-    tests = (*sorted(glob.glob("tests/test_embedders_*.py")), "tests/test_docs.py")
+    embedders = sorted(glob.glob("tests/test_embedders_*.py"))
+    tests = (*embedders, "tests/test_telemetry.py", "tests/test_docs.py")  # + embedder counters
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -151,10 +152,17 @@ def service(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend, and a migration
-    through three of them (FAISS -> Qdrant -> Milvus Lite)."""
+    """The same 2,000 real vectors and 50 filtered queries on every backend, a migration
+    through three of them (FAISS -> Qdrant -> Milvus Lite), the result cache on Qdrant and
+    stats on every local engine (these tests mix FAISS with the others)."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
-    tests = ("tests/test_cross_backend.py", "tests/test_migrate.py", "tests/test_docs.py")
+    tests = (
+        "tests/test_cross_backend.py",
+        "tests/test_migrate.py",
+        "tests/test_cache.py",
+        "tests/test_stats.py",
+        "tests/test_docs.py",
+    )
     session.run(*PYTEST, *tests, *session.posargs)
 
 

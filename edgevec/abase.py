@@ -42,6 +42,7 @@ from edgevec.prepare import (
     prepare_upsert,
 )
 from edgevec.search_params import SearchParamsLike
+from edgevec.stats import CollectionStats, StoreStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record, check_id
 
 if TYPE_CHECKING:
@@ -270,6 +271,11 @@ class AsyncBaseCollection(ABC):
         self._handle_state.check()
         return await self._count(prepare_filter(filter, self.capabilities, self.backend))
 
+    async def stats(self) -> CollectionStats:
+        """Size, shape, index kind and the engine's own health report of this collection."""
+        self._handle_state.check()
+        return await self._stats()
+
     def scan(
         self, *, page_size: int = 256, include_vectors: bool = True, include_payload: bool = True
     ) -> AsyncIterator[list[Record]]:
@@ -344,6 +350,11 @@ class AsyncBaseCollection(ABC):
 
     def _explain(self, flt: Filter) -> str:
         return flt.explain()
+
+    async def _stats(self) -> CollectionStats:
+        """What the base knows (count and spec); backends add their index kind and health."""
+        count = await self._count(None)
+        return CollectionStats(self.name, self.backend, count, self.dim, self.metric)
 
 
 def _at_least(hits: Hits, threshold: float | None) -> Hits:
@@ -528,6 +539,17 @@ class AsyncBaseStore(ABC):
                 self._forget(name)
         if not present and not missing_ok:
             raise CollectionNotFoundError(f"no collection named {name!r}")
+
+    async def stats(self) -> StoreStats:
+        """:meth:`AsyncBaseCollection.stats` of every collection, by name."""
+        names = await self.list_collections()
+        return StoreStats(
+            self.backend, {name: await self._collection_stats(name) for name in names}
+        )
+
+    async def _collection_stats(self, name: str) -> CollectionStats:
+        handle = await self.collection(name)
+        return await handle.stats()
 
     async def close(self) -> None:
         """Release the engine; idempotent. Afterwards every call on the store or on any

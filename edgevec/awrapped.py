@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 if TYPE_CHECKING:
@@ -56,6 +57,9 @@ class AsyncWrappedCollection(AsyncBaseCollection):
 
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
+
+    async def _stats(self) -> CollectionStats:
+        return await self.inner._stats()
 
 
 class AsyncWrappedStore(AsyncBaseStore):

@@ -44,6 +44,7 @@ from edgevec.prepare import (
     prepare_upsert,
 )
 from edgevec.search_params import SearchParamsLike
+from edgevec.stats import CollectionStats, StoreStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record, check_id
 
 if TYPE_CHECKING:
@@ -271,6 +272,11 @@ class BaseCollection(ABC):
         self._handle_state.check()
         return self._count(prepare_filter(filter, self.capabilities, self.backend))
 
+    def stats(self) -> CollectionStats:
+        """Size, shape, index kind and the engine's own health report of this collection."""
+        self._handle_state.check()
+        return self._stats()
+
     def scan(
         self, *, page_size: int = 256, include_vectors: bool = True, include_payload: bool = True
     ) -> Iterator[list[Record]]:
@@ -345,6 +351,11 @@ class BaseCollection(ABC):
 
     def _explain(self, flt: Filter) -> str:
         return flt.explain()
+
+    def _stats(self) -> CollectionStats:
+        """What the base knows (count and spec); backends add their index kind and health."""
+        count = self._count(None)
+        return CollectionStats(self.name, self.backend, count, self.dim, self.metric)
 
 
 def _at_least(hits: Hits, threshold: float | None) -> Hits:
@@ -540,6 +551,15 @@ class BaseStore(ABC):
                 self._forget(name)
         if not present and not missing_ok:
             raise CollectionNotFoundError(f"no collection named {name!r}")
+
+    def stats(self) -> StoreStats:
+        """:meth:`BaseCollection.stats` of every collection, by name."""
+        names = self.list_collections()
+        return StoreStats(self.backend, {name: self._collection_stats(name) for name in names})
+
+    def _collection_stats(self, name: str) -> CollectionStats:
+        handle = self.collection(name)
+        return handle.stats()
 
     def close(self) -> None:
         """Release the engine; idempotent. Afterwards every call on the store or on any

@@ -18,6 +18,7 @@ from edgevec.base import BaseCollection, BaseStore
 from edgevec.deadlines import current
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 __all__ = ["ThreadedAsyncCollection", "ThreadedAsyncStore"]
@@ -77,6 +78,9 @@ class ThreadedAsyncCollection(AsyncBaseCollection):
 
     def _explain(self, flt: Filter) -> str:
         return self.sync._explain(flt)
+
+    async def _stats(self) -> CollectionStats:
+        return await _read("stats", self.sync._stats)
 
 
 class ThreadedAsyncStore(AsyncBaseStore):

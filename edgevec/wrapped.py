@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class WrappedCollection(BaseCollection):
 
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
+
+    def _stats(self) -> CollectionStats:
+        return self.inner._stats()
 
 
 class WrappedStore(BaseStore):

@@ -62,6 +62,9 @@ ASYNC_METHODS = [
     "_embed_all",
     "search",
     "_run",
+    "stats",
+    "_stats",
+    "_collection_stats",
 ]
 
 # Each generated module: (sync source, async target, the docstring that replaces the source's).
@@ -135,6 +138,7 @@ def transform(source: str, header: str, target: Path) -> str:
     text = re.sub(rf"(\n    )def ({names})\(", r"\1async def \2(", text)
     text = re.sub(rf"(?<!await )(self(?:\.inner)?)\.({names})\(", r"await \1.\2(", text)
     text = text.replace("self.embedder.embed(", "await self.embedder.aembed(")
+    text = text.replace("handle.stats()", "await handle.stats()")
     # ``scan`` stays a plain method (it validates when called) returning an async generator.
     text = text.replace("def _pages(", "async def _pages(")
     text = re.sub(r"\bIterator\b", "AsyncIterator", text)

@@ -23,6 +23,7 @@ from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.scores import l2_from_squared
 from edgevec.search_params import SearchParams
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
@@ -290,6 +291,20 @@ class FaissCollection(BaseCollection):
             if flt is None:
                 return len(self._slot)
             return int(np.count_nonzero(self._mask(flt)))
+
+    def _stats(self) -> CollectionStats:
+        with self._lock.read():
+            self._check_open()
+            health: dict[str, str | int | bool] = {
+                "faiss_index": type(self._index).__name__,
+                "rows": int(self._index.ntotal),  # live records plus tombstones
+                "tombstones": self._dead,  # until compaction rebuilds the index without them
+                "persistent": self._rows is not None,
+            }
+            return CollectionStats(
+                self.name, self.backend, len(self._slot), self.dim, self.metric,
+                index=self.opts.index, health=health,
+            )  # fmt: skip
 
     def _vectors_out(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         out = self._storage()[slots]

@@ -148,6 +148,19 @@ class Core:
         )
         yield from self._after_write()
 
+    def health(self) -> Plan[dict[str, str | int]]:
+        """Milvus's own report: the vector index's build state and rows it covers (vs rows
+        still pending), and whether the collection is loaded for search."""
+        index = yield self._call("describe_index", "describe the index", index_name=VECTOR)
+        loaded = yield self._call("get_load_state", "read the load state")
+        state = loaded.get("state") if isinstance(loaded, Mapping) else loaded
+        return {
+            "index_state": str(index.get("state", "")),
+            "indexed_rows": int(index.get("indexed_rows", 0)),
+            "pending_index_rows": int(index.get("pending_index_rows", 0)),
+            "load_state": str(getattr(state, "name", state)),
+        }
+
     def count(self, flt: Filter | None) -> Plan[int]:
         rows = yield self._call(
             "query",

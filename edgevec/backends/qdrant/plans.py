@@ -149,6 +149,27 @@ class Translator:
         kwargs = {"collection_name": self.name, "points_selector": selector, "wait": True}
         return call("delete", kwargs, ignore, self._where("delete"))
 
+    @property
+    def index(self) -> str:
+        """Local mode scans every point; a server searches its HNSW graph."""
+        return "flat" if self.local else "hnsw"
+
+    def health(self) -> Plan[dict[str, str | int]]:
+        """The collection's status as Qdrant reports it: green/yellow/red, optimizer state,
+        segments and how many vectors its index covers yet."""
+
+        def parse(info: models.CollectionInfo) -> dict[str, str | int]:
+            optimizer = info.optimizer_status
+            return {
+                "status": str(getattr(info.status, "value", info.status)),
+                "optimizer": str(getattr(optimizer, "error", getattr(optimizer, "value", ""))),
+                "segments": int(info.segments_count or 0),
+                "indexed_vectors": int(info.indexed_vectors_count or 0),
+            }
+
+        kwargs = {"collection_name": self.name}
+        return call("get_collection", kwargs, parse, self._where("describe"))
+
     def count(self, flt: Filter | None) -> Plan[int]:
         kwargs = {"collection_name": self.name, "count_filter": compile_filter(flt), "exact": True}
 
