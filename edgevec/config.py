@@ -42,6 +42,8 @@ __all__ = ["DEFAULT_BACKEND", "load_config", "parse_options", "resolve", "valida
 
 DEFAULT_BACKEND = "faiss"
 ENV_PREFIX = "EDGEVEC_"
+TABLE_OPTIONS = {"router": frozenset({"regions"})}
+"""Options whose value is itself a table: a router's ``regions`` (name -> backend config)."""
 
 
 def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
@@ -87,7 +89,11 @@ def split_config(
         if isinstance(value, Mapping) and key in names:
             if key == chosen:
                 options.update(value)
-        elif isinstance(value, Mapping) and set(value) != {"env"}:
+        elif (
+            isinstance(value, Mapping)
+            and set(value) != {"env"}
+            and key not in TABLE_OPTIONS.get(chosen, ())
+        ):
             raise ConfigError(
                 f"{source}: unknown table [{key}]; backend tables are: {', '.join(names)}"
             )
