@@ -199,9 +199,7 @@ class BaseCollection(ABC):
         rows = self._query(dataclasses.replace(q, vectors=found[0].vector[None, :], k=wider))
         hits = rows[0]
         if not include_self:
-            hits = Hits(
-                [h for h in hits if h.id != rid][: q.k], partial=hits.partial, missing=hits.missing
-            )
+            hits = hits.with_hits([h for h in hits if h.id != rid][: q.k])
         return _at_least(hits, q.score_threshold)
 
     def query_arrays(
@@ -315,9 +313,7 @@ def _at_least(hits: Hits, threshold: float | None) -> Hits:
     """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine."""
     if threshold is None:
         return hits
-    return Hits(
-        [h for h in hits if h.score >= threshold], partial=hits.partial, missing=hits.missing
-    )
+    return hits.with_hits([h for h in hits if h.score >= threshold])
 
 
 class BaseStore(ABC):

@@ -98,7 +98,15 @@ class StoreClosedError(EdgevecError):
 
 
 class BackendError(EdgevecError):
-    """The engine or its client failed."""
+    """The engine or its client failed.
+
+    ``status`` is the HTTP status the engine answered with, when there was one: it tells a
+    passing overload (429, 5xx), worth retrying elsewhere, from a refusal that would repeat.
+    """
+
+    def __init__(self, *args: object, status: int | None = None) -> None:
+        super().__init__(*args)
+        self.status = status
 
 
 class BackendUnavailableError(BackendError):

@@ -137,17 +137,31 @@ class Hits(list[Hit]):
     """What ``query`` returns: hits best-first, plus whether the answer is complete.
 
     ``partial`` is ``True`` and ``missing`` names the regions that did not answer when a federated
-    query ran past its deadline; for a single store they are ``False`` and ``[]``.
+    query ran past its deadline; for a single store they are ``False`` and ``[]``. ``fused`` is
+    ``True`` when a router merged regions whose scores do not compare by reciprocal rank fusion:
+    each score is then the fused rank score, not a similarity, and ``score_threshold`` values
+    do not apply to it.
     """
 
-    __slots__ = ("missing", "partial")
+    __slots__ = ("fused", "missing", "partial")
 
     def __init__(
-        self, hits: Iterable[Hit] = (), *, partial: bool = False, missing: Iterable[str] = ()
+        self,
+        hits: Iterable[Hit] = (),
+        *,
+        partial: bool = False,
+        missing: Iterable[str] = (),
+        fused: bool = False,
     ) -> None:
         super().__init__(hits)
         self.partial = partial
         self.missing = list(missing)
+        self.fused = fused
+
+    def with_hits(self, hits: Iterable[Hit]) -> Hits:
+        """Other hits (a filtered or trimmed copy) that keep this answer's ``partial``,
+        ``missing`` and ``fused``: a threshold does not make a partial answer complete."""
+        return Hits(hits, partial=self.partial, missing=self.missing, fused=self.fused)
 
     @property
     def ids(self) -> list[str]:
@@ -161,6 +175,7 @@ class Hits(list[Hit]):
 
     def __repr__(self) -> str:
         extra = f", partial=True, missing={self.missing!r}" if self.partial else ""
+        extra += ", fused=True" if self.fused else ""
         return f"Hits({list.__repr__(self)}{extra})"
 
 

@@ -63,6 +63,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import Filter, as_filter
+from edgevec.router.policy import is_retryable
 from edgevec.testing.oracle import matches
 from edgevec.types import CollectionSpec
 from tests.servers.pinecone_server import IndexMetric, PineconeTestServer, matches_filter
@@ -711,6 +712,9 @@ def test_error_mapping_table() -> None:
     for exc, kind in cases:
         mapped = map_error(exc, "do it")
         assert type(mapped) is kind, (exc, mapped)
+    # The router fails over on all but the 400: the 500 is retryable by its status.
+    retryable = [is_retryable(map_error(exc, "do it")) for exc, _ in cases]  # type: ignore[arg-type]
+    assert retryable == [True, True, True, True, False, True, True, True]
     assert map_error(KeyError("x"), "do it") is None
 
 

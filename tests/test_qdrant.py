@@ -55,6 +55,7 @@ from edgevec.errors import (
     StoreClosedError,
 )
 from edgevec.filters import as_filter
+from edgevec.router.policy import is_retryable
 
 SECRET = "s3cr3t-api-key-value"  # noqa: S105  # a dummy key to look for in outputs
 
@@ -620,6 +621,7 @@ def test_rest_statuses_map_to_edgevec_errors(
     assert "test server says" in str(info.value)
     assert SECRET not in str(info.value)
     assert info.value.__cause__ is not None
+    assert is_retryable(info.value) == (status >= 500)  # the router fails over on 5xx only
 
 
 async def test_async_rest_errors_map_too(rest: _Rest) -> None:

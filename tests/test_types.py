@@ -44,6 +44,15 @@ def test_hits_carry_partial_and_missing() -> None:
     assert "missing=['eu-west-1']" in repr(partial)
 
 
+def test_hits_say_when_scores_are_fused_ranks() -> None:
+    assert not Hits().fused
+    assert "fused" not in repr(Hits([Hit("a", 1.0)]))
+    fused = Hits([Hit("a", 0.03), Hit("b", 0.02)], partial=True, missing=["us"], fused=True)
+    assert repr(fused).endswith("partial=True, missing=['us'], fused=True)")
+    kept = fused.with_hits(fused[:1])  # a trimmed copy keeps what the answer is
+    assert (kept.ids, kept.partial, kept.missing, kept.fused) == (["a"], True, ["us"], True)
+
+
 def test_metric_names() -> None:
     assert check_metric("l2") == "l2"
     with pytest.raises(InvalidInputError, match="cosine, dot, l2"):

@@ -75,6 +75,7 @@ from edgevec.errors import (
     PartialWriteError,
 )
 from edgevec.filters import Cmp, Filter
+from edgevec.router.policy import is_retryable
 from edgevec.testing.oracle import exact_scores
 from tests.servers.weaviate_server import WeaviateTestServer
 
@@ -582,6 +583,7 @@ def test_rest_statuses_map_to_edgevec_errors(status: int, expected: type[Excepti
     assert type(err) is expected
     assert SECRET not in str(err)
     assert "read collection 'x'" in str(err)
+    assert is_retryable(err) == (status in (408, 429, 500, 503))  # the router fails over
 
 
 def test_grpc_statuses_map_to_edgevec_errors(

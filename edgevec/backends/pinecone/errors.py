@@ -50,7 +50,7 @@ def map_error(exc: BaseException, action: str) -> EdgevecError | None:
             return BackendTimeoutError(f"could not {action}: {exc}")
         if status in (502, 503):
             return BackendUnavailableError(f"could not {action}: {exc}")
-        return BackendError(f"could not {action}: {exc}")
+        return BackendError(f"could not {action}: {exc}", status=status)
     if isinstance(exc, PineconeTimeoutError):
         return BackendTimeoutError(f"could not {action}: timed out ({exc})")
     if isinstance(exc, PineconeConnectionError):

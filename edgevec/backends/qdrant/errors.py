@@ -59,7 +59,7 @@ def map_error(exc: BaseException, action: str) -> EdgevecError | None:
             return BackendTimeoutError(message)
         if status in (429, 502, 503):
             return BackendUnavailableError(message)
-        return BackendError(message)
+        return BackendError(message, status=status)
     if isinstance(exc, ResourceExhaustedResponse):
         return BackendUnavailableError(
             f"could not {action}: rate limited, retry after {exc.retry_after_s} s"

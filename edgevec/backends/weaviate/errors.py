@@ -96,7 +96,7 @@ def map_error(
             return BackendTimeoutError(message)
         if http in (429, 502, 503):
             return BackendUnavailableError(message)
-        return BackendError(message)
+        return BackendError(message, status=http)
     if isinstance(exc, WeaviateTimeoutError | httpx.TimeoutException):
         return BackendTimeoutError(message)
     if isinstance(exc, WeaviateConnectionError | WeaviateClosedClientError | httpx.TransportError):
