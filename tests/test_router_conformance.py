@@ -18,7 +18,6 @@ from edgevec.testing import SWEEPS, ConformanceSuite  # after the skip guards
 
 
 class TestRouterOneRegion(ConformanceSuite):
-
     @pytest.fixture
     def connect_options(self) -> dict[str, Any]:
         return {"backend": "router", "regions": {"eu": {"backend": "faiss"}}}

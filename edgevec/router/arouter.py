@@ -234,7 +234,7 @@ class AsyncRouter(AsyncBaseStore):
         the ``admin_timeout``; answers and failures by endpoint name."""
         with within(self.config.admin_timeout) as dl:
             return await fan_out(
-                {m.name: [m] for m in self.all_members}, op, options=self.config, dl=dl
+                {m.name: [m] for m in self.all_members}, op, options=self.config, dl=dl, book=False
             )
 
     def _refuse(self, action: str, failures: Mapping[str, EdgevecError]) -> None:

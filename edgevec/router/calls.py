@@ -31,8 +31,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from edgevec.deadlines import Deadline
+from edgevec.deadlines import Deadline, deadline
 from edgevec.errors import (
+    BackendTimeoutError,
     BackendUnavailableError,
     EdgevecError,
     PartialWriteError,
@@ -78,18 +79,35 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-async def _attempt(member: Member, op: Op[T], dl: Deadline) -> T:
-    """``op`` on ``member``, booked on its endpoint (a breaker that is open refuses it)."""
+async def _attempt(
+    member: Member, op: Op[T], dl: Deadline, share: float = 1.0, *, book: bool = True
+) -> T:
+    """``op`` on ``member`` within ``share`` of the time left, booked on its endpoint unless
+    ``book`` is false (a breaker that is open refuses it). Past its share the try is a
+    timeout, which fails over."""
     endpoint = member.endpoint
+    if not book:
+        return await op(member)
     if not endpoint.breaker.allow():
         raise BackendUnavailableError(f"endpoint {endpoint.name!r} rests: its breaker is open")
+    budget = dl.left() * share
+    if budget <= 0:
+        raise dl.expired(f"call endpoint {endpoint.name!r}")
     start = time.perf_counter()
     try:
-        result = await op(member)
+        with deadline(budget):  # the endpoint's client clips its own timeout to the share
+            result = await asyncio.wait_for(op(member), budget)
     except asyncio.CancelledError:
         if dl.left() <= 0:  # stopped by the deadline (not a hedge won elsewhere): too slow
             endpoint.record(time.perf_counter() - start, dl.expired(f"call {endpoint.name}"))
         raise
+    except BackendTimeoutError as exc:
+        endpoint.record(time.perf_counter() - start, exc)
+        raise
+    except asyncio.TimeoutError as exc:
+        late = BackendTimeoutError(f"endpoint {endpoint.name!r} did not answer in {budget:.3f} s")
+        endpoint.record(time.perf_counter() - start, late)
+        raise late from exc
     except Exception as exc:
         endpoint.record(time.perf_counter() - start, exc)
         raise
@@ -132,9 +150,12 @@ async def failover(
     options: RouterOptions,
     dl: Deadline,
     hedge: bool = False,
+    book: bool = True,
 ) -> tuple[T, Member]:
     """``op`` on the best of ``members`` (measured latency, ``home`` on ties, open breakers
     skipped), failing over on retryable errors; the result and the member that answered.
+    ``book=False`` leaves the endpoints' latency and breakers alone (collection management,
+    whose calls are neither as fast nor as frequent as the reads the ranking is for).
 
     :class:`RoutingError` when every breaker is open or every try failed retryably (chained to
     the last error); any other error is raised as it is, since it would repeat everywhere.
@@ -145,8 +166,9 @@ async def failover(
         names = ", ".join(by_name)
         raise RoutingError(f"no endpoint can take the call: every breaker is open ({names})")
     turn = itertools.cycle(range(len(order)))
+    tries = max(options.attempts, len(order))
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(max(options.attempts, len(order))) | stop_before_delay(dl.left()),
+        stop=stop_after_attempt(tries) | stop_before_delay(dl.left()),
         wait=wait_random_exponential(multiplier=options.backoff, max=max(dl.seconds / 4, 0.0)),
         retry=retry_if_exception(is_retryable),
         reraise=True,
@@ -157,10 +179,15 @@ async def failover(
                 i = next(turn)
                 if hedge and len(order) > 1:
                     return await _hedged(order[i], order[(i + 1) % len(order)], op, dl)
-                return await _attempt(order[i], op, dl), order[i]
+                # A try that is not the last may take half the time left: a slow endpoint
+                # then leaves time to fail over, without hedging.
+                share = 0.5 if attempt.retry_state.attempt_number < tries else 1.0
+                return await _attempt(order[i], op, dl, share, book=book), order[i]
     except EdgevecError as exc:
         if not is_retryable(exc):
             raise
+        if dl.left() <= 0:
+            raise dl.expired("get an answer from any endpoint") from exc
         tried = ", ".join(m.name for m in order)
         raise RoutingError(f"no endpoint answered ({tried}): {exc}") from exc
     raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
@@ -173,13 +200,14 @@ async def fan_out(
     options: RouterOptions,
     dl: Deadline,
     hedge: bool = False,
+    book: bool = True,
 ) -> tuple[dict[str, T], dict[str, EdgevecError]]:
     """``op`` in every group (region) at once, each with failover among its endpoints; waits
     until all answered or the deadline passed, then cancels the stragglers. Returns the answers
     and, for every other group, why it has none (a straggler: a timeout error)."""
     tasks = {
         asyncio.ensure_future(
-            failover(members, op, home=None, options=options, dl=dl, hedge=hedge)
+            failover(members, op, home=None, options=options, dl=dl, hedge=hedge, book=book)
         ): group
         for group, members in groups.items()
     }

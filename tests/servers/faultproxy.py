@@ -49,6 +49,9 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._placeholder: socket.socket | None = None
+        """Bound, not listening, while ``down``: connections are refused and no other socket
+        can take the port (a client could otherwise connect to itself through it)."""
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -63,8 +66,7 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self._call(self._shut(reset=True))
+        self._call(self._shut(reset=True, final=True))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
@@ -100,12 +102,15 @@ class FaultProxy:
         asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)  # type: ignore[arg-type]
 
     async def _listen(self) -> None:
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
         self._server = await asyncio.start_server(
             self._serve, "127.0.0.1", self.port, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
-    async def _shut(self, *, reset: bool) -> None:
+    async def _shut(self, *, reset: bool, final: bool = False) -> None:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -113,11 +118,22 @@ class FaultProxy:
         if reset:
             for writer in list(self._writers):
                 _reset(writer)
+        if final and self._placeholder is not None:
+            self._placeholder.close()
+        if final:  # let every connection's task finish before the loop stops
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _switch(self, mode: Mode) -> None:
         self.mode = mode
         if mode == "down":
             await self._shut(reset=True)
+            if self._placeholder is None:
+                self._placeholder = socket.socket()
+                self._placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                self._placeholder.bind(("127.0.0.1", self.port))
             return
         if self._server is None:
             await self._listen()
@@ -138,18 +154,28 @@ class FaultProxy:
         self._writers.add(writer)
         try:
             if self.mode == "status":
-                await self._answer_all(reader, writer)
+                await self._answer_all(reader, writer, b"")
                 return
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            pipes = [
+                asyncio.ensure_future(self._pipe(reader, up_writer, towards_upstream=True)),
+                asyncio.ensure_future(self._pipe(up_reader, writer, towards_upstream=False)),
+            ]
             try:
-                await asyncio.gather(
-                    self._pipe(reader, up_writer, towards_upstream=True),
-                    self._pipe(up_reader, writer, towards_upstream=False),
-                )
+                done, _ = await asyncio.wait(pipes, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    error = task.exception()
+                    if isinstance(error, _Answer):  # "status" began on an open connection
+                        await self._answer_all(reader, writer, error.data)
+                    elif error is not None:
+                        raise error
             finally:
+                for task in pipes:
+                    task.cancel()
+                await asyncio.gather(*pipes, return_exceptions=True)
                 up_writer.close()
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
+            pass  # a reset, or stop(): the connection's task ends quietly (not as "cancelled")
         finally:
             self._writers.discard(writer)
             writer.close()
@@ -161,24 +187,41 @@ class FaultProxy:
             data = await src.read(65536)
             if self._failing():
                 raise ConnectionResetError("fault proxy: reset")
+            if towards_upstream and self.mode == "status" and data:
+                raise _Answer(data)
             if not data:
-                dst.write_eof() if dst.can_write_eof() else dst.close()
+                if dst.can_write_eof():
+                    dst.write_eof()
                 return
             if towards_upstream and self.mode == "slow":
                 await asyncio.sleep(self.delay)
             dst.write(data)
             await dst.drain()
 
-    async def _answer_all(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Read each HTTP request (head and ``content-length`` body) and answer ``status``."""
+    async def _answer_all(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
+    ) -> None:
+        """Answer every HTTP request (head and ``content-length`` body) with ``status``;
+        ``data`` holds bytes of the first request already read."""
+        buf = bytearray(data)
         while True:
-            head = await reader.readuntil(b"\r\n\r\n")
+            while b"\r\n\r\n" not in buf:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            head, _, rest = bytes(buf).partition(b"\r\n\r\n")
             length = 0
             for line in head.decode("latin-1").split("\r\n"):
                 name, _, value = line.partition(":")
                 if name.strip().lower() == "content-length":
                     length = int(value)
-            await reader.readexactly(length)
+            while len(rest) < length:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                rest += chunk
+            buf = bytearray(rest[length:])
             body = json.dumps(
                 {"code": 14, "message": f"fault proxy: injected {self.status}", "details": []}
             ).encode()
@@ -190,6 +233,14 @@ class FaultProxy:
             )
             await writer.drain()
             self.answered += 1
+
+
+class _Answer(Exception):  # noqa: N818  # a signal between two tasks, not an error
+    """The proxy switched to ``status`` while a connection was open: answer it from here on."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__("answer with the injected status")
+        self.data = data
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
