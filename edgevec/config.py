@@ -12,6 +12,9 @@ so switching engines is a one-line change::
     url = "https://qdrant.example.com:6333"
     api_key = { env = "QDRANT_API_KEY" }   # secrets are read from the environment
 
+    [cache]                 # optional layers around any backend: see edgevec.layers
+    ttl = 30
+
 Environment overrides (applied to config files and to ``connect()`` with no arguments):
 ``EDGEVEC_BACKEND`` replaces the backend name and ``EDGEVEC_<BACKEND>_<OPTION>`` one option, e.g.
 ``EDGEVEC_QDRANT_URL``. ``EDGEVEC_CONFIG`` names the file ``connect()`` reads by default.
@@ -38,12 +41,21 @@ if TYPE_CHECKING:
 
     from edgevec.base import BaseStore
 
-__all__ = ["DEFAULT_BACKEND", "load_config", "parse_options", "resolve", "validate_options"]
+__all__ = [
+    "DEFAULT_BACKEND",
+    "LAYER_KEYS",
+    "load_config",
+    "parse_options",
+    "resolve",
+    "validate_options",
+]
 
 DEFAULT_BACKEND = "faiss"
 ENV_PREFIX = "EDGEVEC_"
 TABLE_OPTIONS = {"router": frozenset({"regions"})}
 """Options whose value is itself a table: a router's ``regions`` (name -> backend config)."""
+LAYER_KEYS = frozenset({"cache", "telemetry"})
+"""Keys that choose layers around any backend (:mod:`edgevec.layers`), not backend options."""
 
 
 def load_config(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
@@ -92,6 +104,7 @@ def split_config(
         elif (
             isinstance(value, Mapping)
             and set(value) != {"env"}
+            and key not in LAYER_KEYS
             and key not in TABLE_OPTIONS.get(chosen, ())
         ):
             raise ConfigError(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.base import BaseStore
 from edgevec.config import resolve, validate_options
 from edgevec.registry import load_backend
+
+if TYPE_CHECKING:
+    from edgevec.layers import Layers
 
 __all__ = ["connect", "connect_async"]
 
@@ -18,10 +21,13 @@ def _build(
     target: str | Mapping[str, Any] | None,
     config: str | os.PathLike[str] | None,
     options: Mapping[str, Any],
-) -> tuple[type[BaseStore], Any]:
+) -> tuple[type[BaseStore], Any, Layers]:
+    from edgevec.layers import split_layers
+
     backend, opts = resolve(target, config, options)
+    backend_opts, layers = split_layers(opts)
     cls = load_backend(backend)
-    return cls, validate_options(cls, opts)
+    return cls, validate_options(cls, backend_opts), layers
 
 
 def connect(
@@ -35,10 +41,14 @@ def connect(
 
     ``connect("faiss", path="./vectors")``, ``connect({"backend": "qdrant", "url": ...})``,
     ``connect(config="edgevec.toml")``; with no arguments, ``$EDGEVEC_CONFIG`` or in-memory FAISS.
-    Unknown backends and options raise :class:`~edgevec.errors.ConfigError` naming the choices.
+    ``cache={...}`` and ``telemetry=True`` (in any of these) wrap the store in those layers
+    (:mod:`edgevec.layers`). Unknown backends and options raise
+    :class:`~edgevec.errors.ConfigError` naming the choices.
     """
-    cls, opts = _build(backend, config, options)
-    return cls(opts)
+    from edgevec.layers import with_layers
+
+    cls, opts, layers = _build(backend, config, options)
+    return with_layers(cls(opts), layers)
 
 
 def connect_async(
@@ -49,5 +59,7 @@ def connect_async(
     **options: Any,
 ) -> AsyncBaseStore:
     """Async twin of :func:`connect`: ``async with edgevec.connect_async(...) as store``."""
-    cls, opts = _build(backend, config, options)
-    return cls.open_async(opts)
+    from edgevec.layers import with_layers_async
+
+    cls, opts, layers = _build(backend, config, options)
+    return with_layers_async(cls.open_async(opts), layers)

@@ -27,6 +27,7 @@ backend can walk it without running out of stack.
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -53,6 +54,7 @@ __all__ = [
     "Or",
     "PayloadIndex",
     "as_filter",
+    "canonical",
     "declared_keys",
     "double_range",
     "int64_range",
@@ -367,6 +369,48 @@ def _parse(obj: object, where: str, level: int = 1) -> Filter:
     if "value" not in obj:
         raise InvalidInputError(f"{where}.value: {op!r} needs a value")
     return Cmp(field, op, _check_value(op, obj["value"], where))
+
+
+def canonical(flt: Filter | None) -> str:
+    """One string for every way of writing the same filter: a cache key's filter part.
+
+    ``and``/``or`` operands are flattened, deduplicated and sorted, ``in``/``nin`` lists
+    deduplicated and sorted, and double negations dropped, so ``a & b``, ``b & a`` and their
+    JSON form all give one string. Values keep their type (``3``, ``3.0``, ``"3"`` and ``True``
+    give four strings), so filters that might differ never share one; ``None`` gives ``""``.
+    """
+    return "" if flt is None else _canonical(flt)
+
+
+def _canonical(node: Filter) -> str:
+    if isinstance(node, Cmp):
+        if node.op in ("in", "nin"):
+            value = "[" + ",".join(sorted({_typed(v) for v in node.value})) + "]"
+        else:
+            value = _typed(node.value)
+        return f'{{"field":{json.dumps(node.field)},"op":"{node.op}","value":{value}}}'
+    if isinstance(node, Not):
+        inner = node.arg
+        return _canonical(inner.arg) if isinstance(inner, Not) else f'{{"not":{_canonical(inner)}}}'
+    assert isinstance(node, And | Or)
+    kind = type(node)
+    parts: set[str] = set()
+    pending = list(node.args)
+    while pending:  # flatten nested operands of the same kind (the JSON form may nest them)
+        arg = pending.pop()
+        if isinstance(arg, kind):
+            pending.extend(arg.args)
+        else:
+            parts.add(_canonical(arg))
+    if len(parts) == 1:
+        return parts.pop()
+    return f'{{"{kind.__name__.lower()}":[{",".join(sorted(parts))}]}}'
+
+
+def _typed(value: Any) -> str:
+    """A filter value with its type: ``["i",3]``, ``["f",3.0]``, ``["s","3"]``, ``["b",true]``."""
+    tag = "b" if isinstance(value, bool) else type(value).__name__[0]
+    return f'["{tag}",{json.dumps(value)}]'
 
 
 # --------------------------------------------------------------------------- evaluation

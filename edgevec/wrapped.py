@@ -5,16 +5,25 @@ must not lose any of the backend's rules. It inherits the public methods of
 :class:`~edgevec.base.BaseCollection` (validation, the closed check) and forwards the hooks,
 the write hook included, so the wrapped backend still chunks, flushes and reports partial
 writes. It shares the wrapped handle's state: a closed store or a dropped collection refuses
-the wrapper too. ``scripts/unasync.py`` generates :mod:`edgevec.awrapped` from this file.
+the wrapper too. :class:`WrappedStore` hands out such wrappers for every collection of a store
+(the result cache and the telemetry wrap whole stores this way).
+``scripts/unasync.py`` generates :mod:`edgevec.awrapped` from this file.
 """
 
 from __future__ import annotations
 
-from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
-from edgevec.filters import Filter
-from edgevec.types import ArrayHits, Hits, Record
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, overload
 
-__all__ = ["WrappedCollection"]
+from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
+from edgevec.filters import Filter
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
+
+if TYPE_CHECKING:
+    from edgevec.embedded import EmbeddedCollection
+    from edgevec.embedders.protocol import Embedder
+
+__all__ = ["WrappedCollection", "WrappedStore"]
 
 
 class WrappedCollection(BaseCollection):
@@ -49,3 +58,107 @@ class WrappedCollection(BaseCollection):
 
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
+
+
+class WrappedStore(BaseStore):
+    """A store over ``inner`` whose collections come back wrapped by :meth:`_wrap`.
+
+    Creating, opening and binding an embedder go to ``inner``'s public methods whole (so it
+    keeps one handle per name and records embedder fingerprints); the wrapper is a view of
+    that handle and shares its state. By itself, :meth:`_wrap` adds nothing.
+    """
+
+    def __init__(self, inner: BaseStore) -> None:
+        self.inner = inner
+        self.backend = inner.backend  # type: ignore[misc]  # per instance: the wrapped backend
+        self.capabilities = inner.capabilities  # type: ignore[misc]
+        super().__init__(inner.options)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.inner!r}>"
+
+    def _wrap(self, coll: BaseCollection) -> BaseCollection:
+        """The view handed out for ``inner``'s collection handle ``coll``."""
+        return WrappedCollection(coll)
+
+    @overload
+    def create_collection(
+        self,
+        name: str,
+        dim: int,
+        metric: str = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: None = ...,
+        fields: Mapping[str, str] | None = ...,
+        **options: Any,
+    ) -> BaseCollection: ...
+
+    @overload
+    def create_collection(
+        self,
+        name: str,
+        dim: int | None = ...,
+        metric: str | None = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: Embedder,
+        fields: Mapping[str, str] | None = ...,
+        **options: Any,
+    ) -> EmbeddedCollection: ...
+
+    def create_collection(
+        self,
+        name: str,
+        dim: int | None = None,
+        metric: str | None = None,
+        *,
+        exist_ok: bool = False,
+        embedder: Embedder | None = None,
+        fields: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> BaseCollection:
+        """As :meth:`BaseStore.create_collection`, done by ``inner``; the result wrapped."""
+        self._store_state.check()
+        # Passed on as given: inner's overloads take exactly what this method's did.
+        given: dict[str, Any] = {"dim": dim, "metric": metric, "embedder": embedder}
+        made = self.inner.create_collection(
+            name, exist_ok=exist_ok, fields=fields, **given, **options
+        )
+        return self._view(made)
+
+    @overload
+    def collection(self, name: str, *, embedder: None = ...) -> BaseCollection: ...
+
+    @overload
+    def collection(self, name: str, *, embedder: Embedder) -> EmbeddedCollection: ...
+
+    def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
+        """As :meth:`BaseStore.collection`, opened by ``inner``; the result wrapped."""
+        self._store_state.check()
+        return self._view(self.inner.collection(name, embedder=embedder))
+
+    def _view(self, made: BaseCollection) -> BaseCollection:
+        from edgevec.embedded import EmbeddedCollection
+
+        if isinstance(made, EmbeddedCollection):
+            return EmbeddedCollection(self._wrap(made.inner), made.embedder)
+        return self._wrap(made)
+
+    def _list_collections(self) -> list[str]:
+        return self.inner.list_collections()
+
+    def _has_collection(self, name: str) -> bool:
+        return self.inner.has_collection(name)
+
+    def _drop(self, name: str) -> None:
+        self.inner.drop_collection(name, missing_ok=True)
+
+    def _close(self) -> None:
+        self.inner.close()
+
+    def _create(self, spec: CollectionSpec) -> BaseCollection:
+        raise NotImplementedError("create_collection is delegated to the inner store whole")
+
+    def _open(self, name: str) -> BaseCollection:
+        raise NotImplementedError("collection is delegated to the inner store whole")

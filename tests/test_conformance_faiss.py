@@ -1,7 +1,9 @@
 """Conformance suite on FAISS (in-process, the real library): flat, HNSW, and persisted flat.
 
 Flat also runs the whole suite through the identity wrapper and a bound collection: FAISS is
-the fast engine, so the wrappers get every test, query sweeps included, for seconds."""
+the fast engine, so the wrappers get every test, query sweeps included, for seconds. It alone
+also runs it through the result cache (``CachedStore``), the query sweeps excepted: reads after
+writes, deletes, drops and re-creates through the cache must see every change."""
 
 from __future__ import annotations
 
@@ -13,9 +15,14 @@ import pytest
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
 
 from edgevec.testing import ConformanceSuite, ThroughWrappers  # after the skip guard
+from edgevec.testing.wrappers import CACHED, WRAPPERS
 
 
 class TestFaissFlat(ThroughWrappers, ConformanceSuite):
+    @pytest.fixture(params=[*WRAPPERS, CACHED])
+    def wrapper(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
     @pytest.fixture
     def connect_options(self) -> dict[str, Any]:
         return {"backend": "faiss"}

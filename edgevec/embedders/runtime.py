@@ -22,6 +22,7 @@ from edgevec.embedders.cache import EmbeddingCache, content_key
 from edgevec.embedders.models import ModelFile
 from edgevec.embedders.protocol import Matrix
 from edgevec.errors import ConfigError, InvalidInputError, MissingDependencyError
+from edgevec.telemetry import instruments
 from edgevec.types import Metric, check_metric
 
 __all__ = ["INSTALL_HINT", "OnnxEmbedder", "Providers", "fingerprint_of", "make_session", "require"]
@@ -93,9 +94,11 @@ def make_session(
     chosen = _resolve_providers(ort, providers)
     data = model.read()  # checked against the pinned SHA-256; these bytes are what runs
     try:
-        return ort.InferenceSession(data, sess_options=opts, providers=chosen)
+        session = ort.InferenceSession(data, sess_options=opts, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own pybind types (Fail, InvalidProtobuf)
         raise ConfigError(f"onnxruntime cannot load model {model.name!r}: {exc}") from exc
+    instruments().embedder_cold_starts.add(1, {"model": model.name})
+    return session
 
 
 def fingerprint_of(kind: str, name: str, sha256: str, dim: int, preprocessing: object) -> str:
@@ -166,6 +169,14 @@ class OnnxEmbedder(ABC, Generic[Checked]):
         the item's index in the message. Repeated items (within the call, or cached from an
         earlier one) are embedded once.
         """
+        try:
+            return self._embed(items)
+        except InvalidInputError as exc:  # counted: an input the embedder rejects
+            attributes = {"embedder": self.kind, "error.type": type(exc).__name__}
+            instruments().embedding_failures.add(1, attributes)
+            raise
+
+    def _embed(self, items: Sequence[Any]) -> Matrix:
         if isinstance(items, str | bytes | bytearray | memoryview):
             raise self.error(
                 f"embed takes a list of {self.item_name}s, not a single {type(items).__name__}"

@@ -13,10 +13,10 @@
 Every test runs twice, through ``edgevec.connect`` and ``edgevec.connect_async`` (the async store is
 driven from a background event loop, see :mod:`edgevec.testing.blocking`). Mixing in
 :class:`ThroughWrappers` runs every test also through an identity wrapper and a bound collection
-(see :mod:`edgevec.testing.wrappers`); tests named in ``direct_only`` then run only directly.
-What a backend can do
-comes from its capability manifest: exact backends must equal the numpy oracle, approximate ones
-must reach the recall floor, and filter operators a backend does not declare are expected to raise
+(see :mod:`edgevec.testing.wrappers`; a suite may add the result cache, ``CACHED``); tests named
+in ``direct_only`` then run only directly. What a backend can do comes from its capability
+manifest: exact backends must equal the numpy oracle, approximate ones must reach the recall
+floor, and filter operators a backend does not declare are expected to raise
 :class:`~edgevec.errors.FilterNotSupportedError` before any I/O.
 """
 
@@ -74,7 +74,7 @@ from edgevec.testing.strategies import (
     random_filter,
     random_payloads,
 )
-from edgevec.testing.wrappers import WRAPPERS, VectorEmbedder, WrappingStore, handle_of
+from edgevec.testing.wrappers import CACHED, WRAPPERS, VectorEmbedder, handle_of, wrap_store
 from edgevec.types import METRICS, Metric, Record
 
 __all__ = ["SWEEPS", "ConformanceSuite", "ThroughWrappers", "recall_at_k"]
@@ -167,10 +167,13 @@ class ConformanceSuite:
         wrapper: str,
         request: pytest.FixtureRequest,
     ) -> Iterator[Any]:
-        if wrapper != "direct" and request.node.originalname in self.direct_only:
-            pytest.skip(f"{request.node.originalname} runs only without a wrapper here")
+        name = request.node.originalname
+        if wrapper != "direct" and name in self.direct_only:
+            pytest.skip(f"{name} runs only without a wrapper here")
+        if wrapper == CACHED and name in SWEEPS:  # fresh queries only miss: nothing cached
+            pytest.skip(f"{name} never repeats a query, so it proves nothing about a cache")
         with connected(connect_options, api) as raw:
-            yield raw if wrapper == "direct" else WrappingStore(raw, wrapper)
+            yield wrap_store(raw, wrapper)
 
     @pytest.fixture
     def make(self, store: Any, collection_options: dict[str, Any]) -> Iterator[Callable[..., Any]]:

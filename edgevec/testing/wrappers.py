@@ -4,7 +4,9 @@ A backend's rules (chunking, flushing, reserved keys, partial-write reports, the
 must hold for anything that wraps its collections: the identity wrapper
 (:class:`~edgevec.wrapped.WrappedCollection` adding nothing) and a bound collection
 (:class:`~edgevec.embedded.EmbeddedCollection`) whose :class:`VectorEmbedder` takes vectors as
-items, so the suite's writes go through ``add`` unchanged.
+items, so the suite's writes go through ``add`` unchanged. The result cache
+(:class:`~edgevec.router.cached.CachedStore`) wraps the whole store, so the suite's reads after
+writes, drops and re-creates prove that no stale result is ever served.
 """
 
 from __future__ import annotations
@@ -19,14 +21,27 @@ from edgevec.aembedded import AsyncEmbeddedCollection
 from edgevec.awrapped import AsyncWrappedCollection
 from edgevec.embedded import EmbeddedCollection
 from edgevec.embedders.protocol import Matrix
+from edgevec.router.acached import AsyncCachedStore
+from edgevec.router.cached import CachedStore
 from edgevec.testing.blocking import Blocking
 from edgevec.types import Metric
 from edgevec.wrapped import WrappedCollection
 
-__all__ = ["WRAPPERS", "VectorEmbedder", "WrappingStore", "handle_of", "wrap_collection"]
+__all__ = [
+    "CACHED",
+    "WRAPPERS",
+    "VectorEmbedder",
+    "WrappingStore",
+    "handle_of",
+    "wrap_collection",
+    "wrap_store",
+]
 
 WRAPPERS = ("direct", "identity", "bound")
 """How the suite reaches collections: as the store returns them, or through either wrapper."""
+CACHED = "cached"
+"""Also through a result-caching store (:func:`wrap_store`); a suite opts in to it, as it
+adds a third of the wrapped runs' time."""
 
 
 class VectorEmbedder:
@@ -76,6 +91,18 @@ def wrap_collection(coll: Any, how: str) -> Any:
             else EmbeddedCollection(coll, embedder)
         )
     raise ValueError(f"unknown wrapper {how!r}; expected one of {WRAPPERS}")
+
+
+def wrap_store(store: Any, how: str) -> Any:
+    """``store`` (sync, or async behind :class:`Blocking`) whose collections come as ``how``
+    says: ``"cached"`` puts a result cache in front of the whole store."""
+    if how == "direct":
+        return store
+    if how != CACHED:
+        return WrappingStore(store, how)
+    if isinstance(store, Blocking):
+        return store.map(AsyncCachedStore)
+    return CachedStore(store)
 
 
 def handle_of(coll: Any) -> Any:
