@@ -262,3 +262,37 @@ def test_many_tasks_on_one_async_router_collection() -> None:
             assert await coll.count() == 96
 
     asyncio.run(main())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_result_cache_keys_on_the_route_and_writes_invalidate() -> None:
+    clock = Clock()
+    regions = {"eu": {"backend": "faiss"}, "us": {"backend": "faiss"}}
+    router = edgevec.Router(regions, write="all", cache={"ttl": 30}, clock=clock)
+    with router:
+        coll: Any = router.create_collection("items", dim=8)
+        vecs = rand(10, seed=9)
+        coll.upsert_arrays([f"r{i}" for i in range(10)], vecs)
+        first = coll.query(vecs[0], k=3, region="us")
+        assert coll.query(vecs[0], k=3, region="us") == first  # a hit
+        assert coll.query(vecs[0], k=3, region="eu")[0].source == "eu"  # another route: a miss
+        assert (router.cache_info().hits, router.cache_info().misses) == (1, 2)
+        coll.upsert_arrays(["near"], vecs[:1] * 1.01)  # written through the router
+        assert coll.query(vecs[0], k=3, region="us")[0].id in {"near", "r0"}
+        assert router.cache_info().misses == 3
+        coll.query(vecs[0], k=3, regions="all")
+        clock.now += 31  # past the TTL: the next identical query goes to the regions again
+        coll.query(vecs[0], k=3, regions="all")
+        assert router.cache_info().misses == 5
+    with edgevec.connect(
+        {"backend": "router", "regions": regions, "cache": {"ttl": 5}}
+    ) as store:  # from config, the router keeps the cache itself (routes stay in the key)
+        assert isinstance(store, edgevec.Router)
+        assert store.core.front is not None

@@ -15,8 +15,9 @@ Each region holds one or more endpoints (:mod:`edgevec.router.members`); what ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.capabilities import Capabilities
@@ -30,20 +31,27 @@ from edgevec.errors import (
     RoutingError,
 )
 from edgevec.filters import Filter
+from edgevec.layers import CacheOptions
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.router.arouted import AsyncRoutedCollection
+from edgevec.router.cache import CachedResult, CacheFront, CacheInfo, InProcessCache
 from edgevec.router.calls import Op, RegionWriteError, failover, fan_out
 from edgevec.router.members import Member, common_capabilities, open_members
 from edgevec.router.merge import Scoring, merge_topk, needs_rank_fusion, rrf_merge
 from edgevec.router.options import RouterOptions
 from edgevec.router.policy import is_retryable
-from edgevec.router.route import current_route
+from edgevec.router.route import Route, current_route
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 __all__ = ["AsyncRouter", "AsyncRouterCollection", "router_options"]
 
 T = TypeVar("T")
-C = TypeVar("C")
+R = TypeVar("R", list[Hits], ArrayHits)
+
+
+def cache_front(options: CacheOptions, clock: Callable[[], float]) -> CacheFront:
+    """The router's result cache: in process, TTL + LRU, on the router's clock."""
+    return CacheFront(InProcessCache(options.ttl, options.max_entries, clock), options.namespace)
 
 
 def router_options(
@@ -73,6 +81,15 @@ class AsyncRouterCollection(AsyncRoutedCollection):
 
     async def _query(self, q: PreparedQuery) -> list[Hits]:
         route = current_route()
+        return await self._cached("hits", q, route, lambda: self._query_routed(q, route))
+
+    async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
+        route = current_route()
+        if route.regions is not None:  # merged as hits (and cached as such: partial is visible)
+            return ArrayHits.from_hits(await self._query(q), q.k)
+        return await self._cached("arrays", q, route, lambda: self._arrays_routed(q, route))
+
+    async def _query_routed(self, q: PreparedQuery, route: Route) -> list[Hits]:
         if route.regions is not None:
             return await self._federated(q, route.regions)
         rows, member = await self._read(lambda h: h._query(q), route.region)
@@ -81,12 +98,23 @@ class AsyncRouterCollection(AsyncRoutedCollection):
                 hit.source = member.region
         return rows
 
-    async def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
-        route = current_route()
-        if route.regions is not None:
-            return ArrayHits.from_hits(await self._federated(q, route.regions), q.k)
+    async def _arrays_routed(self, q: PreparedQuery, route: Route) -> ArrayHits:
         found, _ = await self._read(lambda h: h._query_arrays(q), route.region)
         return found
+
+    async def _cached(
+        self, kind: str, q: PreparedQuery, route: Route, compute: Callable[[], Awaitable[R]]
+    ) -> R:
+        """``compute()``, or the router cache's answer to the same query on the same route
+        (a partial answer is never kept: the region that missed may be back next time)."""
+        front = self.router.front
+        if front is None:
+            return await compute()
+        key = front.key(self.name, kind, q) + route.key()
+        found = front.lookup(key, self.name, self.backend)
+        if found is not None:
+            return cast("R", found)
+        return cast("R", front.store(key, cast("CachedResult", await compute())))
 
     async def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         found, _ = await self._read(lambda h: h._get(ids, include_vectors), current_route().region)
@@ -152,7 +180,11 @@ class AsyncRouterCollection(AsyncRoutedCollection):
         """``call`` on the home region (failover among its endpoints), or on every region at
         once; a region that did not acknowledge is never reported as written."""
         router = self.router
-        op = self._on(call)
+        with router.front.writing(self.name) if router.front else contextlib.nullcontext():
+            await self._write_routed(self._on(call), ids)
+
+    async def _write_routed(self, op: Op[None], ids: Sequence[str]) -> None:
+        router = self.router
         if router.config.write == "home":
             await router.bounded(
                 "write to the home region",
@@ -214,6 +246,12 @@ class AsyncRouter(AsyncBaseStore):
         self.capabilities = common_capabilities(  # type: ignore[misc]  # per instance
             [m.store.capabilities for m in self.all_members]
         )
+        self.front = None if opts.cache is None else cache_front(opts.cache, opts.clock)
+        """The result cache's front (``cache={...}``), or ``None``."""
+
+    def cache_info(self) -> CacheInfo:
+        """Hits and misses of the router's result cache so far (zeros without one)."""
+        return CacheInfo(0, 0) if self.front is None else self.front.info()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} regions={list(self.members)} home={self.home!r}>"
@@ -305,6 +343,10 @@ class AsyncRouter(AsyncBaseStore):
         return AsyncRouterCollection(self, handles[0].spec, common_capabilities(manifests))
 
     async def _drop(self, name: str) -> None:
+        with self.front.writing(name) if self.front else contextlib.nullcontext():
+            await self._drop_everywhere(name)
+
+    async def _drop_everywhere(self, name: str) -> None:
         async def drop(member: Member) -> None:
             member.handles.pop(name, None)
             await member.store.drop_collection(name, missing_ok=True)

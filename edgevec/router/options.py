@@ -22,10 +22,12 @@ and each ``[router.regions.<name>]`` table is an ordinary backend config (an arr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edgevec.layers import CacheOptions
 
 __all__ = ["RouterOptions", "WritePolicy"]
 
@@ -65,8 +67,10 @@ class RouterOptions(BaseModel):
     """Seconds an open breaker waits before it lets one probe call through."""
     clock: Callable[[], float] = Field(default=time.monotonic, repr=False)
     """The breakers' clock (tests inject one instead of sleeping)."""
-    cache: Mapping[str, Any] | None = None
-    """Result-cache options (``{"ttl": 30, "max_entries": 100_000}``); ``None``: no cache."""
+    cache: CacheOptions | None = None
+    """Result cache (``{"ttl": 30, "max_entries": 100_000}``): a repeated query on the same
+    route is answered from memory until a write through the router or the TTL; ``None``: no
+    cache. Partial answers are never cached."""
 
     @model_validator(mode="after")
     def _home_is_a_region(self) -> RouterOptions:

@@ -30,6 +30,12 @@ class Route:
     region: str | None = None
     regions: tuple[str, ...] | None = None
 
+    def key(self) -> bytes:
+        """This route as part of a result-cache key (the nearest route is the empty one)."""
+        if self.region is None and self.regions is None:
+            return b""
+        return f"|region={self.region}|regions={','.join(self.regions or ())}".encode()
+
 
 _NEAREST = Route()
 _ROUTE: contextvars.ContextVar[Route] = contextvars.ContextVar("edgevec_route", default=_NEAREST)

@@ -19,6 +19,7 @@ from edgevec.base import BaseCollection, BaseStore
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.router.arouter import AsyncRouter, AsyncRouterCollection, router_options
+from edgevec.router.cache import CacheInfo
 from edgevec.router.loop import LoopThread
 from edgevec.router.members import open_members
 from edgevec.router.options import RouterOptions
@@ -99,6 +100,10 @@ class Router(BaseStore):
         config)."""
         assert isinstance(options, RouterOptions)
         return AsyncRouter(options)
+
+    def cache_info(self) -> CacheInfo:
+        """Hits and misses of the router's result cache so far (zeros without one)."""
+        return self.core.cache_info()
 
     def __repr__(self) -> str:
         return f"<Router regions={list(self.core.members)} home={self.home!r}>"
