@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterable
 
 import numpy as np
 import numpy.typing as npt
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 import edgevec
 from edgevec.errors import InvalidInputError
 from edgevec.router.merge import Scoring, merge_topk, needs_rank_fusion, rrf_merge
-from edgevec.testing.oracle import assert_hits_match, oracle_topk
+from edgevec.testing.oracle import assert_hits_match, exact_scores, oracle_topk
 from edgevec.types import METRICS, Hit, Hits, Metric
 
 # -- merge by score: shards of one data set merge to the global exact top-k ------------------
@@ -72,6 +73,27 @@ def test_merged_shards_equal_the_global_exact_topk(
     assert (merged.partial, merged.missing, merged.fused) == (False, [], False)
     assert merge_topk(dict(reversed(answers.items())), k) == merged
 
+    # Regions that break ties by id as the merge does: the merge is then exactly the canonical
+    # global list, and a record held by several regions names the first of them.
+    scores = exact_scores(vectors, query, metric)
+
+    def canonical(rows: Iterable[int]) -> list[int]:
+        return sorted(rows, key=lambda r: (-scores[r], ids[r]))[:k]
+
+    tidy = {
+        name: Hits([Hit(ids[r], float(scores[r])) for r in canonical(rows)])
+        for name, rows in shards.items()
+    }
+    expected = canonical(range(n))
+    exact = merge_topk(tidy, k)
+    assert exact.ids == [ids[r] for r in expected]
+    assert [h.source for h in exact] == [min(s for s in names if r in shards[s]) for r in expected]
+    # No input order is trusted: an engine's own order of ties (or any order) changes nothing.
+    scrambled = {
+        name: Hits([hits[i] for i in rng.permutation(len(hits))]) for name, hits in tidy.items()
+    }
+    assert merge_topk(scrambled, k) == exact
+
 
 def test_ties_break_by_id_then_region_whatever_the_answer_order() -> None:
     answers = {
@@ -88,7 +110,10 @@ def test_ties_break_by_id_then_region_whatever_the_answer_order() -> None:
             ("c", 0.9, "eu"),
             ("d", 0.5, "ap"),
         ]
-        assert merge_topk({name: answers[name] for name in order}, 2).ids == ["a", "b"]
+        top2 = merge_topk({name: answers[name] for name in order}, 2)
+        assert [(h.id, h.source) for h in top2] == [("a", "us"), ("b", "eu")]
+    # The cut at k reads past the k-th hit while scores tie: the smaller id wins the last place.
+    assert merge_topk({"us": Hits([Hit("c", 0.9), Hit("a", 0.9)])}, 1).ids == ["a"]
 
 
 def test_merge_keeps_the_best_copy_and_leaves_the_inputs_alone() -> None:
@@ -111,6 +136,14 @@ def test_missing_regions_make_the_answer_partial() -> None:
         nested = merge({"world": inner, "eu": Hits()}, 3, missing=["us"])
         assert (nested.partial, nested.missing) == (True, ["us", "world/ap"])
         assert "partial=True" in repr(nested)
+
+
+def test_an_already_fused_answer_is_fused_again_rather_than_compared_by_score() -> None:
+    inner = rrf_merge({"eu-1": Hits([Hit("a", 0.9)]), "eu-2": Hits([Hit("b", -3.0)])}, 2)
+    outer = merge_topk({"eu": inner, "us": Hits([Hit("b", 0.99), Hit("c", 0.5)])}, 3)
+    assert outer.fused
+    assert outer.ids == ["b", "a", "c"]  # b: rank 2 in eu, rank 1 in us
+    assert outer.scores == pytest.approx([1 / 62 + 1 / 61, 1 / 61, 1 / 62])
 
 
 def test_edge_sizes() -> None:

@@ -9,10 +9,10 @@ which region each hit came from.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
@@ -27,52 +27,56 @@ __all__ = ["RRF_RANK_CONSTANT", "Scoring", "merge_topk", "needs_rank_fusion", "r
 RRF_RANK_CONSTANT = 60
 """The ``k`` of reciprocal rank fusion (Cormack et al., 2009): damps the weight of top ranks."""
 
-_Head = tuple[float, str, str, int, int]
-"""A hit in the k-way merge: (-score, id, region, list index, position), smallest first."""
+_score = attrgetter("score")
 
 
 def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[str] = ()) -> Hits:
     """The ``k`` best hits of several regions' answers, by score.
 
-    ``lists`` maps each region that answered to its hits, best first (as every query returns
-    them). A record found in several regions appears once, as its best-scored copy. Ties rank by
-    id, then by region name, so the result does not depend on which region answered first.
+    ``lists`` maps each region that answered to its hits. A record found in several regions
+    appears once, as its best-scored copy. Ties rank by id, then by region name, so the result
+    does not depend on which region answered first nor on how an engine ordered its own ties.
     Every hit is a copy whose ``source`` is its region; the inputs are not changed. ``missing``
     names regions that did not answer: the result is then ``partial`` (so is it when an input
     was itself a partial answer, whose missing regions appear as ``"region/inner"``).
 
-    A k-way merge of the sorted lists: it reads about ``k`` hits plus duplicates, not all of
-    them, then orders that short list by the full tie-break.
+    An input that was itself fused by rank (``Hits.fused``, from a router of routers) holds no
+    similarities to compare, so then the whole answer is fused by :func:`rrf_merge`.
+
+    One stable sort orders every hit by score (quick on the regions' best-first runs, but
+    correct for any order); hits are then read best first only until ``k`` distinct ids (and
+    any ties with the last) are found, so duplicates across regions cost little.
     """
     _check_k(k)
-    seqs = [(source, hits) for source, hits in lists.items() if hits]
-    heap = [(-hits[0].score, hits[0].id, source, i, 0) for i, (source, hits) in enumerate(seqs)]
-    heapq.heapify(heap)
-    taken: list[_Head] = []
-    distinct: set[str] = set()
-    bound = math.inf  # -score of the k-th distinct hit; the merge stops past its ties
-    while heap and heap[0][0] <= bound:
-        head = heap[0]
-        taken.append(head)
-        if head[1] not in distinct:
-            distinct.add(head[1])
-            if len(distinct) == k:
-                bound = head[0]
-        _, _, source, i, pos = head
-        hits = seqs[i][1]
-        if pos + 1 < len(hits):
-            nxt = hits[pos + 1]
-            heapq.heapreplace(heap, (-nxt.score, nxt.id, source, i, pos + 1))
-        else:
-            heapq.heappop(heap)
-    taken.sort()  # score desc, id, region: the tie-break; a record's best copy comes first
-    out: list[Hit] = []
-    kept: set[str] = set()
-    for _, rid, source, i, pos in taken:
-        if rid not in kept and len(out) < k:
-            kept.add(rid)
-            hit = seqs[i][1][pos]
-            out.append(Hit(rid, hit.score, hit.payload, hit.vector, source))
+    if any(isinstance(hits, Hits) and hits.fused for hits in lists.values()):
+        return rrf_merge(lists, k, missing=missing)
+    if k == 0:
+        return _answer([], lists, missing, fused=False)
+    flat: list[Hit] = []
+    sources: list[str] = []
+    for source, hits in lists.items():
+        flat.extend(hits)
+        sources.extend([source] * len(hits))
+    scores = list(map(_score, flat))
+    best: dict[str, int] = {}  # id -> position in flat of its best copy so far
+    bound = -math.inf  # the k-th distinct score, once found: the read stops below it
+    for j in sorted(range(len(flat)), key=scores.__getitem__, reverse=True):
+        score = scores[j]
+        if score < bound:
+            break
+        rid = flat[j].id
+        held = best.get(rid)
+        if held is None:
+            best[rid] = j
+            if len(best) == k:
+                bound = score
+        elif scores[held] == score and sources[j] < sources[held]:
+            best[rid] = j  # an equal copy from a region earlier in name order
+    order = sorted((-scores[j], flat[j].id, sources[j], j) for j in best.values())[:k]
+    out = [
+        Hit(rid, flat[j].score, flat[j].payload, flat[j].vector, source)
+        for _, rid, source, j in order
+    ]
     return _answer(out, lists, missing, fused=False)
 
 
@@ -176,8 +180,9 @@ def needs_rank_fusion(members: Iterable[Scoring]) -> bool:
 
     Yes when their metrics differ (a cosine and an l2 score share no scale) or any one of
     several is approximate (``exact=False``): an estimated score cannot be ranked against an
-    exact one. A router that knows more (say, an inner router that already fused) marks that
-    member ``Scoring(metric, exact=False)`` itself. One region alone never needs fusion.
+    exact one. A router that knows more marks that member ``Scoring(metric, exact=False)``
+    itself (an answer that was already fused is detected by :func:`merge_topk`). One region
+    alone never needs fusion.
     """
     members = list(members)
     if len(members) < 2:

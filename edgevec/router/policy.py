@@ -27,6 +27,7 @@ from edgevec.errors import (
 )
 
 __all__ = [
+    "RETRYABLE_STATUS",
     "BreakerState",
     "CircuitBreaker",
     "Clock",
