@@ -18,6 +18,7 @@ nox.options.sessions = [
     "weaviate",
     "onnx",
     "cross",
+    "router",
     "security",
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -128,6 +129,17 @@ def onnx(session: nox.Session) -> None:
     session.install("-e", ".[test,faiss,onnx]")
     tests = (*sorted(glob.glob("tests/test_embedders_*.py")), "tests/test_docs.py")
     session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def router(session: nox.Session) -> None:
+    """The router: conformance through it, FAISS/Qdrant/Milvus Lite regions, and a Pinecone
+    region over HTTP behind the fault-injecting proxy; its docs page."""
+    session.install("-e", ".[test,router,faiss,qdrant,milvus,pinecone]")
+    tests = sorted(glob.glob("tests/test_router*.py"))
+    session.run(
+        *PYTEST, *tests, "tests/test_docs.py", "-k", "not test_docs or router", *session.posargs
+    )
 
 
 @nox.session
