@@ -177,11 +177,12 @@ def test_breaker_opens_fails_fast_and_recovers(
 ) -> None:
     ids, vecs, pays = data
     clock = Clock()
-    router = make_router(two_gateways=False, breaker_failures=2, breaker_cooldown=10.0, clock=clock)
+    router = make_router(two_gateways=False, breaker_failures=1, breaker_cooldown=10.0, clock=clock)
     coll = router.collection(name)
     breaker = router.core.members["us"][0].endpoint.breaker
     proxy.set("reset")
-    with pytest.raises(RoutingError):
+    # The only endpoint of us fails (its client may retry the resets until the deadline).
+    with pytest.raises((RoutingError, BackendTimeoutError)):
         coll.query(vecs[0], k=3, region="us")
     assert breaker.state is BreakerState.OPEN
     tried = proxy.connections

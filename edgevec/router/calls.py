@@ -96,7 +96,8 @@ async def _attempt(
     start = time.perf_counter()
     try:
         with deadline(budget):  # the endpoint's client clips its own timeout to the share
-            result = await asyncio.wait_for(op(member), budget)
+            # A whole share needs no timer of its own: the caller's deadline stops the call.
+            result = await (op(member) if share >= 1.0 else asyncio.wait_for(op(member), budget))
     except asyncio.CancelledError:
         if dl.left() <= 0:  # stopped by the deadline (not a hedge won elsewhere): too slow
             endpoint.record(time.perf_counter() - start, dl.expired(f"call {endpoint.name}"))
@@ -167,22 +168,31 @@ async def failover(
         raise RoutingError(f"no endpoint can take the call: every breaker is open ({names})")
     turn = itertools.cycle(range(len(order)))
     tries = max(options.attempts, len(order))
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(tries) | stop_before_delay(dl.left()),
-        wait=wait_random_exponential(multiplier=options.backoff, max=max(dl.seconds / 4, 0.0)),
-        retry=retry_if_exception(is_retryable),
-        reraise=True,
-    )
+
+    async def one(number: int) -> tuple[T, Member]:
+        i = next(turn)
+        if hedge and len(order) > 1:
+            return await _hedged(order[i], order[(i + 1) % len(order)], op, dl)
+        # A try that is not the last, with another endpoint to go to, may take half the time
+        # left: a slow endpoint then leaves time to fail over.
+        share = 0.5 if len(order) > 1 and number < tries else 1.0
+        return await _attempt(order[i], op, dl, share, book=book), order[i]
+
     try:
+        try:
+            return await one(1)  # the usual case, without building the retry machinery
+        except EdgevecError as exc:
+            if not is_retryable(exc) or tries == 1:
+                raise
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(tries - 1) | stop_before_delay(max(dl.left(), 0.0)),
+            wait=wait_random_exponential(multiplier=options.backoff, max=dl.seconds / 4),
+            retry=retry_if_exception(is_retryable),
+            reraise=True,
+        )
         async for attempt in retrying:
             with attempt:
-                i = next(turn)
-                if hedge and len(order) > 1:
-                    return await _hedged(order[i], order[(i + 1) % len(order)], op, dl)
-                # A try that is not the last may take half the time left: a slow endpoint
-                # then leaves time to fail over, without hedging.
-                share = 0.5 if attempt.retry_state.attempt_number < tries else 1.0
-                return await _attempt(order[i], op, dl, share, book=book), order[i]
+                return await one(attempt.retry_state.attempt_number + 1)
     except EdgevecError as exc:
         if not is_retryable(exc):
             raise

@@ -56,9 +56,19 @@ class LoopThread:
         return self.run(wrap())
 
     def close(self) -> None:
-        """Stop the loop and its thread; idempotent."""
+        """Cancel what still runs there (stragglers, hedge losers), then stop the loop and its
+        thread; idempotent."""
         if self.loop.is_closed():
             return
+        self.run(_cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         self.loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    """Cancel every other task of the running loop and let each finish its cleanup."""
+    tasks = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
