@@ -3,7 +3,7 @@
 another), ``edgevec/aembedded.py`` from ``edgevec/embedded.py`` (embedder-bound collections),
 ``edgevec/aplanned.py`` from ``edgevec/planned.py`` (plan-running collections), and the
 wrapping stores: ``edgevec/router/acached.py`` (result cache) and ``edgevec/aobserved.py``
-(telemetry).
+(telemetry), and ``edgevec/router/arouted.py`` (a router collection's routed reads).
 
 One hand-written shell, one generated twin: the rules below add ``async``/``await`` to the I/O
 methods, rename the classes, call the embedder's ``aembed``, turn the context manager async and
