@@ -170,10 +170,10 @@ class FaultProxy:
                     elif error is not None:
                         raise error
             finally:
+                up_writer.close()  # first: a cancelled gather below would skip it
                 for task in pipes:
                     task.cancel()
                 await asyncio.gather(*pipes, return_exceptions=True)
-                up_writer.close()
         except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass  # a reset, or stop(): the connection's task ends quietly (not as "cancelled")
         finally:
