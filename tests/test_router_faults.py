@@ -11,6 +11,7 @@ and no acknowledged write lost. Engines: FAISS (in process), Pinecone test serve
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -257,3 +258,32 @@ def test_write_all_never_reports_an_unacknowledged_region(
     for region, wanted in acked.items():
         got = {r.id for r in coll.get(sorted(wanted), region=region, include_vectors=False)}
         assert wanted <= got, f"{region} lost acknowledged writes: {sorted(wanted - got)}"
+
+
+def test_async_router_fails_over_and_marks_the_missing_region(
+    server: PineconeTestServer, proxy: FaultProxy, data: Data, name: str
+) -> None:
+    """The same core through the async API: failover inside a region, then a federated query
+    with that region's only gateway reset."""
+    ids, vecs, pays = data
+    with edgevec.connect(pinecone(server, server.url)) as direct:
+        direct.create_collection(name, DIM).upsert_arrays(ids, vecs, pays)
+
+    async def main() -> None:
+        eu = edgevec.connect_async("faiss")
+        await (await eu.create_collection(name, DIM)).upsert_arrays(ids, vecs, pays)
+        us = [pinecone(server, proxy.url), pinecone(server, server.url)]
+        regions = {"eu": eu, "us": us, "ap": pinecone(server, proxy.url)}
+        async with edgevec.AsyncRouter(regions, home="us", timeout=DEADLINE) as router:
+            coll: Any = await router.collection(name)
+            proxy.set("reset")
+            hits = await coll.query(vecs[3], k=5, region="us")
+            assert_hits_match(hits, ids, vecs, pays, vecs[3], 5, "cosine")
+            start = time.perf_counter()
+            res = await coll.query(vecs[4], k=5, regions="all")
+            assert time.perf_counter() - start < DEADLINE + SLACK
+            assert (res.partial, res.missing) == (True, ["ap"])
+            assert_hits_match(res, ids, vecs, pays, vecs[4], 5, "cosine")
+            assert {h.source for h in res} <= {"eu", "us"}
+
+    asyncio.run(main())
