@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.capabilities import Capabilities
@@ -42,6 +42,10 @@ from edgevec.router.options import RouterOptions
 from edgevec.router.policy import is_retryable
 from edgevec.router.route import Route, current_route
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
+
+if TYPE_CHECKING:
+    from edgevec.aembedded import AsyncEmbeddedCollection
+    from edgevec.embedders.protocol import Embedder
 
 __all__ = ["AsyncRouter", "AsyncRouterCollection", "router_options"]
 
@@ -248,6 +252,54 @@ class AsyncRouter(AsyncBaseStore):
         )
         self.front = None if opts.cache is None else cache_front(opts.cache, opts.clock)
         """The result cache's front (``cache={...}``), or ``None``."""
+
+    # Typed views of the base methods: a router's collections take region=/regions=/timeout=.
+
+    async def __aenter__(self) -> AsyncRouter:
+        return self
+
+    @overload
+    async def create_collection(
+        self,
+        name: str,
+        dim: int,
+        metric: str = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: None = ...,
+        fields: Mapping[str, str] | None = ...,
+        **options: Any,
+    ) -> AsyncRouterCollection: ...
+
+    @overload
+    async def create_collection(
+        self,
+        name: str,
+        dim: int | None = ...,
+        metric: str | None = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: Embedder,
+        fields: Mapping[str, str] | None = ...,
+        **options: Any,
+    ) -> AsyncEmbeddedCollection: ...
+
+    async def create_collection(self, name: str, *args: Any, **kwargs: Any) -> AsyncBaseCollection:
+        """:meth:`AsyncBaseStore.create_collection` in every region."""
+        coll: AsyncBaseCollection = await super().create_collection(name, *args, **kwargs)
+        return coll
+
+    @overload
+    async def collection(self, name: str, *, embedder: None = ...) -> AsyncRouterCollection: ...
+
+    @overload
+    async def collection(self, name: str, *, embedder: Embedder) -> AsyncEmbeddedCollection: ...
+
+    async def collection(
+        self, name: str, *, embedder: Embedder | None = None
+    ) -> AsyncBaseCollection:
+        """:meth:`AsyncBaseStore.collection`, opened in every region that answers."""
+        return await super().collection(name, embedder=embedder)
 
     def cache_info(self) -> CacheInfo:
         """Hits and misses of the router's result cache so far (zeros without one)."""

@@ -10,7 +10,7 @@ with their async client on the router's loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from pydantic import BaseModel
 
@@ -25,6 +25,10 @@ from edgevec.router.members import open_members
 from edgevec.router.options import RouterOptions
 from edgevec.router.routed import RoutedCollection
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
+
+if TYPE_CHECKING:
+    from edgevec.embedded import EmbeddedCollection
+    from edgevec.embedders.protocol import Embedder
 
 __all__ = ["Router", "RouterCollection"]
 
@@ -100,6 +104,52 @@ class Router(BaseStore):
         config)."""
         assert isinstance(options, RouterOptions)
         return AsyncRouter(options)
+
+    # Typed views of the base methods: a router's collections take region=/regions=/timeout=.
+
+    def __enter__(self) -> Router:
+        return self
+
+    @overload
+    def create_collection(
+        self,
+        name: str,
+        dim: int,
+        metric: str = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: None = ...,
+        fields: Mapping[str, str] | None = ...,
+        **options: Any,
+    ) -> RouterCollection: ...
+
+    @overload
+    def create_collection(
+        self,
+        name: str,
+        dim: int | None = ...,
+        metric: str | None = ...,
+        *,
+        exist_ok: bool = ...,
+        embedder: Embedder,
+        fields: Mapping[str, str] | None = ...,
+        **options: Any,
+    ) -> EmbeddedCollection: ...
+
+    def create_collection(self, name: str, *args: Any, **kwargs: Any) -> BaseCollection:
+        """:meth:`BaseStore.create_collection` in every region (see the class docstring)."""
+        coll: BaseCollection = super().create_collection(name, *args, **kwargs)
+        return coll
+
+    @overload
+    def collection(self, name: str, *, embedder: None = ...) -> RouterCollection: ...
+
+    @overload
+    def collection(self, name: str, *, embedder: Embedder) -> EmbeddedCollection: ...
+
+    def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
+        """:meth:`BaseStore.collection`, opened in every region that answers."""
+        return super().collection(name, embedder=embedder)
 
     def cache_info(self) -> CacheInfo:
         """Hits and misses of the router's result cache so far (zeros without one)."""
