@@ -21,12 +21,14 @@ pytest.importorskip("tenacity", reason='router extra not installed: pip install 
 import edgevec  # after the skip guards
 from edgevec import (
     ConfigError,
+    EmbedderMismatchError,
     F,
     FilterNotSupportedError,
     InvalidInputError,
     Record,
 )
 from edgevec.testing import assert_hits_match
+from edgevec.testing.wrappers import VectorEmbedder
 from edgevec.threaded import ThreadedAsyncStore
 
 Vectors = npt.NDArray[np.float32]
@@ -299,3 +301,15 @@ def test_result_cache_keys_on_the_route_and_writes_invalidate() -> None:
     ) as store:  # from config, the router keeps the cache itself (routes stay in the key)
         assert isinstance(store, edgevec.Router)
         assert store.core.front is not None
+
+
+def test_every_region_records_the_embedder_fingerprint() -> None:
+    emb = VectorEmbedder(4, "cosine")
+    eu, us = edgevec.connect("faiss"), edgevec.connect("faiss")
+    with edgevec.Router({"eu": eu, "us": us}, write="all") as router:
+        bound = router.create_collection("imgs", embedder=emb)
+        bound.add(["a", "b"], list(np.eye(2, 4, dtype=np.float32)))
+        assert bound.search(np.eye(1, 4, dtype=np.float32)[0], k=1).ids == ["a"]
+        assert [s.collection("imgs").spec.fingerprint for s in (eu, us)] == [emb.fingerprint] * 2
+        with pytest.raises(EmbedderMismatchError):
+            router.collection("imgs", embedder=VectorEmbedder(4, "dot"))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
@@ -41,11 +42,11 @@ from edgevec.router.merge import Scoring, merge_topk, needs_rank_fusion, rrf_mer
 from edgevec.router.options import RouterOptions
 from edgevec.router.policy import is_retryable
 from edgevec.router.route import Route, current_route
-from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
+from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record
 
 if TYPE_CHECKING:
     from edgevec.aembedded import AsyncEmbeddedCollection
-    from edgevec.embedders.protocol import Embedder
+    from edgevec.embedders.protocol import Embedder, Matrix
 
 __all__ = ["AsyncRouter", "AsyncRouterCollection", "router_options"]
 
@@ -219,6 +220,34 @@ async def _scored(handle: AsyncBaseCollection, q: PreparedQuery) -> tuple[list[H
     return await handle._query(q), Scoring.of(handle, q.params)
 
 
+@dataclass(frozen=True)
+class RecordedEmbedder:
+    """The identity of the embedder a router collection is created with, handed to each region
+    so that every one records its fingerprint; the router embeds nothing itself (a bound router
+    collection embeds once, before routing), so this one refuses to."""
+
+    spec: CollectionSpec
+
+    @property
+    def dim(self) -> int:
+        return self.spec.dim
+
+    @property
+    def metric(self) -> Metric:
+        return self.spec.metric
+
+    @property
+    def fingerprint(self) -> str:
+        assert self.spec.fingerprint is not None
+        return self.spec.fingerprint
+
+    def embed(self, items: Sequence[Any]) -> Matrix:
+        raise TypeError("the router records an embedder's fingerprint; it does not embed")
+
+    async def aembed(self, items: Sequence[Any]) -> Matrix:
+        return self.embed(items)
+
+
 class AsyncRouter(AsyncBaseStore):
     """Async twin of :class:`edgevec.Router`: regions of async stores (sync stores are served
     from worker threads, configs are opened with :func:`edgevec.connect_async`).
@@ -349,11 +378,19 @@ class AsyncRouter(AsyncBaseStore):
         return sorted(set.intersection(*(set(found) for found in answers.values())))
 
     async def _create(self, spec: CollectionSpec) -> AsyncBaseCollection:
+        recorded = None if spec.fingerprint is None else RecordedEmbedder(spec)
+
         async def create(member: Member) -> AsyncBaseCollection:
-            handle: AsyncBaseCollection = await member.store.create_collection(
-                spec.name, spec.dim, spec.metric, exist_ok=True, fields=spec.fields or None,
-                **spec.options,
-            )  # fmt: skip
+            fields = spec.fields or None
+            if recorded is None:
+                handle: AsyncBaseCollection = await member.store.create_collection(
+                    spec.name, spec.dim, spec.metric, exist_ok=True, fields=fields, **spec.options
+                )
+            else:  # each region records (and later checks) the embedder's fingerprint
+                bound = await member.store.create_collection(
+                    spec.name, exist_ok=True, embedder=recorded, fields=fields, **spec.options
+                )
+                handle = bound.inner
             member.handles[spec.name] = handle
             return handle
 
