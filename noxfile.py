@@ -47,7 +47,7 @@ def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
     session.install(
         "-e",
-        ".[test,faiss,qdrant,milvus,pinecone,weaviate,onnx]",
+        ".[test,faiss,qdrant,milvus,pinecone,weaviate,onnx,router]",
         "types-cachetools",
         "mypy>=1.11",
         "nox>=2024.4",
