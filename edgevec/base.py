@@ -310,8 +310,12 @@ class BaseCollection(ABC):
 
 
 def _at_least(hits: Hits, threshold: float | None) -> Hits:
-    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine."""
-    if threshold is None:
+    """The hits scoring at least ``threshold``: exact on the top ``k`` whatever the engine.
+
+    An answer fused by rank is returned as it is: its scores are ranks, so the router applied
+    the threshold to each region's own scores before fusing (``rrf_merge(score_threshold=)``).
+    """
+    if threshold is None or hits.fused:
         return hits
     return hits.with_hits([h for h in hits if h.score >= threshold])
 

@@ -139,8 +139,8 @@ class Hits(list[Hit]):
     ``partial`` is ``True`` and ``missing`` names the regions that did not answer when a federated
     query ran past its deadline; for a single store they are ``False`` and ``[]``. ``fused`` is
     ``True`` when a router merged regions whose scores do not compare by reciprocal rank fusion:
-    each score is then the fused rank score, not a similarity, and ``score_threshold`` values
-    do not apply to it.
+    each score is then the fused rank score, not a similarity (a ``score_threshold`` was
+    applied to each region's own scores before fusing, and is not applied to these).
     """
 
     __slots__ = ("fused", "missing", "partial")

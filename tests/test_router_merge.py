@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import edgevec
+from edgevec.base import PreparedQuery
 from edgevec.errors import InvalidInputError
 from edgevec.router.merge import Scoring, merge_topk, needs_rank_fusion, rrf_merge
 from edgevec.testing.oracle import assert_hits_match, exact_scores, oracle_topk
-from edgevec.types import METRICS, Hit, Hits, Metric
+from edgevec.types import METRICS, Hit, Hits, Metric, Record
+from edgevec.wrapped import WrappedCollection
 
 # -- merge by score: shards of one data set merge to the global exact top-k ------------------
 
@@ -144,6 +146,53 @@ def test_an_already_fused_answer_is_fused_again_rather_than_compared_by_score() 
     assert outer.fused
     assert outer.ids == ["b", "a", "c"]  # b: rank 2 in eu, rank 1 in us
     assert outer.scores == pytest.approx([1 / 62 + 1 / 61, 1 / 61, 1 / 62])
+
+
+def test_score_threshold_drops_hits_before_merging() -> None:
+    answers = {
+        "eu": Hits([Hit("a", 0.9), Hit("b", 0.4)]),
+        "us": Hits([Hit("c", 0.6), Hit("b", 0.3), Hit("d", 0.1)]),
+    }
+    assert merge_topk(answers, 5, score_threshold=0.4).ids == ["a", "c", "b"]
+    fused = rrf_merge(answers, 5, score_threshold=0.5)  # b and d fall out before fusing
+    assert fused.ids == ["a", "c"]
+    assert fused.scores == pytest.approx([1 / 61, 1 / 61])
+    inner = Hits([Hit("x", 0.01)], fused=True)  # fused ranks: already filtered by its regions
+    assert rrf_merge({"world": inner, **answers}, 5, score_threshold=0.5).ids == ["a", "c", "x"]
+
+
+class TwoRegions(WrappedCollection):
+    """Two real collections answering as one, fused by rank: a federated query in miniature."""
+
+    def __init__(self, eu: edgevec.Collection, us: edgevec.Collection) -> None:
+        super().__init__(eu)
+        self.us = us
+
+    def _query(self, q: PreparedQuery) -> list[Hits]:
+        rows = zip(self.inner._query(q), self.us._query(q))
+        return [
+            rrf_merge({"eu": e, "us": u}, q.k, score_threshold=q.score_threshold) for e, u in rows
+        ]
+
+
+def test_a_fused_answer_is_thresholded_by_region_scores_not_by_fused_ones() -> None:
+    with edgevec.connect("tiny") as store:
+        eu = store.create_collection("eu", dim=2, metric="cosine")
+        us = store.create_collection("us", dim=2, metric="cosine")
+        eu.upsert(
+            [
+                Record("near", np.array([1, 0.1], np.float32)),
+                Record("far", np.array([0, 1], np.float32)),
+            ]
+        )
+        us.upsert([Record("mid", np.array([1, 1], np.float32))])
+        both = TwoRegions(eu, us)
+        q = np.array([1, 0], np.float32)
+        hits = both.query(q, k=3, score_threshold=0.5)  # cosine: near 0.995, mid 0.707, far 0
+        assert hits.fused
+        assert hits.ids == ["mid", "near"]  # both rank 1 in their region: a tie, broken by id
+        assert [h.source for h in hits] == ["us", "eu"]
+        assert both.query(q, k=3).ids == ["mid", "near", "far"]
 
 
 def test_edge_sizes() -> None:

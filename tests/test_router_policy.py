@@ -9,6 +9,8 @@ import math
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgevec.errors import (
     AuthenticationError,
@@ -233,6 +235,52 @@ def test_only_one_of_many_threads_gets_the_probe(clock: Clock) -> None:
     for t in threads:
         t.join()
     assert results.count(True) == 1
+
+
+# Events: calls asked for and reported, and time passing (cool-down 2 s); failures are
+# frequent so that sequences reach the open and half-open states often.
+breaker_ops = st.lists(
+    st.sampled_from(["allow", "allow", "success", "failure", "failure", 0.5, 1.0, 2.5]),
+    max_size=40,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=breaker_ops)
+def test_breaker_rules_hold_for_any_sequence_of_events(ops: list[str | float]) -> None:
+    clock = Clock()
+    br = CircuitBreaker(failures=2, cooldown=2.0, clock=clock)
+    streak = 0  # consecutive failures reported while closed
+    probe_at: float | None = None  # when the current half-open probe was let through
+    for op in ops:
+        before = state(br)
+        if isinstance(op, float):
+            clock.advance(op)
+        elif op == "allow":
+            allowed = br.allow()
+            if before is BreakerState.HALF_OPEN and allowed:
+                # One probe per cool-down until someone reports.
+                assert probe_at is None or clock.now >= probe_at + 2.0
+                probe_at = clock.now
+            elif before is BreakerState.HALF_OPEN:  # refused only while a probe is out
+                assert probe_at is not None
+                assert clock.now < probe_at + 2.0
+            else:
+                assert allowed == (before is BreakerState.CLOSED)
+        elif op == "success":
+            br.record_success()
+            if before is not BreakerState.OPEN:
+                assert state(br) is BreakerState.CLOSED
+                streak, probe_at = 0, None
+        else:
+            br.record_failure()
+            if before is BreakerState.CLOSED:
+                streak += 1
+                assert state(br) is (BreakerState.OPEN if streak == 2 else BreakerState.CLOSED)
+            elif before is BreakerState.HALF_OPEN:
+                assert state(br) is BreakerState.OPEN
+            if state(br) is BreakerState.OPEN:
+                streak, probe_at = 0, None
 
 
 def test_breaker_refuses_bad_settings() -> None:

@@ -30,7 +30,13 @@ RRF_RANK_CONSTANT = 60
 _score = attrgetter("score")
 
 
-def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[str] = ()) -> Hits:
+def merge_topk(
+    lists: Mapping[str, Sequence[Hit]],
+    k: int,
+    *,
+    missing: Iterable[str] = (),
+    score_threshold: float | None = None,
+) -> Hits:
     """The ``k`` best hits of several regions' answers, by score.
 
     ``lists`` maps each region that answered to its hits. A record found in several regions
@@ -38,7 +44,8 @@ def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[
     does not depend on which region answered first nor on how an engine ordered its own ties.
     Every hit is a copy whose ``source`` is its region; the inputs are not changed. ``missing``
     names regions that did not answer: the result is then ``partial`` (so is it when an input
-    was itself a partial answer, whose missing regions appear as ``"region/inner"``).
+    was itself a partial answer, whose missing regions appear as ``"region/inner"``). With
+    ``score_threshold`` only hits scoring at least that much are kept.
 
     An input that was itself fused by rank (``Hits.fused``, from a router of routers) holds no
     similarities to compare, so then the whole answer is fused by :func:`rrf_merge`.
@@ -49,7 +56,7 @@ def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[
     """
     _check_k(k)
     if any(isinstance(hits, Hits) and hits.fused for hits in lists.values()):
-        return rrf_merge(lists, k, missing=missing)
+        return rrf_merge(lists, k, missing=missing, score_threshold=score_threshold)
     if k == 0:
         return _answer([], lists, missing, fused=False)
     flat: list[Hit] = []
@@ -59,7 +66,8 @@ def merge_topk(lists: Mapping[str, Sequence[Hit]], k: int, *, missing: Iterable[
         sources.extend([source] * len(hits))
     scores = list(map(_score, flat))
     best: dict[str, int] = {}  # id -> position in flat of its best copy so far
-    bound = -math.inf  # the k-th distinct score, once found: the read stops below it
+    # The read stops below the threshold, and below the k-th distinct score once it is found.
+    bound = -math.inf if score_threshold is None else score_threshold
     for j in sorted(range(len(flat)), key=scores.__getitem__, reverse=True):
         score = scores[j]
         if score < bound:
@@ -86,6 +94,7 @@ def rrf_merge(
     *,
     rank_constant: float = RRF_RANK_CONSTANT,
     missing: Iterable[str] = (),
+    score_threshold: float | None = None,
 ) -> Hits:
     """The ``k`` best hits of several regions' answers by reciprocal rank fusion.
 
@@ -96,6 +105,11 @@ def rrf_merge(
     best (ties: the first region name). Ties in the fused score rank by id. Regions are summed
     in name order, so the float sums, and hence the result, are the same whatever order the
     regions answered in. The result has ``fused=True``; ``missing`` is as in :func:`merge_topk`.
+
+    A fused score is no similarity, so ``score_threshold`` applies before fusing: each region's
+    hits scoring below it are dropped (answers already fused are taken as they are: their own
+    regions were filtered). Regions of one router share a metric, so one threshold fits them
+    all; it is why a fused answer is not filtered again afterwards.
     """
     _check_k(k)
     if not rank_constant >= 0:
@@ -103,7 +117,7 @@ def rrf_merge(
     fused: dict[str, float] = {}
     best: dict[str, tuple[int, str, Hit]] = {}  # rank, region and copy of the best-ranked
     for source in sorted(lists):
-        for rank, hit in enumerate(_first_copies(lists[source]), start=1):
+        for rank, hit in enumerate(_first_copies(_kept(lists[source], score_threshold)), start=1):
             rid = hit.id
             held = best.get(rid)
             if held is None:
@@ -118,6 +132,13 @@ def rrf_merge(
         _, source, hit = best[rid]
         out.append(Hit(rid, -neg, hit.payload, hit.vector, source))
     return _answer(out, lists, missing, fused=True)
+
+
+def _kept(hits: Sequence[Hit], threshold: float | None) -> Sequence[Hit]:
+    """The hits scoring at least ``threshold``, unless they are fused ranks (or no threshold)."""
+    if threshold is None or (isinstance(hits, Hits) and hits.fused):
+        return hits
+    return [h for h in hits if h.score >= threshold]
 
 
 def _first_copies(hits: Sequence[Hit]) -> Sequence[Hit]:

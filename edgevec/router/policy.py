@@ -47,9 +47,11 @@ class LatencyTracker:
     The estimate follows the worst recent sample: one slower than the estimate replaces it at
     once, so a slowing endpoint loses traffic on its first slow answer; faster samples pull it
     down only as time passes (weight ``exp(-elapsed / decay)``), so one lucky answer does not
-    win the traffic back. With no new samples the estimate decays towards zero on the same time
-    constant: an endpoint that stopped being chosen because of a spike eventually ranks first
-    again, gets one call and is measured afresh, so a recovered region is found without probes.
+    win the traffic back. With no new samples the estimate read decays towards zero on the same
+    time constant: an endpoint that stopped being chosen because of a spike eventually ranks
+    first again, gets one call and is measured afresh, so a recovered region is found without
+    probes. That idle decay is in the reading only; a new sample is compared with, and averaged
+    into, the last measured value.
 
     :attr:`p95` is the 95th percentile of the last ``window`` samples, the router's hedging
     delay. Memory is bounded by ``window``; all methods are thread-safe.
