@@ -164,7 +164,12 @@ class AsyncRouterCollection(AsyncRoutedCollection):
         fuse = needs_rank_fusion(scoring for _, scoring in answers.values())
         merge = rrf_merge if fuse else merge_topk
         return [
-            merge({r: rows[i] for r, (rows, _) in answers.items()}, q.k, missing=missing)
+            merge(
+                {r: rows[i] for r, (rows, _) in answers.items()},
+                q.k,
+                missing=missing,
+                score_threshold=q.score_threshold,  # fused ranks are no scores: applied first
+            )
             for i in range(len(q.vectors))
         ]
 
