@@ -22,6 +22,8 @@ nox.options.sessions = [
     "security",
 ]
 nox.options.reuse_existing_virtualenvs = True
+# uv builds each session's environment in seconds where pip takes half a minute; CI installs it.
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_missing_interpreters = False
 
 # --strict-markers and "warnings are errors" come from pyproject.toml. (authlib, under
@@ -127,7 +129,8 @@ def weaviate(session: nox.Session) -> None:
 def onnx(session: nox.Session) -> None:
     """The embedders with their bundled models on real data; bound collections on FAISS."""
     session.install("-e", ".[test,faiss,onnx]")
-    tests = (*sorted(glob.glob("tests/test_embedders_*.py")), "tests/test_docs.py")
+    embedders = sorted(glob.glob("tests/test_embedders_*.py"))
+    tests = (*embedders, "tests/test_telemetry.py", "tests/test_docs.py")  # + embedder counters
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -144,6 +147,15 @@ def router(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend."""
+    """The same 2,000 real vectors and 50 filtered queries on every backend, a migration
+    through three of them (FAISS -> Qdrant -> Milvus Lite), the result cache on Qdrant and
+    stats on every local engine (these tests mix FAISS with the others)."""
     session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
-    session.run(*PYTEST, "tests/test_cross_backend.py", "tests/test_docs.py", *session.posargs)
+    tests = (
+        "tests/test_cross_backend.py",
+        "tests/test_migrate.py",
+        "tests/test_cache.py",
+        "tests/test_stats.py",
+        "tests/test_docs.py",
+    )
+    session.run(*PYTEST, *tests, *session.posargs)

@@ -41,6 +41,7 @@ from edgevec.errors import (
     RecordNotFoundError,
     RoutingError,
     StoreClosedError,
+    VerificationError,
 )
 from edgevec.filters import F, Filter
 from edgevec.search_params import SearchParams
@@ -103,6 +104,7 @@ __all__ = [
     "SearchParams",
     "StoreClosedError",
     "VectorStore",
+    "VerificationError",
     "__version__",
     "connect",
     "connect_async",

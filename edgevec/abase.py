@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
@@ -33,6 +33,7 @@ from edgevec.prepare import (
     check_existing,
     check_fingerprint,
     check_ids,
+    check_page_size,
     check_spec,
     prepare_arrays,
     prepare_filter,
@@ -41,6 +42,7 @@ from edgevec.prepare import (
     prepare_upsert,
 )
 from edgevec.search_params import SearchParamsLike
+from edgevec.stats import CollectionStats, StoreStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record, check_id
 
 if TYPE_CHECKING:
@@ -269,6 +271,38 @@ class AsyncBaseCollection(ABC):
         self._handle_state.check()
         return await self._count(prepare_filter(filter, self.capabilities, self.backend))
 
+    async def stats(self) -> CollectionStats:
+        """Size, shape, index kind and the engine's own health report of this collection."""
+        self._handle_state.check()
+        return await self._stats()
+
+    def scan(
+        self, *, page_size: int = 256, include_vectors: bool = True, include_payload: bool = True
+    ) -> AsyncIterator[list[Record]]:
+        """Every record of the collection, in pages of at most ``page_size`` (for export,
+        migration, re-indexing).
+
+        Pages follow the backend's own id order, resuming after the last id seen, so a scan
+        needs no snapshot and holds no lock between pages: every record that exists for the
+        whole scan comes back exactly once, while one written or deleted during it may or may
+        not. ``page_size`` is checked when this is called, before any I/O.
+        """
+        self._handle_state.check()
+        limit = check_page_size(page_size)
+        return self._pages(limit, include_vectors, include_payload)
+
+    async def _pages(
+        self, limit: int, include_vectors: bool, include_payload: bool
+    ) -> AsyncIterator[list[Record]]:
+        cursor: str | None = None
+        while True:
+            self._handle_state.check()
+            page, cursor = await self._scan_page(cursor, limit, include_vectors, include_payload)
+            if page:  # a page can come back empty (its records deleted meanwhile): go on
+                yield page
+            if cursor is None:
+                return
+
     def explain(self, filter: FilterLike) -> str:
         """What this backend receives for ``filter`` (its native query form, rendered)."""
         self._handle_state.check()
@@ -304,8 +338,23 @@ class AsyncBaseCollection(ABC):
     @abstractmethod
     async def _count(self, flt: Filter | None) -> int: ...
 
+    @abstractmethod
+    async def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        """Up to ``limit`` records following ``cursor`` (``None``: from the start) in a stable
+        order, and the opaque cursor of the next page (``None`` once none is left).
+
+        A cursor names a position in that order, not an offset, so writes and deletes between
+        pages never shift what a later page holds."""
+
     def _explain(self, flt: Filter) -> str:
         return flt.explain()
+
+    async def _stats(self) -> CollectionStats:
+        """What the base knows (count and spec); backends add their index kind and health."""
+        count = await self._count(None)
+        return CollectionStats(self.name, self.backend, count, self.dim, self.metric)
 
 
 def _at_least(hits: Hits, threshold: float | None) -> Hits:
@@ -490,6 +539,17 @@ class AsyncBaseStore(ABC):
                 self._forget(name)
         if not present and not missing_ok:
             raise CollectionNotFoundError(f"no collection named {name!r}")
+
+    async def stats(self) -> StoreStats:
+        """:meth:`AsyncBaseCollection.stats` of every collection, by name."""
+        names = await self.list_collections()
+        return StoreStats(
+            self.backend, {name: await self._collection_stats(name) for name in names}
+        )
+
+    async def _collection_stats(self, name: str) -> CollectionStats:
+        handle = await self.collection(name)
+        return await handle.stats()
 
     async def close(self) -> None:
         """Release the engine; idempotent. Afterwards every call on the store or on any

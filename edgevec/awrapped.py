@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 if TYPE_CHECKING:
@@ -49,8 +50,16 @@ class AsyncWrappedCollection(AsyncBaseCollection):
     async def _count(self, flt: Filter | None) -> int:
         return await self.inner._count(flt)
 
+    async def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return await self.inner._scan_page(cursor, limit, include_vectors, include_payload)
+
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
+
+    async def _stats(self) -> CollectionStats:
+        return await self.inner._stats()
 
 
 class AsyncWrappedStore(AsyncBaseStore):

@@ -9,6 +9,10 @@ standard exception type fits too (``ValueError``, ``ImportError``, ``LookupError
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edgevec.migrate import VerifyReport
 
 __all__ = [
     "AuthenticationError",
@@ -32,6 +36,7 @@ __all__ = [
     "RecordNotFoundError",
     "RoutingError",
     "StoreClosedError",
+    "VerificationError",
 ]
 
 
@@ -141,3 +146,12 @@ class CorruptDataError(BackendError):
 
 class RoutingError(EdgevecError):
     """No region or endpoint could serve the call."""
+
+
+class VerificationError(EdgevecError):
+    """A migrated collection differs from its source; ``report`` says how (counts, and the
+    sampled ids missing or holding another vector or payload)."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        super().__init__(report.describe())
+        self.report = report

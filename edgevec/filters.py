@@ -382,7 +382,18 @@ def canonical(flt: Filter | None) -> str:
     return "" if flt is None else _canonical(flt)
 
 
+_Normal: TypeAlias = "str | tuple[str, frozenset[_Normal]]"
+"""A filter in normal form: a comparison's canonical JSON, or ``(connective, operands)`` with
+``"and"``/``"or"`` operands flattened and deduplicated (``"not"`` has one)."""
+
+
 def _canonical(node: Filter) -> str:
+    return _render(_normal(node))
+
+
+def _normal(node: Filter) -> _Normal:
+    while isinstance(node, Not) and isinstance(node.arg, Not):
+        node = node.arg.arg
     if isinstance(node, Cmp):
         if node.op in ("in", "nin"):
             value = "[" + ",".join(sorted({_typed(v) for v in node.value})) + "]"
@@ -390,21 +401,29 @@ def _canonical(node: Filter) -> str:
             value = _typed(node.value)
         return f'{{"field":{json.dumps(node.field)},"op":"{node.op}","value":{value}}}'
     if isinstance(node, Not):
-        inner = node.arg
-        return _canonical(inner.arg) if isinstance(inner, Not) else f'{{"not":{_canonical(inner)}}}'
+        return ("not", frozenset({_normal(node.arg)}))
     assert isinstance(node, And | Or)
-    kind = type(node)
-    parts: set[str] = set()
-    pending = list(node.args)
-    while pending:  # flatten nested operands of the same kind (the JSON form may nest them)
-        arg = pending.pop()
-        if isinstance(arg, kind):
-            pending.extend(arg.args)
+    kind = "and" if isinstance(node, And) else "or"
+    operands: set[_Normal] = set()
+    for arg in node.args:
+        sub = _normal(arg)
+        if isinstance(sub, tuple) and sub[0] == kind:  # (a & b) & c is a & b & c
+            operands |= sub[1]
         else:
-            parts.add(_canonical(arg))
-    if len(parts) == 1:
-        return parts.pop()
-    return f'{{"{kind.__name__.lower()}":[{",".join(sorted(parts))}]}}'
+            operands.add(sub)
+    if len(operands) == 1:  # a & a is a
+        return operands.pop()
+    return (kind, frozenset(operands))
+
+
+def _render(normal: _Normal) -> str:
+    if isinstance(normal, str):
+        return normal
+    kind, operands = normal
+    if kind == "not":
+        (inner,) = operands
+        return f'{{"not":{_render(inner)}}}'
+    return f'{{"{kind}":[{",".join(sorted(_render(o) for o in operands))}]}}'
 
 
 def _typed(value: Any) -> str:

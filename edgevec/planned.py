@@ -61,5 +61,10 @@ class PlannedCollection(BaseCollection):
     def _count(self, flt: Filter | None) -> int:
         return self._run(self.planner.count(flt))
 
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return self._run(self.planner.scan_page(cursor, limit, include_vectors, include_payload))
+
     def _explain(self, flt: Filter) -> str:
         return self.planner.explain(flt)

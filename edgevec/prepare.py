@@ -42,6 +42,7 @@ __all__ = [
     "check_fingerprint",
     "check_ids",
     "check_k",
+    "check_page_size",
     "check_score_threshold",
     "check_spec",
     "prepare_arrays",
@@ -85,6 +86,20 @@ def check_k(k: object, capabilities: Capabilities) -> int:
     if k > capabilities.max_k:
         raise InvalidInputError(f"k={k} exceeds this backend's maximum of {capabilities.max_k}")
     return int(k)
+
+
+MAX_PAGE_SIZE = 10_000
+"""Largest ``scan`` page: every engine answers it in one request (Milvus caps a query at 16384)."""
+
+
+def check_page_size(size: object, name: str = "page_size") -> int:
+    """Validate a ``scan`` page size (given as argument ``name``): a positive int of at most
+    :data:`MAX_PAGE_SIZE`."""
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise InvalidInputError(f"{name} must be a positive int, got {size!r}")
+    if size > MAX_PAGE_SIZE:
+        raise InvalidInputError(f"{name}={size} exceeds the maximum of {MAX_PAGE_SIZE}")
+    return int(size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from edgevec.base import BaseCollection, BaseStore
 from edgevec.deadlines import current
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 __all__ = ["ThreadedAsyncCollection", "ThreadedAsyncStore"]
@@ -68,8 +69,18 @@ class ThreadedAsyncCollection(AsyncBaseCollection):
     async def _count(self, flt: Filter | None) -> int:
         return await _read("count", self.sync._count, flt)
 
+    async def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return await _read(
+            "scan", self.sync._scan_page, cursor, limit, include_vectors, include_payload
+        )
+
     def _explain(self, flt: Filter) -> str:
         return self.sync._explain(flt)
+
+    async def _stats(self) -> CollectionStats:
+        return await _read("stats", self.sync._stats)
 
 
 class ThreadedAsyncStore(AsyncBaseStore):

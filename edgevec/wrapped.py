@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 if TYPE_CHECKING:
@@ -56,8 +57,16 @@ class WrappedCollection(BaseCollection):
     def _count(self, flt: Filter | None) -> int:
         return self.inner._count(flt)
 
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return self.inner._scan_page(cursor, limit, include_vectors, include_payload)
+
     def _explain(self, flt: Filter) -> str:
         return self.inner._explain(flt)
+
+    def _stats(self) -> CollectionStats:
+        return self.inner._stats()
 
 
 class WrappedStore(BaseStore):

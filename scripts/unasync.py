@@ -44,6 +44,7 @@ ASYNC_METHODS = [
     "_delete_ids",
     "_delete_filter",
     "_count",
+    "_scan_page",
     "create_collection",
     "collection",
     "has_collection",
@@ -61,6 +62,9 @@ ASYNC_METHODS = [
     "_embed_all",
     "search",
     "_run",
+    "stats",
+    "_stats",
+    "_collection_stats",
 ]
 
 # Each generated module: (sync source, async target, the docstring that replaces the source's).
@@ -144,6 +148,10 @@ def transform(source: str, header: str, target: Path) -> str:
     text = re.sub(rf"(\n    )def ({names})\(", r"\1async def \2(", text)
     text = re.sub(rf"(?<!await )(self(?:\.inner)?|super\(\))\.({names})\(", r"await \1.\2(", text)
     text = text.replace("self.embedder.embed(", "await self.embedder.aembed(")
+    text = text.replace("handle.stats()", "await handle.stats()")
+    # ``scan`` stays a plain method (it validates when called) returning an async generator.
+    text = text.replace("def _pages(", "async def _pages(")
+    text = re.sub(r"\bIterator\b", "AsyncIterator", text)
     module = r"\bedgevec\.(base|embedded|planned|wrapped) import\b"
     text = re.sub(module, r"edgevec.a\1 import", text)
     # The store's handle lock: a thread lock in sync code, an event-loop lock in async code.

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -294,6 +295,28 @@ def test_partial_results_are_not_cached(cached: CachedStore) -> None:
     returned: CachedResult = cached.front.store(key, partial)
     assert returned is partial
     assert cached.front.cache.get(key) is None
-    complete = [edgevec.Hits([edgevec.Hit("a", 1.0)])]
-    assert cached.front.store(key, complete) == complete
-    assert cached.front.cache.get(key) == complete
+    fused = [edgevec.Hits([edgevec.Hit("a", 0.03, source="eu")], fused=True)]
+    assert cached.front.store(key, fused) == fused
+    assert cached.front.cache.get(key) is fused
+    found = cached.front.lookup(key, "items", "faiss")
+    assert isinstance(found, list)
+    (again,) = found
+    assert again == fused[0]
+    assert again.fused  # a rank-fused answer stays marked as one
+
+
+def test_a_config_file_asks_for_the_cache(tmp_path: Path) -> None:
+    config = tmp_path / "edgevec.toml"
+    config.write_text('backend = "faiss"\n\n[cache]\nttl = 5\nmax_entries = 2\n')
+    store = edgevec.connect(config=config)
+    assert isinstance(store, CachedStore)
+    coll = _filled(store)
+    for q in _vectors(3, seed=4):  # three distinct queries through a cache of two
+        coll.query(q, k=1)
+    assert isinstance(store.front.cache, InProcessCache)
+    assert len(store.front.cache) == 2
+    with pytest.raises(edgevec.ConfigError, match="max_entries"):
+        edgevec.connect("faiss", cache={"max_entries": 0})
+    with pytest.raises(edgevec.ConfigError, match="ttl"):
+        CachedStore(edgevec.connect("faiss"), ttl=float("nan"))
+    store.close()

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
+from edgevec.errors import ConfigError
 from edgevec.payloads import copy_payload
 from edgevec.prepare import PreparedQuery
 from edgevec.router.cache_key import cache_key
@@ -76,6 +77,10 @@ class InProcessCache:
     ) -> None:
         from cachetools import TTLCache
 
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ConfigError(f"max_entries must be a positive int, got {max_entries!r}")
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+            raise ConfigError(f"ttl must be a positive number of seconds, got {ttl!r}")
         self._entries: TTLCache[bytes, CachedResult] = TTLCache(max_entries, ttl, timer=clock)
         self._generations: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -178,19 +183,15 @@ def _copy(result: CachedResult) -> CachedResult:
     if isinstance(result, ArrayHits):
         return ArrayHits(result.ids.copy(), result.scores.copy())
     return [
-        Hits(
-            [
-                Hit(
-                    h.id,
-                    h.score,
-                    copy_payload(h.payload),
-                    None if h.vector is None else h.vector.copy(),
-                    h.source,
-                )
-                for h in row
-            ],
-            partial=row.partial,
-            missing=row.missing,
+        row.with_hits(
+            Hit(
+                h.id,
+                h.score,
+                copy_payload(h.payload),
+                None if h.vector is None else h.vector.copy(),
+                h.source,
+            )
+            for h in row
         )
         for row in result
     ]

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import edgevec
@@ -72,6 +72,8 @@ class Blocking:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = attr(*args, **kwargs)
+            if inspect.isasyncgen(result):  # ``scan``: its pages, each awaited on the loop
+                return self._pull(result)
             if inspect.isawaitable(result):
                 result = self._runner.run(result)
             if hasattr(result, "upsert") or hasattr(result, "create_collection"):
@@ -79,6 +81,13 @@ class Blocking:
             return result
 
         return call
+
+    def _pull(self, pages: AsyncIterator[T]) -> Iterator[T]:
+        while True:
+            try:
+                yield self._runner.run(pages.__anext__())
+            except StopAsyncIteration:
+                return
 
     def __repr__(self) -> str:
         return f"Blocking({self._target!r})"

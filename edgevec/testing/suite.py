@@ -29,6 +29,7 @@ import enum
 import os
 import random
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -299,6 +300,7 @@ class ConformanceSuite:
             lambda: coll.delete(filter=F("n") > 0),
             lambda: coll.count(),
             lambda: coll.explain(F("n") > 0),
+            lambda: coll.scan(),
             lambda: again.count(),
             lambda: store.collection(name),
             lambda: store.create_collection(name, 4, "l2", exist_ok=True),
@@ -451,6 +453,77 @@ class ConformanceSuite:
         for flt in [F("color") == "red", F("n") >= 10, F("tags").isin(["a"]), ~F("flag").exists()]:
             if flt.ops() <= self._caps(coll).filter_ops:
                 assert coll.count(flt) == sum(matches(flt, p) for p in pays), flt.explain()
+
+    # -- scan ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _scanned(coll: Any, page_size: int, **kw: Any) -> list[Record]:
+        """Every record ``scan`` yields, checking each page's size on the way."""
+        pages = list(coll.scan(page_size=page_size, **kw))
+        assert all(1 <= len(page) <= page_size for page in pages)
+        return [r for page in pages for r in page]
+
+    def test_scan_returns_every_record_once(self, make: Callable[..., Any]) -> None:
+        """Pages of 1, 7 and more than the collection hold each record once, as written; a scan
+        after deletes lacks them; the parts left out come back empty; bad sizes raise first."""
+        coll = make(dim=4, metric="cosine")
+        assert list(coll.scan()) == []
+        ids, vecs, pays = self._fill(coll, 12, 4, seed=41)
+        for size in (1, 7, 100):
+            got = self._scanned(coll, size)
+            assert sorted(r.id for r in got) == sorted(ids)
+            by_id = {r.id: r for r in got}
+            for rid, vec, pay in zip(ids, vecs, pays):
+                stored = by_id[rid].vector
+                assert stored is not None
+                np.testing.assert_allclose(stored, vec, rtol=1e-5, atol=1e-6)
+                assert by_id[rid].payload == pay
+        bare = self._scanned(coll, 5, include_vectors=False, include_payload=False)
+        assert sorted(r.id for r in bare) == sorted(ids)
+        assert all(r.vector is None and r.payload == {} for r in bare)
+        coll.delete(ids=ids[::3])
+        assert sorted(r.id for r in self._scanned(coll, 4)) == sorted(set(ids) - set(ids[::3]))
+        for bad in (0, -1, True, 10_001, "7", 2.0):
+            with pytest.raises(InvalidInputError):
+                coll.scan(page_size=bad)
+
+    def test_scan_under_concurrent_writes(self, make: Callable[..., Any]) -> None:
+        """While other threads upsert and delete other ids between (and during) its pages, a
+        scan returns every record that existed throughout exactly once, and nothing else."""
+        coll = make(dim=4, metric="l2")
+        stable, _, _ = self._fill(coll, 24, 4, seed=42)
+        written: set[str] = set()
+        go, done = threading.Semaphore(0), threading.Semaphore(0)
+        stop = threading.Event()
+
+        def churn(worker: int) -> None:
+            """One upsert (ids sorting among the stable ones) and one delete per turn."""
+            rng = np.random.default_rng(worker)
+            n = 0
+            while go.acquire(timeout=30) and not stop.is_set():
+                new = [f"r{rng.integers(24)}-{worker}-{n}", f"c{worker}-{n}"]
+                written.update(new)
+                coll.upsert([Record(i, v) for i, v in zip(new, _rand(2, 4, n))])
+                coll.delete(ids=[f"c{worker}-{n - 1}"])
+                n += 1
+                done.release()
+
+        seen: list[str] = []
+        with ThreadPoolExecutor(2) as pool:
+            workers = [pool.submit(churn, w) for w in range(2)]
+            try:
+                for page in coll.scan(page_size=5, include_vectors=False):
+                    seen.extend(r.id for r in page)
+                    go.release(2)  # both write; one is done, the other may overlap the next page
+                    assert done.acquire(timeout=30)
+            finally:
+                stop.set()
+                go.release(2)
+            for w in workers:
+                w.result()
+        assert len(seen) == len(set(seen)), "a record came back twice"
+        assert set(stable) <= set(seen)
+        assert set(seen) <= set(stable) | written
 
     # -- bad input -------------------------------------------------------------------------
 

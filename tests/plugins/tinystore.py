@@ -87,6 +87,21 @@ class TinyCollection(BaseCollection):
     def _count(self, flt: Filter | None) -> int:
         return len(self._allowed(flt))
 
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        rows = dict(self.rows)  # one atomic copy: other threads write meanwhile
+        after = [i for i in sorted(rows) if cursor is None or i > cursor]
+        page = [
+            Record(
+                i,
+                rows[i][0].copy() if include_vectors else None,
+                copy_payload(rows[i][1]) if include_payload else {},
+            )
+            for i in after[:limit]
+        ]
+        return page, after[limit - 1] if len(after) > limit else None
+
 
 class TinyStore(BaseStore):
     backend: ClassVar[str] = "tiny"

@@ -31,6 +31,7 @@ Error bodies follow the data plane's ``{"code", "message", "details"}`` shape.
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import json
 import threading
@@ -510,16 +511,19 @@ class PineconeTestServer:
         return {"vectors": vectors, "namespace": ns, "usage": {"readUnits": 1}}
 
     def _page(self, ids: list[str], token: Any, limit: int) -> tuple[list[str], str | None]:
+        """A page of the sorted ``ids``; the token holds the last id of the page before, so
+        ids written or deleted between pages never shift the ones not yet listed."""
         start = 0
         if isinstance(token, str) and token:
             try:
-                start = int(base64.urlsafe_b64decode(token.encode()).decode())
+                after = base64.urlsafe_b64decode(token.encode()).decode()
             except ValueError as exc:
                 raise RequestError(400, "invalid pagination token") from exc
+            start = bisect.bisect_right(ids, after)
         page = ids[start : start + limit]
-        more = start + limit < len(ids)
-        next_token = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-        return page, next_token if more else None
+        if start + limit >= len(ids):
+            return page, None
+        return page, base64.urlsafe_b64encode(page[-1].encode()).decode()
 
     def _fetch_by_metadata(self, body: dict[str, Any], query: Mapping[str, list[str]]) -> Any:
         flt = body.get("filter")

@@ -22,7 +22,9 @@ after Weaviate's docs:
   the defaults Weaviate fills in, so the client's schema parsers accept it;
 * an API key, when set, is required as ``Authorization: Bearer`` on REST and gRPC; REST errors
   use Weaviate's ``{"error": [{"message": ...}]}`` body and gRPC errors its status codes;
-* ``limit + offset`` and deletes are capped at QUERY_MAXIMUM_RESULTS (10,000).
+* ``limit + offset`` and deletes are capped at QUERY_MAXIMUM_RESULTS (10,000);
+* the cursor API: ``after`` (a uuid) with ``limit`` pages through objects in uuid order, and
+  refuses to be combined with a filter, an offset or a search, as Weaviate does.
 
 Test hooks (they change what the server does, never the client): :meth:`fail_next_rpcs` makes
 the next gRPC calls fail with a status, :attr:`rpc_delay` slows every gRPC call down,
@@ -33,6 +35,7 @@ properties, BM25/hybrid search, sorting, grouping and aggregations other than th
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import re
@@ -905,11 +908,13 @@ class WeaviateTestServer:
                     f"{unsupported} is not modelled by the test server",
                     rpc=grpc.StatusCode.UNIMPLEMENTED,
                 )
-        if req.sort_by or req.after or req.tenant:
+        if req.sort_by or req.tenant:
             raise ApiError(
-                "sorting, cursors and tenants are not modelled by the test server",
+                "sorting and tenants are not modelled by the test server",
                 rpc=grpc.StatusCode.UNIMPLEMENTED,
             )
+        if req.after and (req.HasField("filters") or req.offset or req.HasField("near_vector")):
+            raise ApiError("cursor api: after cannot be combined with where, offset or a search")
         limit = req.limit or DEFAULT_LIMIT
         if limit + req.offset > self.max_results:
             raise ApiError(
@@ -924,8 +929,10 @@ class WeaviateTestServer:
         distances: dict[str, float] = {}
         if req.HasField("near_vector"):
             objects, distances = self._near(cls, req.near_vector, objects)
-        else:
+        else:  # uuid order, which the cursor (``after``: the last uuid seen) pages through
             objects.sort(key=lambda o: o.uuid)
+            if req.after:
+                objects = objects[bisect.bisect_right([o.uuid for o in objects], req.after) :]
         page = objects[req.offset : req.offset + limit]
         return [self._result(cls, req, o, distances.get(o.uuid)) for o in page]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from pathlib import Path
@@ -22,6 +23,7 @@ from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.scores import l2_from_squared
 from edgevec.search_params import SearchParams
+from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
@@ -87,6 +89,7 @@ class FaissCollection(BaseCollection):
         self._sums: npt.NDArray[np.uint64] = self._columns[2].extend([])  # row checksums
         self._payloads = PayloadIndex(self.spec.fields)
         self._dead = 0
+        self._order: list[str] | None = None  # live ids sorted, for scans; None after a write
 
     def _storage(self) -> npt.NDArray[np.float32]:
         """A view of the stored (for cosine: unit-length) vectors, one row per slot."""
@@ -108,6 +111,7 @@ class FaissCollection(BaseCollection):
     ) -> None:
         """Book-keeping for rows the index just received as its last ``len(ids)`` slots."""
         start = len(self._ids)
+        self._order = None
         self._ids.extend(ids)
         self._slot.update(zip(ids, range(start, start + len(ids))))
         alive, norm_col, sum_col = self._columns
@@ -131,6 +135,7 @@ class FaissCollection(BaseCollection):
         self._fill(ids, norms, payloads, sums)
 
     def _tombstone(self, slots: list[int]) -> None:
+        self._order = None
         for s in slots:
             rid = self._ids[s]
             if rid is not None:
@@ -287,6 +292,20 @@ class FaissCollection(BaseCollection):
                 return len(self._slot)
             return int(np.count_nonzero(self._mask(flt)))
 
+    def _stats(self) -> CollectionStats:
+        with self._lock.read():
+            self._check_open()
+            health: dict[str, str | int | bool] = {
+                "faiss_index": type(self._index).__name__,
+                "rows": int(self._index.ntotal),  # live records plus tombstones
+                "tombstones": self._dead,  # until compaction rebuilds the index without them
+                "persistent": self._rows is not None,
+            }
+            return CollectionStats(
+                self.name, self.backend, len(self._slot), self.dim, self.metric,
+                index=self.opts.index, health=health,
+            )  # fmt: skip
+
     def _vectors_out(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         out = self._storage()[slots]
         if self.metric == "cosine":  # stored unit-length; give back what was written
@@ -296,16 +315,34 @@ class FaissCollection(BaseCollection):
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
         with self._lock.read():
             self._check_open()
-            slots = np.fromiter((self._slot[i] for i in ids if i in self._slot), dtype=np.int64)
-            vecs = self._vectors_out(slots) if include_vectors else None
-            return [
-                Record(
-                    self._ids[s],
-                    None if vecs is None else vecs[j],
-                    self._payloads.payload(s),
-                )
-                for j, s in enumerate(slots)
-            ]
+            return self._records([i for i in ids if i in self._slot], include_vectors, True)
+
+    def _records(
+        self, ids: list[str], include_vectors: bool, include_payload: bool
+    ) -> list[Record]:
+        """Records of stored ``ids``; the caller holds the read lock."""
+        slots = np.fromiter((self._slot[i] for i in ids), dtype=np.int64, count=len(ids))
+        vecs = self._vectors_out(slots) if include_vectors else None
+        payload = self._payloads.payload
+        return [
+            Record(rid, None if vecs is None else vecs[j], payload(s) if include_payload else {})
+            for j, (rid, s) in enumerate(zip(ids, slots.tolist()))
+        ]
+
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        # Keyset pages over the sorted live ids: the cursor is the last id returned. The sorted
+        # list is kept until the next write, so a scan of an idle collection sorts once.
+        with self._lock.read():
+            self._check_open()
+            order = self._order
+            if order is None:
+                order = self._order = sorted(self._slot)
+            start = 0 if cursor is None else bisect.bisect_right(order, cursor)
+            ids = order[start : start + limit]
+            records = self._records(ids, include_vectors, include_payload)
+        return records, ids[-1] if start + limit < len(order) else None
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
         with self._lock.read():

@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from edgevec.backends.milvus.filters import compile_filter, ids_filter
+from edgevec.backends.milvus.filters import compile_filter, ids_filter, quote
 from edgevec.backends.milvus.options import MilvusIndexOptions, MilvusOptions
 from edgevec.backends.milvus.rows import (
     build_rows,
     output_fields,
     parse_count,
     parse_hits,
+    parse_record,
     parse_records,
 )
-from edgevec.backends.milvus.schema import VECTOR, check_columns, search_params, short, widened
+from edgevec.backends.milvus.schema import ID, VECTOR, check_columns, search_params, short, widened
 from edgevec.driver import Call, Plan
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
@@ -114,6 +115,28 @@ class Core:
             rows.extend(found)
         return parse_records(rows, ids, include_vectors)
 
+    def scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> Plan[tuple[list[Record], str | None]]:
+        # Keyset pages on the primary key: the cursor is the last id returned, so each page
+        # must be the smallest keys above it, in order. A server merges query results by
+        # primary key (measured on 2.3.5, growing and sealed segments); Milvus Lite returns an
+        # arbitrary subset unless asked with ``iterator``, the flag of pymilvus' own
+        # query_iterator. Not on a server: there pymilvus drops the consistency level of an
+        # ``iterator`` query, and a scan right after a write would miss it (measured).
+        iterating = {"iterator": "True"} if self.store.lite else {}
+        rows = yield self._call(
+            "query",
+            "scan",
+            filter=f"{ID} > {quote(cursor or '')}",  # every id is non-empty
+            output_fields=output_fields(include_payload, include_vectors),
+            limit=limit,
+            consistency_level=self.store.consistency_level,
+            **iterating,
+        )
+        page = [parse_record(r, include_vectors) for r in rows]
+        return page, page[-1].id if len(page) == limit else None
+
     def delete_ids(self, ids: list[str]) -> Plan[None]:
         for part in _chunks(list(dict.fromkeys(ids)), QUERY_CHUNK):
             yield self._call("delete", "delete", filter=ids_filter(part))
@@ -124,6 +147,19 @@ class Core:
             "delete", "delete", filter=compile_filter(flt, self.fields, doubles=not self.store.lite)
         )
         yield from self._after_write()
+
+    def health(self) -> Plan[dict[str, str | int]]:
+        """Milvus's own report: the vector index's build state and rows it covers (vs rows
+        still pending), and whether the collection is loaded for search."""
+        index = yield self._call("describe_index", "describe the index", index_name=VECTOR)
+        loaded = yield self._call("get_load_state", "read the load state")
+        state = loaded.get("state") if isinstance(loaded, Mapping) else loaded
+        return {
+            "index_state": str(index.get("state", "")),
+            "indexed_rows": int(index.get("indexed_rows", 0)),
+            "pending_index_rows": int(index.get("pending_index_rows", 0)),
+            "load_state": str(getattr(state, "name", state)),
+        }
 
     def count(self, flt: Filter | None) -> Plan[int]:
         rows = yield self._call(

@@ -70,16 +70,18 @@ def parse_hits(
 def parse_records(
     rows: Iterable[Mapping[str, Any]], ids: Sequence[str], include_vectors: bool
 ) -> list[Record]:
+    """The records of ``rows`` in the order of ``ids`` (ids without a row left out)."""
     found = {str(r[ID]): r for r in rows}
-    return [
-        Record(
-            rid,
-            _vector(found[rid].get(VECTOR)) if include_vectors else None,
-            dict(found[rid].get(PAYLOAD) or {}),
-        )
-        for rid in ids
-        if rid in found
-    ]
+    return [parse_record(found[rid], include_vectors) for rid in ids if rid in found]
+
+
+def parse_record(row: Mapping[str, Any], include_vectors: bool) -> Record:
+    """One row as a record; a payload left out of ``output_fields`` reads as empty."""
+    return Record(
+        str(row[ID]),
+        _vector(row.get(VECTOR)) if include_vectors else None,
+        dict(row.get(PAYLOAD) or {}),
+    )
 
 
 def parse_count(rows: Sequence[Mapping[str, Any]]) -> int:

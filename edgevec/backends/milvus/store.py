@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -36,6 +37,7 @@ from edgevec.errors import BackendUnavailableError, ConfigError
 from edgevec.filters import Filter
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedUpsert, check_collection_name
+from edgevec.stats import CollectionStats
 from edgevec.types import CollectionSpec
 
 MAX_TOPK = 16_384  # Milvus' limit on limit + offset
@@ -88,6 +90,10 @@ class MilvusCollection(PlannedCollection):
     def _delete_filter(self, flt: Filter) -> None:
         super()._delete_filter(flt)
         cover_delete(self._store._call, self._store.client, self._store.opts, self.name)
+
+    def _stats(self) -> CollectionStats:
+        health = self._run(self.planner.health())
+        return replace(super()._stats(), index=self.opts.index.lower(), health=health)
 
 
 class MilvusStore(BaseStore):
@@ -201,6 +207,10 @@ class AsyncMilvusCollection(AsyncPlannedCollection):
     async def _delete_filter(self, flt: Filter) -> None:
         await super()._delete_filter(flt)
         await self._cover_delete()
+
+    async def _stats(self) -> CollectionStats:
+        health = await self._run(self.planner.health())
+        return replace(await super()._stats(), index=self.opts.index.lower(), health=health)
 
     async def _cover_delete(self) -> None:
         client, _ = await self._store._clients()

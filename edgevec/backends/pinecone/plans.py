@@ -12,6 +12,7 @@ import orjson
 from edgevec.backends.pinecone.codec import decode_metadata, encode_metadata, record_id, vector_id
 from edgevec.backends.pinecone.filters import compile_filter, render_filter
 from edgevec.backends.pinecone.limits import (
+    LIST_PAGE,
     MAX_IDS_PER_REQUEST,
     MAX_METADATA_BYTES,
     MAX_REQUEST_BYTES,
@@ -233,25 +234,59 @@ class Collection:
 
     def get(self, ids: list[str], include_vectors: bool) -> Plan[list[Record]]:
         vids = [vector_id(i) for i in ids]
+        stored = yield from self.fetch(list(dict.fromkeys(vids)), "get records")
+        return [self.record(stored[vid], include_vectors, True) for vid in vids if vid in stored]
+
+    def scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> Plan[tuple[list[Record], str | None]]:
+        # ``GET /vectors/list`` pages through the namespace's ids in order (at most 100 a
+        # call; the cursor is its pagination token), then the page's records are fetched.
+        vids: list[str] = []
+        token = cursor
+        while len(vids) < limit:
+            listed = yield Call(
+                "list_paginated",
+                {
+                    "namespace": self.ns,
+                    "limit": min(LIST_PAGE, limit - len(vids)),
+                    "pagination_token": token,
+                },
+                f"scan {self.spec.name!r}",
+                missing_ok=True,  # no namespace yet: an empty collection
+            )
+            if listed is not None:
+                vids.extend(item.id for item in listed.vectors)
+            token = listed.pagination.next if listed and listed.pagination else None
+            if not token:
+                break
+        stored = yield from self.fetch(vids, "scan")
+        page = [
+            self.record(stored[vid], include_vectors, include_payload)
+            for vid in vids
+            if vid in stored  # deleted since it was listed
+        ]
+        return page, token or None
+
+    def fetch(self, vids: list[str], action: str) -> Plan[dict[str, Any]]:
+        """The stored vectors of ``vids`` by id (absent ones left out)."""
         stored: dict[str, Any] = {}
-        for chunk in fetch_chunks(list(dict.fromkeys(vids))):
+        for chunk in fetch_chunks(vids):
             response = yield Call(
                 "fetch",
                 {"ids": chunk, "namespace": self.ns},
-                f"get records of {self.spec.name!r}",
+                f"{action} in {self.spec.name!r}",
                 missing_ok=True,
             )
             if response is not None:
                 stored.update(response.vectors)
-        records = []
-        for rid, vid in zip(ids, vids, strict=True):
-            vec = stored.get(vid)
-            if vec is None:
-                continue
-            payload, side = decode_metadata(vec.metadata)
-            vector = self.space.restore(vec.values, side) if include_vectors else None
-            records.append(Record(rid, vector, payload))
-        return records
+        return stored
+
+    def record(self, vec: Any, include_vectors: bool, include_payload: bool) -> Record:
+        """A fetched vector as the record that was written."""
+        payload, side = decode_metadata(vec.metadata)
+        vector = self.space.restore(vec.values, side) if include_vectors else None
+        return Record(record_id(vec.id, side), vector, payload if include_payload else {})
 
     def count(self, flt: Filter | None) -> Plan[int]:
         if flt is None:

@@ -64,9 +64,7 @@ class Translator:
     def query(self, q: PreparedQuery) -> Plan[list[Hits]]:
         search = self._search_params(q.params)
         qfilter = compile_filter(q.filter)
-        with_payload: bool | models.PayloadSelectorInclude = (
-            True if q.include_payload else models.PayloadSelectorInclude(include=[RESERVED_KEY])
-        )
+        with_payload = _payload_selector(q.include_payload)
         requests = [
             models.QueryRequest(
                 query=vec,
@@ -114,15 +112,32 @@ class Translator:
         }
 
         def parse(points: list[models.Record]) -> list[Record]:
-            found: dict[str, Record] = {}
-            for p in points:
-                user, meta = split_payload(p.payload)
-                rid = str(meta.get("id", p.id))
-                vec = vector_out(p.vector, meta) if include_vectors else None
-                found[rid] = Record(rid, vec, user)
+            found = {r.id: r for r in (_record(p, include_vectors) for p in points)}
             return [found[i] for i in ids if i in found]
 
         return call("retrieve", kwargs, parse, self._where("get"))
+
+    def scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> Plan[tuple[list[Record], str | None]]:
+        # Scroll pages in point-id order; the cursor is the id of the next page's first point
+        # (Qdrant resumes at the first id not below it, so a deleted one is no obstacle).
+        kwargs = {
+            "collection_name": self.name,
+            "limit": limit,
+            "offset": cursor,
+            "with_payload": _payload_selector(include_payload),
+            "with_vectors": include_vectors,
+        }
+
+        def parse(
+            found: tuple[list[models.Record], models.ExtendedPointId | None],
+        ) -> tuple[list[Record], str | None]:
+            points, after = found
+            page = [_record(p, include_vectors) for p in points]
+            return page, None if after is None else str(after)
+
+        return call("scroll", kwargs, parse, self._where("scan"))
 
     def delete_ids(self, ids: list[str]) -> Plan[None]:
         selector = models.PointIdsList(points=[point_id(i) for i in ids])
@@ -134,6 +149,27 @@ class Translator:
         kwargs = {"collection_name": self.name, "points_selector": selector, "wait": True}
         return call("delete", kwargs, ignore, self._where("delete"))
 
+    @property
+    def index(self) -> str:
+        """Local mode scans every point; a server searches its HNSW graph."""
+        return "flat" if self.local else "hnsw"
+
+    def health(self) -> Plan[dict[str, str | int]]:
+        """The collection's status as Qdrant reports it: green/yellow/red, optimizer state,
+        segments and how many vectors its index covers yet."""
+
+        def parse(info: models.CollectionInfo) -> dict[str, str | int]:
+            optimizer = info.optimizer_status
+            return {
+                "status": str(getattr(info.status, "value", info.status)),
+                "optimizer": str(getattr(optimizer, "error", getattr(optimizer, "value", ""))),
+                "segments": int(info.segments_count or 0),
+                "indexed_vectors": int(info.indexed_vectors_count or 0),
+            }
+
+        kwargs = {"collection_name": self.name}
+        return call("get_collection", kwargs, parse, self._where("describe"))
+
     def count(self, flt: Filter | None) -> Plan[int]:
         kwargs = {"collection_name": self.name, "count_filter": compile_filter(flt), "exact": True}
 
@@ -141,3 +177,14 @@ class Translator:
             return int(result.count)
 
         return call("count", kwargs, parse, self._where("count"))
+
+
+def _payload_selector(include_payload: bool) -> bool | models.PayloadSelectorInclude:
+    """The whole payload, or only edgevec's reserved entry (the original id, the norm)."""
+    return True if include_payload else models.PayloadSelectorInclude(include=[RESERVED_KEY])
+
+
+def _record(point: models.Record, include_vectors: bool) -> Record:
+    user, meta = split_payload(point.payload)
+    vec = vector_out(point.vector, meta) if include_vectors else None
+    return Record(str(meta.get("id", point.id)), vec, user)

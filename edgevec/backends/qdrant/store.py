@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
@@ -23,6 +24,7 @@ from edgevec.capabilities import Capabilities
 from edgevec.driver import AsyncEngine, Call, Engine, Plan, SyncEngine, arun, run
 from edgevec.planned import PlannedCollection
 from edgevec.prepare import PreparedUpsert, check_collection_name
+from edgevec.stats import CollectionStats
 from edgevec.types import CollectionSpec
 
 T = TypeVar("T")
@@ -53,10 +55,15 @@ class QdrantCollection(PlannedCollection):
     ) -> None:
         tr = Translator(spec, opts, store.opts)
         super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store.engine)
+        self.translator = tr
 
     def _upsert(self, batch: PreparedUpsert) -> None:
         check_reserved(batch)  # the whole batch, before its first chunk is sent
         super()._upsert(batch)
+
+    def _stats(self) -> CollectionStats:
+        health = self._run(self.translator.health())
+        return replace(super()._stats(), index=self.translator.index, health=health)
 
 
 class QdrantStore(BaseStore):
@@ -147,10 +154,15 @@ class AsyncQdrantCollection(AsyncPlannedCollection):
     ) -> None:
         tr = Translator(spec, opts, store.opts)
         super().__init__(spec, _capabilities(store.opts, tr.exact), tr, store.engine)
+        self.translator = tr
 
     async def _upsert(self, batch: PreparedUpsert) -> None:
         check_reserved(batch)
         await super()._upsert(batch)
+
+    async def _stats(self) -> CollectionStats:
+        health = await self._run(self.translator.health())
+        return replace(await super()._stats(), index=self.translator.index, health=health)
 
 
 class AsyncQdrantStore(AsyncBaseStore):

@@ -165,10 +165,24 @@ class Core:
                 "return_properties": [PROP_ID, PROP_PAYLOAD],
             }
             result = yield self._call("query.fetch_objects", kwargs, "get")
-            for obj in result.objects:
-                rid, payload, vector = _unpack(obj, True, include_vectors)
-                found[rid] = Record(rid, vector, payload)
+            for record in (_record(o, True, include_vectors) for o in result.objects):
+                found[record.id] = record
         return [found[i] for i in ids if i in found]
+
+    def scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> Plan[tuple[list[Record], str | None]]:
+        # Weaviate's cursor API: objects in uuid order after the last uuid seen (the cursor).
+        kwargs = {
+            "limit": limit,
+            "after": cursor,
+            "include_vector": [VECTOR_NAME] if include_vectors else False,
+            "return_properties": [PROP_ID, PROP_PAYLOAD] if include_payload else [PROP_ID],
+        }
+        result = yield self._call("query.fetch_objects", kwargs, "scan")
+        objects = result.objects
+        page = [_record(obj, include_payload, include_vectors) for obj in objects]
+        return page, str(objects[-1].uuid) if len(objects) == limit else None
 
     def _delete(self, where: dict[str, Any]) -> Plan[int]:
         """Delete everything ``where`` matches; Weaviate deletes at most 10,000 per request."""
@@ -225,3 +239,8 @@ def _unpack(
         raw = (obj.vector or {}).get(VECTOR_NAME)
         vector = None if raw is None else np.asarray(raw, dtype=np.float32)
     return rid, payload, vector
+
+
+def _record(obj: Any, include_payload: bool, include_vectors: bool) -> Record:
+    rid, payload, vector = _unpack(obj, include_payload, include_vectors)
+    return Record(rid, vector, payload)
