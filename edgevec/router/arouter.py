@@ -125,6 +125,17 @@ class AsyncRouterCollection(AsyncRoutedCollection):
         found, _ = await self._read(lambda h: h._get(ids, include_vectors), current_route().region)
         return found
 
+    async def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        """A page from one region for the whole scan (a cursor means nothing elsewhere): the
+        home region's endpoints (``write="all"`` keeps every region complete)."""
+        page, _ = await self._read(
+            lambda h: h._scan_page(cursor, limit, include_vectors, include_payload),
+            self.router.home,
+        )
+        return page
+
     async def _count(self, flt: Filter | None) -> int:
         found, _ = await self._read(lambda h: h._count(flt), current_route().region)
         return found

@@ -66,6 +66,11 @@ class RouterCollection(RoutedCollection):
     def _count(self, flt: Filter | None) -> int:
         return self._loop.run(self.core._count(flt))
 
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        return self._loop.run(self.core._scan_page(cursor, limit, include_vectors, include_payload))
+
     def _explain(self, flt: Filter) -> str:
         return self.core._explain(flt)
 
