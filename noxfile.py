@@ -21,6 +21,7 @@ nox.options.sessions = [
     "onnx",
     "service",
     "cross",
+    "router",
     "security",
     "cli",
     "demo",
@@ -56,7 +57,7 @@ def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
     session.install(
         "-e",
-        ".[test,faiss,qdrant,milvus,pinecone,weaviate,onnx,cli,server]",
+        ".[test,faiss,qdrant,milvus,pinecone,weaviate,onnx,cli,server,router]",
         "types-cachetools",
         "mypy>=1.11",
         "nox>=2024.4",
@@ -148,6 +149,17 @@ def service(session: nox.Session) -> None:
     session.install("-e", ".[test,faiss,onnx,server]")
     tests = sorted(glob.glob("tests/test_server*.py"))
     session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def router(session: nox.Session) -> None:
+    """The router: conformance through it, FAISS/Qdrant/Milvus Lite regions, and a Pinecone
+    region over HTTP behind the fault-injecting proxy; its docs page."""
+    session.install("-e", ".[test,router,faiss,qdrant,milvus,pinecone]")
+    tests = sorted(glob.glob("tests/test_router*.py"))
+    session.run(
+        *PYTEST, *tests, "tests/test_docs.py", "-k", "not test_docs or router", *session.posargs
+    )
 
 
 @nox.session

@@ -10,6 +10,8 @@
 Importing edgevec loads no vendor client; a backend's client is imported on first ``connect``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.aembedded import AsyncEmbeddedCollection
 from edgevec.base import BaseCollection, BaseStore
@@ -45,6 +47,10 @@ from edgevec.filters import F, Filter
 from edgevec.search_params import SearchParams
 from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Metric, Record
 
+if TYPE_CHECKING:
+    from edgevec.router.arouter import AsyncRouter
+    from edgevec.router.store import Router
+
 # The interfaces to type application code against. Every backend, and a router that wraps
 # stores, subclasses these base classes, so one name serves as both contract and base.
 VectorStore = BaseStore
@@ -60,6 +66,7 @@ __all__ = [
     "AsyncBaseStore",
     "AsyncCollection",
     "AsyncEmbeddedCollection",
+    "AsyncRouter",
     "AsyncVectorStore",
     "AuthenticationError",
     "BackendError",
@@ -92,6 +99,7 @@ __all__ = [
     "PartialWriteError",
     "Record",
     "RecordNotFoundError",
+    "Router",
     "RoutingError",
     "SearchParams",
     "StoreClosedError",
@@ -102,3 +110,17 @@ __all__ = [
     "connect_async",
     "deadline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Router`` and ``AsyncRouter`` on first use: the router needs pydantic and tenacity,
+    which ``import edgevec`` does not load."""
+    if name == "Router":
+        from edgevec.router.store import Router
+
+        return Router
+    if name == "AsyncRouter":
+        from edgevec.router.arouter import AsyncRouter
+
+        return AsyncRouter
+    raise AttributeError(f"module 'edgevec' has no attribute {name!r}")

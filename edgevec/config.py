@@ -57,6 +57,8 @@ __all__ = [
 
 DEFAULT_BACKEND = "faiss"
 ENV_PREFIX = "EDGEVEC_"
+TABLE_OPTIONS = {"router": frozenset({"regions"})}
+"""Options whose value is itself a table: a router's ``regions`` (name -> backend config)."""
 LAYER_KEYS = frozenset({"cache", "telemetry"})
 """Keys that choose layers around any backend (:mod:`edgevec.layers`), not backend options."""
 SECTIONS = frozenset({"service"})
@@ -122,7 +124,12 @@ def split_config(
         if isinstance(value, Mapping) and key in names:
             if key == chosen:
                 options.update(value)
-        elif isinstance(value, Mapping) and key not in LAYER_KEYS and set(value) != {"env"}:
+        elif (
+            isinstance(value, Mapping)
+            and set(value) != {"env"}
+            and key not in LAYER_KEYS
+            and key not in TABLE_OPTIONS.get(chosen, ())
+        ):
             raise ConfigError(
                 f"{source}: unknown table [{key}]; backend tables are: {', '.join(names)}; "
                 f"other tables: {', '.join(sorted(SECTIONS | LAYER_KEYS))}"

@@ -27,6 +27,11 @@ def _build(
     backend, opts = resolve(target, config, options)
     backend_opts, layers = split_layers(opts)
     cls = load_backend(backend)
+    if backend == "router" and layers.cache is not None:
+        # The router caches inside its routed reads: a wrapper's key would not hold the route,
+        # and its collections would not take region=/regions=/timeout=.
+        backend_opts["cache"] = layers.cache
+        layers = layers.model_copy(update={"cache": None})
     return cls, validate_options(cls, backend_opts), layers
 
 

@@ -37,6 +37,7 @@ BUILTIN_BACKENDS: dict[str, BackendEntry] = {
     "milvus": BackendEntry("edgevec.backends.milvus:MilvusStore", "milvus"),
     "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone"),
     "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate"),
+    "router": BackendEntry("edgevec.router.store:Router", "router"),
 }
 
 
