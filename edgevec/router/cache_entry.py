@@ -1,0 +1,119 @@
+"""Cached answers in a form nothing can change, thawed into fresh objects for every caller.
+
+A cache must never hand out an object it keeps, since callers may change what they get.
+Deep-copying the kept :class:`~edgevec.types.Hit` objects and payload dicts on every hit cost
+more than the rest of a hit together, so an entry keeps the answer compactly instead: ids,
+scores and sources as tuples of immutable values, a row's payloads as one orjson document and
+vectors as read-only arrays. Thawing a row is then one ``orjson.loads`` and one ``map`` over
+:class:`~edgevec.types.Hit`, with no Python loop over payload contents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any, TypeAlias, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from edgevec.types import ArrayHits, Hit, Hits
+
+__all__ = ["CacheEntry", "CachedResult", "FrozenArrays", "FrozenRow", "FrozenRows", "freeze"]
+
+CachedResult: TypeAlias = "list[Hits] | ArrayHits"
+"""What the query hooks answer, and what the cache is asked to keep and gives back."""
+
+FloatVector = npt.NDArray[np.float32]
+_Array = TypeVar("_Array", bound="np.ndarray[Any, Any]")
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenRow:
+    """One query row's hits: equal fields in tuples, payloads as one JSON array."""
+
+    ids: tuple[str, ...]
+    scores: tuple[float, ...]
+    payloads: bytes
+    """``orjson.dumps`` of the hits' payloads, in hit order."""
+    vectors: tuple[FloatVector | None, ...] | None
+    """Read-only copies of the hits' vectors; ``None`` when no hit carries one."""
+    sources: tuple[str | None, ...] | None
+    """Each hit's ``source``; ``None`` when no hit has one."""
+    fused: bool
+
+    def thaw(self) -> Hits:
+        """The row as new :class:`Hits`, sharing nothing the caller could change."""
+        vectors = repeat(None) if self.vectors is None else map(_copy, self.vectors)
+        sources = repeat(None) if self.sources is None else self.sources
+        loaded = orjson.loads(self.payloads)
+        hits = map(Hit, self.ids, self.scores, loaded, vectors, sources)
+        return Hits(hits, fused=self.fused)
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenRows:
+    """A ``list[Hits]`` answer (one row per query vector)."""
+
+    rows: tuple[FrozenRow, ...]
+
+    def thaw(self) -> list[Hits]:
+        """The answer as new rows of new hits."""
+        return [row.thaw() for row in self.rows]
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenArrays:
+    """An :class:`~edgevec.types.ArrayHits` answer, its arrays read-only."""
+
+    ids: npt.NDArray[np.object_]
+    scores: npt.NDArray[np.float32]
+
+    def thaw(self) -> ArrayHits:
+        """Writable copies of the arrays (the ids in them are immutable ``str``)."""
+        return ArrayHits(self.ids.copy(), self.scores.copy())
+
+
+CacheEntry: TypeAlias = "FrozenRows | FrozenArrays"
+"""What a :class:`~edgevec.router.cache.ResultCache` keeps: an answer no holder can change."""
+
+
+def freeze(result: CachedResult) -> CacheEntry | None:
+    """``result`` as a cache entry sharing nothing with it, or ``None`` when it must not be
+    kept: a partial answer (the region that missed may answer next time), or one with a
+    payload orjson refuses (outside edgevec's payload model: a non-str key, an int beyond 64
+    bits, an object JSON has no form for), which the cache could not give back as it was."""
+    if isinstance(result, ArrayHits):
+        return FrozenArrays(_readonly(result.ids), _readonly(result.scores))
+    if any(row.partial for row in result):
+        return None
+    try:
+        return FrozenRows(tuple(map(_freeze_row, result)))
+    except orjson.JSONEncodeError:
+        return None
+
+
+def _freeze_row(row: Hits) -> FrozenRow:
+    vectors = None
+    if any(h.vector is not None for h in row):
+        vectors = tuple(None if h.vector is None else _readonly(h.vector) for h in row)
+    sources = tuple(h.source for h in row)
+    return FrozenRow(
+        ids=tuple(h.id for h in row),
+        scores=tuple(h.score for h in row),
+        payloads=orjson.dumps([h.payload for h in row]),
+        vectors=vectors,
+        sources=None if sources.count(None) == len(sources) else sources,
+        fused=row.fused,
+    )
+
+
+def _readonly(array: _Array) -> _Array:
+    out = array.copy()
+    out.flags.writeable = False
+    return out
+
+
+def _copy(vector: FloatVector | None) -> FloatVector | None:
+    return None if vector is None else vector.copy()
