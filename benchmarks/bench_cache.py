@@ -35,6 +35,7 @@ import edgevec
 from edgevec.observed import TelemetryStore
 from edgevec.prepare import prepare_query
 from edgevec.router.cache import CacheFront, InProcessCache
+from edgevec.router.cache_entry import freeze
 from edgevec.router.cached import CachedStore
 from edgevec.telemetry import instruments, observe
 from edgevec.types import Hit, Hits
@@ -81,7 +82,8 @@ def main() -> None:
     # the same shape (a k-hit answer with payloads), so the lookup runs in a full cache.
     for q in queries:
         cached.query(q, k=k)
-    filler = [Hits([Hit(f"r{j}", 0.5, {"i": j, "tag": "t0"}) for j in range(k)])]
+    filler = freeze([Hits([Hit(f"r{j}", 0.5, {"i": j, "tag": "t0"}) for j in range(k)])])
+    assert filler is not None
     for _ in range(args.entries - len(cache)):
         cache.set(os.urandom(16), filler)
     print(f"cache holds {len(cache)} entries", flush=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from edgevec.errors import ConfigError
 from edgevec.prepare import PreparedQuery
-from edgevec.router.cache_entry import CacheEntry, CachedResult, freeze
+from edgevec.router.cache_entry import CachedResult, CacheEntry, freeze
 from edgevec.router.cache_key import cache_key
 from edgevec.telemetry import instruments
 

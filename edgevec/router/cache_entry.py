@@ -3,9 +3,10 @@
 A cache must never hand out an object it keeps, since callers may change what they get.
 Deep-copying the kept :class:`~edgevec.types.Hit` objects and payload dicts on every hit cost
 more than the rest of a hit together, so an entry keeps the answer compactly instead: ids,
-scores and sources as tuples of immutable values, a row's payloads as one orjson document and
-vectors as read-only arrays. Thawing a row is then one ``orjson.loads`` and one ``map`` over
-:class:`~edgevec.types.Hit`, with no Python loop over payload contents.
+scores and sources as tuples of immutable values, vectors as read-only arrays, and a row's
+payloads either as private dicts of immutable values only (the common flat payload, handed out
+as copies) or, when any holds a list or dict, as one orjson document. Thawing a row
+is then a few calls that loop in C: no Python loop over hits or payload contents.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ CachedResult: TypeAlias = "list[Hits] | ArrayHits"
 """What the query hooks answer, and what the cache is asked to keep and gives back."""
 
 FloatVector = npt.NDArray[np.float32]
-_Array = TypeVar("_Array", bound="np.ndarray[Any, Any]")
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+"""Payload value types a shallow ``dict`` copy copies fully: immutable (subclasses may not be)."""
+_Item = TypeVar("_Item", bound=np.generic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +38,9 @@ class FrozenRow:
 
     ids: tuple[str, ...]
     scores: tuple[float, ...]
-    payloads: bytes
-    """``orjson.dumps`` of the hits' payloads, in hit order."""
+    payloads: tuple[dict[str, Any], ...] | bytes
+    """The hits' payloads in hit order: private flat dicts (never handed out, only copied), or
+    ``orjson.dumps`` of them when one nests a list or dict."""
     vectors: tuple[FloatVector | None, ...] | None
     """Read-only copies of the hits' vectors; ``None`` when no hit carries one."""
     sources: tuple[str | None, ...] | None
@@ -47,8 +51,9 @@ class FrozenRow:
         """The row as new :class:`Hits`, sharing nothing the caller could change."""
         vectors = repeat(None) if self.vectors is None else map(_copy, self.vectors)
         sources = repeat(None) if self.sources is None else self.sources
-        loaded = orjson.loads(self.payloads)
-        hits = map(Hit, self.ids, self.scores, loaded, vectors, sources)
+        payloads = self.payloads
+        copies = orjson.loads(payloads) if isinstance(payloads, bytes) else map(dict.copy, payloads)
+        hits = map(Hit, self.ids, self.scores, copies, vectors, sources)
         return Hits(hits, fused=self.fused)
 
 
@@ -82,8 +87,8 @@ CacheEntry: TypeAlias = "FrozenRows | FrozenArrays"
 def freeze(result: CachedResult) -> CacheEntry | None:
     """``result`` as a cache entry sharing nothing with it, or ``None`` when it must not be
     kept: a partial answer (the region that missed may answer next time), or one with a
-    payload orjson refuses (outside edgevec's payload model: a non-str key, an int beyond 64
-    bits, an object JSON has no form for), which the cache could not give back as it was."""
+    nested payload orjson refuses (outside edgevec's payload model: a non-str key, an int
+    beyond 64 bits, an object JSON has no form for), which the cache could not give back."""
     if isinstance(result, ArrayHits):
         return FrozenArrays(_readonly(result.ids), _readonly(result.scores))
     if any(row.partial for row in result):
@@ -99,18 +104,20 @@ def _freeze_row(row: Hits) -> FrozenRow:
     if any(h.vector is not None for h in row):
         vectors = tuple(None if h.vector is None else _readonly(h.vector) for h in row)
     sources = tuple(h.source for h in row)
+    payloads = tuple(dict(h.payload) for h in row)
+    flat = all(type(v) in _ATOMS for p in payloads for v in p.values())
     return FrozenRow(
         ids=tuple(h.id for h in row),
         scores=tuple(h.score for h in row),
-        payloads=orjson.dumps([h.payload for h in row]),
+        payloads=payloads if flat else orjson.dumps(payloads),
         vectors=vectors,
         sources=None if sources.count(None) == len(sources) else sources,
         fused=row.fused,
     )
 
 
-def _readonly(array: _Array) -> _Array:
-    out = array.copy()
+def _readonly(array: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
+    out: npt.NDArray[_Item] = array.copy()
     out.flags.writeable = False
     return out
 

@@ -81,7 +81,9 @@ def cache_key(scope: str, generation: int, kind: str, q: PreparedQuery) -> bytes
     )
     seed = _seeds.get(head)
     if seed is None:
-        seed = hashlib.blake2b(repr(head).encode("utf-8", "backslashreplace"), digest_size=KEY_BYTES)
+        seed = hashlib.blake2b(
+            repr(head).encode("utf-8", "backslashreplace"), digest_size=KEY_BYTES
+        )
         if len(_seeds) >= _MAX_SEEDS:
             _seeds.clear()
         _seeds[head] = seed
