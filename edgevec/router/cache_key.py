@@ -68,7 +68,7 @@ def cache_key(scope: str, generation: int, kind: str, q: PreparedQuery) -> bytes
         scope,
         generation,
         kind,
-        vectors.dtype.str,
+        vectors.dtype,
         vectors.shape,
         q.k,
         "" if flt is None else canonical(flt),
