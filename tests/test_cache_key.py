@@ -22,6 +22,7 @@ from edgevec.prepare import PreparedQuery, prepare_query
 from edgevec.router.cache_key import (
     _MAX_SEEDS,
     KEY_BYTES,
+    _canonicals,
     _seeds,
     cache_key,
     region_selection,
@@ -149,3 +150,21 @@ def test_equal_options_spelled_differently_share_a_key() -> None:
     key = cache_key("ns/items", 0, "hits", same)
     _seeds.clear()  # whichever spelling came first, the key is the same
     assert cache_key("ns/items", 0, "hits", base) == key
+
+
+def test_a_filter_object_keeps_its_canonical_form_but_equal_ones_do_not_share_it() -> None:
+    one, true = F("n") == 1, F("n") == True  # noqa: E712  # equal dataclasses, other queries
+    assert one == true
+    key_one = cache_key("ns/items", 0, "hits", _query(one))
+    assert id(one) in _canonicals
+    assert cache_key("ns/items", 0, "hits", _query(one)) == key_one
+    assert cache_key("ns/items", 0, "hits", _query(true)) != key_one
+
+
+def test_a_filter_whose_value_can_change_is_normalised_each_time() -> None:
+    values = [1, 2]
+    flt = Cmp("n", "in", values)  # built by hand, around the checks F and JSON parsing make
+    before = cache_key("ns/items", 0, "hits", _query(flt))
+    values.append(3)
+    assert cache_key("ns/items", 0, "hits", _query(flt)) != before
+    assert id(flt) not in _canonicals

@@ -8,7 +8,9 @@ region selection a router is answering for, and the collection's write generatio
 
 Everything but the vector bytes repeats from query to query, so the hash state after that
 part is kept per distinct part (a few thousand at most) and only the vector is hashed per
-query: half the cost of a key, and the same bytes as hashing it whole.
+query: half the cost of a key, and the same bytes as hashing it whole. The canonical form of a
+filter object is kept with the object too: an application that builds its filters once pays
+for normalising one once, not per query.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import hashlib
 from collections.abc import Hashable, Iterator
 from typing import Any
 
-from edgevec.filters import canonical
+from edgevec.filters import Filter, canonical
 from edgevec.prepare import PreparedQuery
 
 __all__ = ["KEY_BYTES", "cache_key", "region_selection", "selected_region"]
@@ -28,9 +30,10 @@ KEY_BYTES = 16
 """Digest size: 100k keys take 1.6 MB, and a collision needs ~2**64 distinct queries."""
 
 _MAX_SEEDS = 4096
-"""Hash states kept for reuse; past this many (many writes, many filters) all are dropped."""
+"""Hash states (and filter forms) kept for reuse; past this many, all are dropped."""
 
 _seeds: dict[tuple[Hashable, ...], Any] = {}  # the head of a key -> blake2b state after it
+_canonicals: dict[int, tuple[Filter, str]] = {}  # id(filter) -> (that filter, its canonical)
 
 _region: contextvars.ContextVar[Hashable] = contextvars.ContextVar("edgevec_region", default=None)
 
@@ -71,7 +74,7 @@ def cache_key(scope: str, generation: int, kind: str, q: PreparedQuery) -> bytes
         vectors.dtype,
         vectors.shape,
         q.k,
-        "" if flt is None else canonical(flt),
+        "" if flt is None else _canonical(flt),
         q.params.ef,
         q.params.exact,
         None if threshold is None else threshold + 0.0,
@@ -90,3 +93,21 @@ def cache_key(scope: str, generation: int, kind: str, q: PreparedQuery) -> bytes
     digest = seed.copy()
     digest.update(vectors.data if vectors.flags.c_contiguous else vectors.tobytes())
     return digest.digest()
+
+
+def _canonical(flt: Filter) -> str:
+    """:func:`~edgevec.filters.canonical` of ``flt``, kept per filter *object* (equal filters
+    may differ: ``F("n") == 1`` equals ``F("n") == True``). Kept only for a hashable filter,
+    whose values cannot change; the entry holds the filter, so its id is not reused."""
+    known = _canonicals.get(id(flt))
+    if known is not None and known[0] is flt:
+        return known[1]
+    text = canonical(flt)
+    try:
+        hash(flt)
+    except TypeError:  # a value such as a list, which its owner may still change
+        return text
+    if len(_canonicals) >= _MAX_SEEDS:
+        _canonicals.clear()
+    _canonicals[id(flt)] = (flt, text)
+    return text
