@@ -4,9 +4,9 @@ A cache must never hand out an object it keeps, since callers may change what th
 Deep-copying the kept :class:`~edgevec.types.Hit` objects and payload dicts on every hit cost
 more than the rest of a hit together, so an entry keeps the answer compactly instead: ids,
 scores and sources as tuples of immutable values, vectors as read-only arrays, and a row's
-payloads either as private dicts of immutable values only (the common flat payload, handed out
-as copies) or, when any holds a list or dict, as one orjson document. Thawing a row
-is then a few calls that loop in C: no Python loop over hits or payload contents.
+payloads either as private dicts of immutable values (the common flat payload; each hit gets a
+``dict.copy``) or, when one holds a list or dict, as one orjson document. Thawing a row is then
+a few calls that loop in C: no Python loop over hits or payload contents.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _Item = TypeVar("_Item", bound=np.generic)
 
 @dataclass(frozen=True, slots=True)
 class FrozenRow:
-    """One query row's hits: equal fields in tuples, payloads as one JSON array."""
+    """One query row's hits, field by field (a tuple holds that field of every hit, in order)."""
 
     ids: tuple[str, ...]
     scores: tuple[float, ...]
