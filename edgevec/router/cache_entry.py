@@ -65,7 +65,7 @@ class FrozenRows:
 
     def thaw(self) -> list[Hits]:
         """The answer as new rows of new hits."""
-        return [row.thaw() for row in self.rows]
+        return list(map(FrozenRow.thaw, self.rows))
 
 
 @dataclass(frozen=True, slots=True)
