@@ -23,8 +23,9 @@ import socket
 import struct
 import threading
 import time
-from types import TracebackType
 from typing import Literal
+
+from tests.servers.lifecycle import Startable
 
 __all__ = ["FaultProxy", "Mode"]
 
@@ -32,7 +33,7 @@ Mode = Literal["up", "down", "slow", "reset", "flap", "status"]
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
-class FaultProxy:
+class FaultProxy(Startable):
     """Proxy ``127.0.0.1:port`` -> ``upstream``; switch faults with :meth:`set`."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
@@ -70,17 +71,6 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def set(
         self,
