@@ -50,6 +50,8 @@ class FaultProxy(Startable):
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._serving: set[asyncio.Task[object]] = set()
+        """The connections' tasks in progress."""
         self._placeholder: socket.socket | None = None
         """Bound, not listening, while ``down``: connections are refused and no other socket
         can take the port (a client could otherwise connect to itself through it)."""
@@ -142,6 +144,11 @@ class FaultProxy(Startable):
             _reset(writer)
             return
         self._writers.add(writer)
+        # Held here too: asyncio drops its reference to this task once the client's side of
+        # the connection is lost, and a pending task nothing references is garbage-collected.
+        serving = asyncio.current_task()
+        assert serving is not None
+        self._serving.add(serving)
         try:
             if self.mode == "status":
                 await self._answer_all(reader, writer, b"")
@@ -167,6 +174,7 @@ class FaultProxy(Startable):
         except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass  # a reset, or stop(): the connection's task ends quietly (not as "cancelled")
         finally:
+            self._serving.discard(serving)
             self._writers.discard(writer)
             writer.close()
 
