@@ -23,8 +23,9 @@ import socket
 import struct
 import threading
 import time
-from types import TracebackType
 from typing import Literal
+
+from tests.servers.lifecycle import Startable
 
 __all__ = ["FaultProxy", "Mode"]
 
@@ -32,7 +33,7 @@ Mode = Literal["up", "down", "slow", "reset", "flap", "status"]
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
-class FaultProxy:
+class FaultProxy(Startable):
     """Proxy ``127.0.0.1:port`` -> ``upstream``; switch faults with :meth:`set`."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
@@ -49,6 +50,8 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._serving: set[asyncio.Task[object]] = set()
+        """The connections' tasks in progress."""
         self._placeholder: socket.socket | None = None
         """Bound, not listening, while ``down``: connections are refused and no other socket
         can take the port (a client could otherwise connect to itself through it)."""
@@ -70,17 +73,6 @@ class FaultProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
         self._loop.close()
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def set(
         self,
@@ -152,6 +144,11 @@ class FaultProxy:
             _reset(writer)
             return
         self._writers.add(writer)
+        # Held here too: asyncio drops its reference to this task once the client's side of
+        # the connection is lost, and a pending task nothing references is garbage-collected.
+        serving = asyncio.current_task()
+        assert serving is not None
+        self._serving.add(serving)
         try:
             if self.mode == "status":
                 await self._answer_all(reader, writer, b"")
@@ -177,6 +174,7 @@ class FaultProxy:
         except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass  # a reset, or stop(): the connection's task ends quietly (not as "cancelled")
         finally:
+            self._serving.discard(serving)
             self._writers.discard(writer)
             writer.close()
 
