@@ -28,7 +28,7 @@ import numpy as np
 
 from edgevec.errors import InvalidInputError
 
-__all__ = ["MAX_DEPTH", "canonical_payload", "copy_payload", "int_range"]
+__all__ = ["MAX_DEPTH", "canonical_payload", "copy_payload", "float_reads_exactly", "int_range"]
 
 MAX_DEPTH = 32
 """Deepest nesting of dicts and lists a payload may have."""
@@ -39,6 +39,21 @@ def int_range(bits: int) -> tuple[int, int]:
     if bits >= 64:
         return -(2**63), 2**63 - 1
     return -(2**bits), 2**bits  # a double holds every int up to 2**53 in magnitude
+
+
+def float_reads_exactly(value: float) -> bool:
+    """Whether any decimal parser reads ``value``'s shortest decimal form back exactly.
+
+    That form (Python's ``repr``, as written) is ``digits * 10**exp``; when ``digits`` is a double and ``|exp| <= 22`` (so
+    ``10**exp`` is one too), one correctly rounded multiply or divide gives ``value``, which is
+    what even a fast, inexact parser does (Clinger's fast path). Other floats, such as
+    ``0.09999999999999999``, may come back one ulp off from such a parser.
+    """
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")  # "3.0": the parser reads the "0" as a digit too
+    digits = int(whole + frac)
+    exp = (int(exp_text) if exp_text else 0) - len(frac)
+    return float(digits) == digits and (digits == 0 or abs(exp) <= 22)
 
 
 class _BadValueError(Exception):

@@ -37,6 +37,7 @@ BUILTIN_BACKENDS: dict[str, BackendEntry] = {
     "milvus": BackendEntry("edgevec.backends.milvus:MilvusStore", "milvus"),
     "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone"),
     "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate"),
+    "qdrant_edge": BackendEntry("edgevec.backends.qdrant_edge:QdrantEdgeStore", "qdrant-edge"),
 }
 
 
