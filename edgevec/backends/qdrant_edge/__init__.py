@@ -5,8 +5,8 @@
 ``path`` the shards live in a temporary directory removed on close. Tested with qdrant-edge-py
 0.9 (the extra pins ``>=0.9,<0.10``: the API changes between minor versions).
 
-Mapping to edgevec's contracts (shared with the Qdrant backend, :mod:`edgevec.backends._qdrant_codec`
-and :mod:`edgevec.backends._qdrant_filters`):
+Mapping to edgevec's contracts (shared with the Qdrant backend through
+:mod:`edgevec.backends._qdrant_codec` and :mod:`edgevec.backends._qdrant_filters`):
 
 * **Ids** become ``uuid5(ID_NAMESPACE, id)``; the original id is kept in the payload under
   ``__edgevec__`` and stripped from what callers see.

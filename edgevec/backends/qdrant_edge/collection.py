@@ -24,15 +24,18 @@ from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import EdgevecError
 from edgevec.filters import Filter
+from edgevec.payloads import check_floats_read_exactly
 from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hit, Hits, Record
+from edgevec.vectors import normalize_rows
 
 __all__ = ["CAPABILITIES", "QdrantEdgeCollection"]
 
 CAPABILITIES = Capabilities(
-    max_batch=100_000, persistent=True, exact_int_bits=53, declared_fields=True
+    max_batch=100_000, persistent=True, exact_int_bits=53, exact_floats=False, declared_fields=True
 )
-"""Ints beyond ±2**53 are refused: the engine compares payload numbers as doubles in ranges."""
+"""Ints beyond ±2**53 are refused (the engine compares payload numbers as doubles in ranges), and
+so are floats the engine would read back one ulp off (it parses payloads from decimal text)."""
 
 _ONLY_META = [RESERVED_KEY]  # payload selector: the original id (and norm) without the rest
 
@@ -88,16 +91,19 @@ class QdrantEdgeCollection(BaseCollection):
         if not batch.ids:
             return
         check_reserved(batch)  # the whole batch, before anything is sent
+        check_floats_read_exactly(batch.payloads, "Qdrant Edge")
         metas: list[dict[str, Any]] = [{"id": rid} for rid in batch.ids]
+        vectors = batch.vectors
         if self.metric == "cosine":  # the engine keeps unit vectors: keep the written length
-            norms = np.linalg.norm(batch.vectors.astype(np.float64), axis=1)
+            norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
             for meta, norm in zip(metas, norms.tolist(), strict=True):
                 meta["norm"] = norm
+            vectors = normalize_rows(vectors)  # the engine leaves norms below 1.2e-7 as they are
         # Lists, not arrays: the engine converts a list ~3x faster than a numpy row.
         points = [
             qe.Point(point_id(rid), vec, {**payload, RESERVED_KEY: meta})
             for rid, vec, payload, meta in zip(
-                batch.ids, batch.vectors.tolist(), batch.payloads, metas, strict=True
+                batch.ids, vectors.tolist(), batch.payloads, metas, strict=True
             )
         ]
         self._update("upsert", qe.UpdateOperation.upsert_points(points))
@@ -133,6 +139,7 @@ class QdrantEdgeCollection(BaseCollection):
         params = self._default_params if not q.params.asked() else self._search_params(q.params)
         flt = compile_filter(q.filter)
         with_payload = True if q.include_payload else _ONLY_META
+        vectors = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
         requests = [
             qe.QueryRequest(
                 limit=q.k,
@@ -141,8 +148,8 @@ class QdrantEdgeCollection(BaseCollection):
                 params=params,
                 with_payload=with_payload,
                 with_vector=q.include_vectors,
-            )  # fmt: skip
-            for vec in q.vectors.tolist()
+            )
+            for vec in vectors.tolist()
         ]
         if len(requests) == 1:
             found = [self._call("query", self._shard.query, requests[0])]
@@ -178,7 +185,7 @@ class QdrantEdgeCollection(BaseCollection):
         return [found[i] for i in ids if i in found]
 
     def _delete_ids(self, ids: list[str]) -> None:
-        pids = list(dict.fromkeys(point_id(i) for i in ids))
+        pids: list[qe.PointId] = list(dict.fromkeys(point_id(i) for i in ids))
         self._update("delete", qe.UpdateOperation.delete_points(pids))
 
     def _delete_filter(self, flt: Filter) -> None:

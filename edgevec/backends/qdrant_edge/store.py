@@ -9,7 +9,7 @@ import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import orjson
 import qdrant_edge as qe
@@ -45,7 +45,8 @@ META_NAME = "edgevec.json"
 """Beside the shard: dim, metric, options, embedder fingerprint and declared fields."""
 SHARD_NAME = "shard"
 
-_RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+_SHM = "/dev/shm"  # noqa: S108  # only a parent: mkdtemp makes a private, unguessable dir in it
+_RAM_DIR = _SHM if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK) else None
 """In-memory stores keep their shards in RAM where Linux offers it: the engine fsyncs its files,
 which costs ~0.1 s a collection on a disk and nothing on tmpfs."""
 
