@@ -28,7 +28,7 @@ class TestQdrantEdgeHnsw(ConformanceSuite):
     def connect_options(self) -> dict[str, Any]:
         return {
             "backend": "qdrant_edge", "index": "hnsw", "hnsw_m": 16, "ef_construct": 64,
-            "optimize_after": 40, "full_scan_threshold_kb": 1,
+            "optimize_after": 40, "full_scan_threshold_kb": 16,
         }  # fmt: skip
 
 

@@ -23,9 +23,8 @@ from edgevec.backends.qdrant_edge.options import QdrantEdgeIndexOptions
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import EdgevecError
-from edgevec.filters import Filter
+from edgevec.filters import Cmp, Filter
 from edgevec.payloads import check_floats_read_exactly
-from edgevec.search_params import SearchParams
 from edgevec.types import CollectionSpec, Hit, Hits, Record
 from edgevec.vectors import normalize_rows
 
@@ -62,7 +61,8 @@ class QdrantEdgeCollection(BaseCollection):
         self._use = ReadWriteLock()
         self._refusal: EdgevecError | None = None  # set once the store closed or dropped it
         self._acorn = qe.AcornSearchParams(enable=True) if opts.acorn else None
-        self._default_params = self._search_params(SearchParams())
+        self._hnsw = opts.index == "hnsw"
+        self._default_params = self._search_params(False, None)
         self._unindexed_lock = threading.Lock()
         info = self._call("open", shard.info)
         self._unindexed = info.points_count - info.indexed_vectors_count
@@ -112,7 +112,7 @@ class QdrantEdgeCollection(BaseCollection):
             due = (
                 self.opts.optimize_after is not None and self._unindexed >= self.opts.optimize_after
             )
-        if due and self.opts.index == "hnsw":
+        if due and self._hnsw:
             self.optimize()
 
     def optimize(self) -> bool:
@@ -129,14 +129,30 @@ class QdrantEdgeCollection(BaseCollection):
             self._unindexed = 0
         return changed
 
-    def _search_params(self, params: SearchParams) -> qe.SearchParams | None:
-        ef = params.ef or self.opts.ef
-        if not params.exact and ef is None and self._acorn is None:
+    def _search_params(self, exact: bool, ef: int | None) -> qe.SearchParams | None:
+        ef = ef or self.opts.ef
+        if not exact and ef is None and self._acorn is None:
             return None
-        return qe.SearchParams(hnsw_ef=ef, exact=params.exact, acorn=self._acorn)
+        return qe.SearchParams(hnsw_ef=ef, exact=exact, acorn=self._acorn)
+
+    def _params_for(self, q: PreparedQuery) -> qe.SearchParams | None:
+        """The engine's search params; a filter on an undeclared field searches exactly.
+
+        The engine plans a filtered HNSW search from its payload indexes: without one on a
+        filtered field it walks the graph checking the filter, which measured recall@10 0.75 at
+        20 % selectivity (1.0 with the field declared). So such queries scan the filtered
+        records exactly unless they ask for a beam width (``ef``) themselves.
+        """
+        exact = q.params.exact
+        if not exact and q.filter is not None and q.params.ef is None and self._hnsw:
+            fields = {node.field for node in q.filter.nodes() if isinstance(node, Cmp)}
+            exact = not fields <= self.spec.fields.keys()
+        if not exact and not q.params.asked():
+            return self._default_params
+        return self._search_params(exact, q.params.ef)
 
     def _query(self, q: PreparedQuery) -> list[Hits]:
-        params = self._default_params if not q.params.asked() else self._search_params(q.params)
+        params = self._params_for(q)
         flt = compile_filter(q.filter)
         with_payload = True if q.include_payload else _ONLY_META
         vectors = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
