@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-qe = pytest.importorskip(
+pytest.importorskip(
     "qdrant_edge", reason='Qdrant Edge extra not installed: pip install "edgevec[qdrant-edge]"'
 )
 
-import edgevec  # after the skip guard
+import qdrant_edge as qe  # after the skip guard
+
+import edgevec
 from edgevec import F, Record
 from edgevec.backends._qdrant_codec import ID_NAMESPACE, RESERVED_KEY
 from edgevec.errors import (
@@ -131,7 +133,8 @@ def test_optimize_builds_the_graph_explicitly_and_by_policy(tmp_path: Path) -> N
             coll.upsert_arrays(ids[150:], vecs[150:])  # auto: 300 >= 200 written, optimizes
         assert manual.optimize() is True
         assert flat.optimize() is False  # never indexed
-        assert not flat.capabilities.search_params and flat.capabilities.exact
+        assert not flat.capabilities.search_params
+        assert flat.capabilities.exact
         q = vecs[3] + 0.1
         want = exact_scores(vecs, q, "l2")
         for coll in (manual, auto):
@@ -183,9 +186,11 @@ def test_a_shard_open_elsewhere_is_a_typed_lock_error(tmp_path: Path) -> None:
             edgevec.connect("qdrant_edge", path=str(tmp_path))
     held = _raw(tmp_path / "c" / "shard")  # the engine's own lock on the WAL: WouldBlock
     try:
-        with edgevec.connect("qdrant_edge", path=str(tmp_path)) as store:
-            with pytest.raises(BackendUnavailableError, match="open elsewhere"):
-                store.collection("c")
+        with (
+            edgevec.connect("qdrant_edge", path=str(tmp_path)) as store,
+            pytest.raises(BackendUnavailableError, match="open elsewhere"),
+        ):
+            store.collection("c")
     finally:
         held.close()
     with edgevec.connect("qdrant_edge", path=str(tmp_path)) as store:
@@ -213,7 +218,8 @@ def test_memory_store_lives_in_a_temp_dir_removed_on_close() -> None:
     coll = store.create_collection("c", DIM, "l2")
     coll.upsert([Record("a", np.ones(DIM, np.float32))])
     where = store._temp  # type: ignore[attr-defined]  # the backend's own attribute
-    assert where is not None and (where / "c" / "shard").is_dir()
+    assert where is not None
+    assert (where / "c" / "shard").is_dir()
     store.close()
     assert not os.path.exists(where)
     with pytest.raises(StoreClosedError):
