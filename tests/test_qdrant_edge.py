@@ -24,6 +24,7 @@ import qdrant_edge as qe  # after the skip guard
 import edgevec
 from edgevec import F, Record
 from edgevec.backends._qdrant_codec import ID_NAMESPACE, RESERVED_KEY
+from edgevec.backends.qdrant_edge import AsyncQdrantEdgeCollection, QdrantEdgeCollection
 from edgevec.errors import (
     BackendUnavailableError,
     CorruptDataError,
@@ -58,6 +59,7 @@ def test_ids_scores_and_vectors_as_the_engine_holds_them(tmp_path: Path) -> None
         assert all(h.score < 0 for h in hits)  # -distance, never the distance itself
         got = cos.get(["1", "ü/ 🙂"])
         assert [r.id for r in got] == ["1", "ü/ 🙂"]
+        assert got[0].vector is not None
         np.testing.assert_allclose(got[0].vector, vecs[1], rtol=1e-6)  # as written, not unit
         assert got[1].payload == {"k": 1}
     shard = _raw(tmp_path / "cos" / "shard")
@@ -123,11 +125,13 @@ with edgevec.connect("qdrant_edge", path={str(tmp_path)!r}) as store:
 def test_optimize_builds_the_graph_explicitly_and_by_policy(tmp_path: Path) -> None:
     vecs = _rand(300, 5)
     ids = [f"v{i}" for i in range(300)]
-    opts = {"full_scan_threshold_kb": 1, "hnsw_m": 8, "ef_construct": 32}
+    opts: dict[str, Any] = {"full_scan_threshold_kb": 1, "hnsw_m": 8, "ef_construct": 32}
     with edgevec.connect("qdrant_edge", path=str(tmp_path), **opts) as store:
         manual = store.create_collection("manual", DIM, "l2", optimize_after=None)
         auto = store.create_collection("auto", DIM, "l2", optimize_after=200)
         flat = store.create_collection("flat", DIM, "l2", index="flat")
+        assert isinstance(manual, QdrantEdgeCollection)
+        assert isinstance(flat, QdrantEdgeCollection)
         for coll in (manual, auto, flat):
             coll.upsert_arrays(ids[:150], vecs[:150])
             coll.upsert_arrays(ids[150:], vecs[150:])  # auto: 300 >= 200 written, optimizes
@@ -159,7 +163,9 @@ def test_filters_on_undeclared_fields_search_exactly_declared_ones_use_the_graph
     ids = [f"v{i}" for i in range(600)]
     pays = [{"b": i % 5, "d": i % 5} for i in range(600)]
     q = _rand(5, 9)
-    opts = {"full_scan_threshold_kb": 1, "optimize_after": 600, "hnsw_m": 4, "ef_construct": 8}
+    opts: dict[str, Any] = {
+        "full_scan_threshold_kb": 1, "optimize_after": 600, "hnsw_m": 4, "ef_construct": 8,
+    }  # fmt: skip
     with edgevec.connect("qdrant_edge", **opts) as store:
         coll = store.create_collection("c", DIM, "l2", fields={"d": "int"}, quantization="int8")
         coll.upsert_arrays(ids, vecs, pays)
@@ -242,6 +248,7 @@ def test_async_runs_the_engine_off_the_event_loop() -> None:
             task = asyncio.ensure_future(ticker())
             await coll.query_batch(_rand(200, 8), k=10)  # exact scans: milliseconds of work
             task.cancel()
+            assert isinstance(coll, AsyncQdrantEdgeCollection)
             return ticks, await coll.optimize()
 
     ticks, changed = asyncio.run(main())
@@ -263,7 +270,7 @@ def test_vendor_quirks_the_backend_works_around(tmp_path: Path) -> None:
             shard.retrieve([1])
         as_bool = qe.Filter(must=[qe.FieldCondition("v", match=qe.MatchValue(True))])
         assert [p.id for p in shard.scroll(qe.ScrollRequest(filter=as_bool))[0]] == [2]
-        assert shard.retrieve([3], True, False)[0].payload["v"] == 0.1
+        assert shard.retrieve([3], True, False)[0].payload == {"v": 0.1}
     finally:
         shard.close()
     with edgevec.connect("qdrant_edge") as store:
