@@ -37,8 +37,8 @@ CAPABILITIES = Capabilities(
 """Ints beyond ±2**53 are refused (the engine compares payload numbers as doubles in ranges), and
 so are floats the engine would read back one ulp off (it parses payloads from decimal text)."""
 
-_ONLY_META = [RESERVED_KEY]
-_FILTER_CACHE = 256  # compiled filters kept per collection  # payload selector: the original id (and norm) without the rest
+_ONLY_META = [RESERVED_KEY]  # payload selector: the original id (and norm) without the rest
+_FILTER_CACHE = 256  # compiled filters kept per collection
 
 
 class QdrantEdgeCollection(BaseCollection):
