@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,8 @@ def test_filters_on_undeclared_fields_search_exactly_declared_ones_use_the_graph
             for row in q:
                 assert_hits_match(coll.query(row, k=10, filter=flt), ids, vecs, pays, row, 10,
                                   "l2", flt)  # fmt: skip
+        assert "exact scan" in coll.explain(F("b") == 1)
+        assert "exact scan" not in coll.explain(F("d") == 1)
         hits = coll.query_batch(q, k=10, filter=F("d") == 1)  # declared: the engine's plan
         assert all(len(h) == 10 and all(x.payload["d"] == 1 for x in h) for h in hits)
 
@@ -277,3 +280,45 @@ def test_vendor_quirks_the_backend_works_around(tmp_path: Path) -> None:
         coll = store.create_collection("c", 2, "dot")
         coll.upsert_arrays(["t", "one"], _rand(2, 3, 2), [{"v": True}, {"v": 1}])
         assert coll.query(np.ones(2, np.float32), filter=F("v") == True).ids == ["t"]  # noqa: E712
+
+
+def test_threads_writing_querying_and_closing_share_one_collection(tmp_path: Path) -> None:
+    """Writers, readers and an optimize on several threads, then close while readers run: every
+    acknowledged write is there after reopening, and late calls get StoreClosedError."""
+    store = edgevec.connect("qdrant_edge", path=str(tmp_path), optimize_after=150)
+    coll = store.create_collection("c", DIM, "l2")
+    vecs = _rand(400, 11)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def write(part: int) -> None:
+        for start in range(part * 100, part * 100 + 100, 10):
+            coll.upsert_arrays(
+                [f"v{i}" for i in range(start, start + 10)], vecs[start : start + 10]
+            )
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                coll.query(vecs[0], k=5)
+                coll.count()
+        except StoreClosedError:
+            pass
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    writers = [threading.Thread(target=write, args=(p,)) for p in range(4)]
+    for t in readers + writers:
+        t.start()
+    for t in writers:
+        t.join()
+    store.close()  # readers may be inside the engine: close waits for them, then refuses
+    stop.set()
+    for t in readers:
+        t.join()
+    assert errors == []
+    with edgevec.connect("qdrant_edge", path=str(tmp_path)) as again:
+        reopened = again.collection("c")
+        assert reopened.count() == 400
+        assert reopened.query(vecs[123], k=1).ids == ["v123"]

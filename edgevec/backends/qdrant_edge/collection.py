@@ -230,7 +230,10 @@ class QdrantEdgeCollection(BaseCollection):
         return int(self._call("count", self._shard.count, request))
 
     def _explain(self, flt: Filter) -> str:
-        return render_filter(flt)
+        text = render_filter(flt)
+        if self._hnsw and self._compiled(flt)[1]:
+            return f"{text}  [exact scan: a filtered field is not declared, so has no index]"
+        return text
 
     # -- lifecycle ----------------------------------------------------------------------------
 
