@@ -14,6 +14,7 @@ nox.options.sessions = [
     "tests",
     "faiss",
     "qdrant",
+    "qdrant_edge",
     "milvus",
     "milvus_server",
     "pinecone",
@@ -57,7 +58,7 @@ def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the benchmarks."""
     session.install(
         "-e",
-        ".[test,faiss,qdrant,milvus,pinecone,weaviate,onnx,cli,server,router]",
+        ".[test,faiss,qdrant,qdrant-edge,milvus,pinecone,weaviate,onnx,cli,server,router]",
         "types-cachetools",
         "mypy>=1.11",
         "nox>=2024.4",
@@ -94,6 +95,14 @@ def qdrant(session: nox.Session) -> None:
     session.install("-e", ".[test,qdrant]")
     tests = ("tests/test_qdrant.py", "tests/test_conformance_qdrant.py", "tests/test_docs.py")
     session.run(*PYTEST, *tests, *session.posargs)
+
+
+@nox.session
+def qdrant_edge(session: nox.Session) -> None:
+    """Qdrant Edge (Qdrant's Rust engine in process): flat and HNSW, on disk, killed, damaged."""
+    session.install("-e", ".[test,qdrant-edge]")
+    tests = (*sorted(glob.glob("tests/test_qdrant_edge*.py")), "tests/test_docs.py")
+    session.run(*PYTEST, "tests/test_conformance_qdrant_edge.py", *tests, *session.posargs)
 
 
 @nox.session
@@ -164,10 +173,10 @@ def router(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend, a migration
+    """The same 2,000 real vectors and 50 filtered queries on every backend (Qdrant Edge too), a migration
     through three of them (FAISS -> Qdrant -> Milvus Lite), the result cache on Qdrant and
     stats on every local engine (these tests mix FAISS with the others)."""
-    session.install("-e", ".[test,faiss,qdrant,milvus,pinecone,weaviate]")
+    session.install("-e", ".[test,faiss,qdrant,qdrant-edge,milvus,pinecone,weaviate]")
     tests = (
         "tests/test_cross_backend.py",
         "tests/test_migrate.py",

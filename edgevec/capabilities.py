@@ -38,6 +38,12 @@ class Capabilities:
     """Payload ints the backend stores and compares exactly: 64 (int64), or 53 where numbers
     are doubles (ints within ±2**53). Writes holding other ints raise ``InvalidInputError``
     rather than be answered wrongly by a filter later."""
+    exact_floats: bool = True
+    """Every finite payload float is stored and compared exactly. ``False`` where the engine
+    reads payload numbers from decimal text with up to one ulp of error (Qdrant Edge 0.9): only
+    floats every decimal parser reads exactly are admitted
+    (:func:`edgevec.payloads.float_reads_exactly`), and writes holding others raise
+    ``InvalidInputError`` rather than be stored as a neighbouring value."""
     declared_fields: bool = False
     """``create_collection(fields=...)`` is kept: the declaration is persisted with the
     collection and its fields become native typed columns or indexes. Backends without it refuse

@@ -145,11 +145,20 @@ def _env_backend() -> str | None:
 
 
 def _env_options(backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` with every ``EDGEVEC_<BACKEND>_<OPTION>`` variable applied on top."""
+    """``options`` with every ``EDGEVEC_<BACKEND>_<OPTION>`` variable applied on top.
+
+    Variables of a backend whose name extends this one's (``EDGEVEC_QDRANT_EDGE_PATH`` is
+    ``qdrant_edge``'s, not ``qdrant``'s option ``edge_path``) are left to that backend.
+    """
     prefix = f"{ENV_PREFIX}{backend.upper()}_"
+    others = tuple(
+        f"{ENV_PREFIX}{name.upper()}_"
+        for name in available()
+        if name != backend and name.upper().startswith(prefix[len(ENV_PREFIX) :])
+    )
     merged = dict(options)
     for var, value in os.environ.items():
-        if var.startswith(prefix) and len(var) > len(prefix):
+        if var.startswith(prefix) and len(var) > len(prefix) and not var.startswith(others):
             merged[var[len(prefix) :].lower()] = value
     return merged
 

@@ -28,7 +28,14 @@ import numpy as np
 
 from edgevec.errors import InvalidInputError
 
-__all__ = ["MAX_DEPTH", "canonical_payload", "copy_payload", "int_range"]
+__all__ = [
+    "MAX_DEPTH",
+    "canonical_payload",
+    "check_floats_read_exactly",
+    "copy_payload",
+    "float_reads_exactly",
+    "int_range",
+]
 
 MAX_DEPTH = 32
 """Deepest nesting of dicts and lists a payload may have."""
@@ -39,6 +46,53 @@ def int_range(bits: int) -> tuple[int, int]:
     if bits >= 64:
         return -(2**63), 2**63 - 1
     return -(2**bits), 2**bits  # a double holds every int up to 2**53 in magnitude
+
+
+def float_reads_exactly(value: float) -> bool:
+    """Whether any decimal parser reads ``value``'s shortest decimal form back exactly.
+
+    That form (Python's ``repr``, as written) is ``digits * 10**exp``; when ``digits`` is a
+    double and ``|exp| <= 22`` (so ``10**exp`` is one too), one correctly rounded multiply or
+    divide gives ``value``, which is what even a fast, inexact parser does (Clinger's fast
+    path). Other floats, such as ``0.09999999999999999``, may come back one ulp off from such a
+    parser.
+    """
+    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    whole, _, frac = mantissa.partition(".")  # "3.0": the parser reads the "0" as a digit too
+    digits = int(whole + frac)
+    exp = (int(exp_text) if exp_text else 0) - len(frac)
+    return float(digits) == digits and (digits == 0 or abs(exp) <= 22)
+
+
+def check_floats_read_exactly(payloads: list[dict[str, Any]], engine: str) -> None:
+    """Refuse the batch if a (canonical) payload holds a float :func:`float_reads_exactly`
+    rejects: for engines that would store it as a neighbouring value
+    (``Capabilities.exact_floats=False``). The error names the record and the path."""
+
+    def walk(value: Any, path: str) -> str | None:
+        if type(value) is float:
+            return None if float_reads_exactly(value) else path
+        items = (
+            value.items()
+            if type(value) is dict
+            else enumerate(value)
+            if type(value) is list
+            else ()
+        )
+        for key, item in items:
+            found = walk(item, f"{path}[{key!r}]")
+            if found is not None:
+                return found
+        return None
+
+    for index, payload in enumerate(payloads):
+        where = walk(payload, "payload")
+        if where is not None:
+            raise InvalidInputError(
+                f"payload #{index} holds a float {engine} would store as a neighbouring value: "
+                f"{where}; round it to at most 15 significant digits (float(f'{{x:.15g}}'); "
+                "magnitudes 1e-7 to 1e22 or 0) or store it as a string"
+            )
 
 
 class _BadValueError(Exception):

@@ -38,6 +38,7 @@ BUILTIN_BACKENDS: dict[str, BackendEntry] = {
     "pinecone": BackendEntry("edgevec.backends.pinecone:PineconeStore", "pinecone"),
     "weaviate": BackendEntry("edgevec.backends.weaviate:WeaviateStore", "weaviate"),
     "router": BackendEntry("edgevec.router.store:Router", "router"),
+    "qdrant_edge": BackendEntry("edgevec.backends.qdrant_edge:QdrantEdgeStore", "qdrant-edge"),
 }
 
 

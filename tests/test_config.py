@@ -65,6 +65,19 @@ def test_env_override_with_unknown_option_is_named(
         edgevec.connect(config=cfg)
 
 
+def test_env_of_a_backend_extending_the_name_is_not_this_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``EDGEVEC_QDRANT_EDGE_PATH`` is ``qdrant_edge``'s, not ``qdrant``'s option ``edge_path``."""
+    monkeypatch.setitem(BUILTIN_BACKENDS, "tiny_extra", BackendEntry("tests.nowhere:Store", "x"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('backend = "tiny"\n')
+    monkeypatch.setenv("EDGEVEC_TINY_EXTRA_COLOUR", "x")
+    monkeypatch.setenv("EDGEVEC_TINY_LABEL", "env")
+    store = edgevec.connect(config=cfg)
+    assert store.options.label == "env"  # type: ignore[attr-defined]
+
+
 def test_connect_without_arguments_reads_edgevec_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,11 +1,12 @@
 """The same real data and filtered queries give the same exact top-k on every engine.
 
 2,000 Fashion-MNIST images (``tests/data``, MIT) with payloads derived from their labels are
-written to FAISS (flat), Qdrant (its own local mode) and Milvus Lite (FLAT), once per metric. 50
-filtered queries (every operator, nested ``and``/``or``/``not``, absent fields, a list field,
-filters narrower than ``k``, one that matches nothing) and 10 unfiltered ones through
-``query_batch`` must give every backend the numpy oracle's answer and the same ids and scores as
-each other, for cosine and l2 (dot: the first 20 filtered queries, every filter family twice).
+written to FAISS (flat), Qdrant (its own local mode), Qdrant Edge (flat, in process) and Milvus
+Lite (FLAT), once per metric. 50 filtered queries (every operator, nested ``and``/``or``/``not``,
+absent fields, a list field, filters narrower than ``k``, one that matches nothing) and 10
+unfiltered ones through ``query_batch`` must give every backend the numpy oracle's answer and the
+same ids and scores as each other, for cosine and l2 (dot: the first 20 filtered queries, every
+filter family twice).
 Vectors are pixels / 255, mean-centred; dot scores reach ~100 there, and float32 engines stay
 within 4e-5 of the float64 oracle (Milvus Lite the furthest), inside the 1e-4 tolerance.
 
@@ -55,7 +56,7 @@ GROUPS = {0: "tops", 1: "bottoms", 2: "tops", 3: "dresses", 4: "tops",
           5: "shoes", 6: "tops", 7: "shoes", 8: "bags", 9: "shoes"}  # fmt: skip
 SUMMER = {0, 3, 5}  # T-shirt, dress, sandal
 WINTER = {2, 4, 9}  # pullover, coat, ankle boot
-BACKENDS = ("faiss", "qdrant", "milvus", "pinecone", "weaviate")
+BACKENDS = ("faiss", "qdrant", "qdrant_edge", "milvus", "pinecone", "weaviate")
 
 Vectors = npt.NDArray[np.float32]
 Ranked = Sequence[tuple[str, float]]
@@ -204,6 +205,12 @@ def faiss_results(data: Dataset, cases: dict[Metric, list[Case]]) -> Results:
 def qdrant_results(data: Dataset, cases: dict[Metric, list[Case]]) -> Results:
     pytest.importorskip("qdrant_client", reason="Qdrant " + _MISSING.format("qdrant"))
     return _run(edgevec.connect("qdrant", location=":memory:"), data, cases)
+
+
+@pytest.fixture(scope="module")
+def qdrant_edge_results(data: Dataset, cases: dict[Metric, list[Case]]) -> Results:
+    pytest.importorskip("qdrant_edge", reason="Qdrant Edge " + _MISSING.format("qdrant-edge"))
+    return _run(edgevec.connect("qdrant_edge", index="flat"), data, cases)
 
 
 @pytest.fixture(scope="module")

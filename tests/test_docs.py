@@ -71,6 +71,7 @@ TIMEOUT_S = 180.0
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "faiss": ("faiss",),
     "qdrant": ("qdrant_client",),
+    "qdrant-edge": ("qdrant_edge",),
     "milvus": ("pymilvus", "milvus_lite"),
     "pinecone": ("pinecone",),
     "weaviate": ("weaviate",),
@@ -199,7 +200,7 @@ def nox_sessions() -> dict[str, frozenset[str]]:
             extras = {
                 extra
                 for s in strings
-                if (m := re.fullmatch(r"\.\[([\w,]+)\]", s))
+                if (m := re.fullmatch(r"\.\[([\w,-]+)\]", s))
                 for extra in m.group(1).split(",")
             }
             sessions[fn.name] = frozenset(extras - {"test"})

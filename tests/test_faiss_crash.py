@@ -1,146 +1,23 @@
 """SIGKILL a FAISS writer at random moments and at each durable file step; nothing acknowledged
-may be lost, nothing deleted may come back, and the store must open, accept a write and close.
-
-The parent plans each round's operations, a child process runs them against a persisted store
-and prints the number of every operation after its call returned (the acknowledgement). After the
-kill the parent reopens the store and requires it to equal the model after the acknowledged
-operations, or after one more (the operation in flight may have committed just before the kill).
-"""
+may be lost, nothing deleted may come back, and the store must open, accept a write and close
+(the harness: :mod:`tests.crashes`)."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
 
 import edgevec
-from edgevec import F, Record
-from edgevec.testing import assert_hits_match
+from tests.crashes import DIM, kill_rounds
 
-DIM = 4
-POOL = [f"r{i}" for i in range(60)]
 # The durable steps of edgevec/backends (crash_point tags): commit, file/dir renames, dir fsyncs.
 KILL_POINTS = [
     "commit", "committed", "rename", "renamed", "fsync-dir", "create", "created", "drop", "dropped",
 ]  # fmt: skip
-
-CHILD = """
-import json, sys
-import numpy as np
-import edgevec
-path, plan = sys.argv[1], json.load(open(sys.argv[2]))
-store = edgevec.connect("faiss", path=path, checkpoint_rows=7)
-coll = store.collection("c")
-print("ready", flush=True)
-for n, op in enumerate(plan):
-    if op[0] == "upsert":
-        coll.upsert_arrays(op[1], np.array(op[2], np.float32), op[3])
-    elif op[0] == "delete":
-        coll.delete(ids=op[1])
-    elif op[0] == "create":
-        store.create_collection("side", 4, exist_ok=True)
-    else:
-        store.drop_collection("side", missing_ok=True)
-    print("ok", n, flush=True)
-store.close()
-print("closed", flush=True)
-"""
-
-Model = tuple[dict[str, tuple[list[float], dict[str, Any]]], bool]  # records, side exists
-
-
-def _plan(rng: random.Random, side: bool, start: int, n: int) -> list[list[Any]]:
-    ops: list[list[Any]] = []
-    for k in range(start, start + n):
-        roll = rng.random()
-        if roll < 0.08:
-            ops.append(["drop" if side else "create"])
-            side = not side
-        elif roll < 0.35:
-            ops.append(["delete", rng.sample(POOL, rng.randint(1, 4))])
-        else:
-            ids = rng.sample(POOL, rng.randint(1, 8))
-            vecs = [[rng.uniform(-1, 1) for _ in range(DIM)] for _ in ids]
-            ops.append(["upsert", ids, vecs, [{"op": k, "j": j} for j in range(len(ids))]])
-    return ops
-
-
-def _apply(model: Model, op: list[Any]) -> Model:
-    records, side = dict(model[0]), model[1]
-    if op[0] == "upsert":
-        for rid, vec, pay in zip(op[1], op[2], op[3]):
-            records[rid] = ([float(np.float32(v)) for v in vec], pay)
-    elif op[0] == "delete":
-        for rid in op[1]:
-            records.pop(rid, None)
-    else:
-        side = op[0] == "create"
-    return records, side
-
-
-def _observe(path: Path) -> Model:
-    """Reopen, read everything back, and check that the store answers queries and writes."""
-    with edgevec.connect("faiss", path=str(path)) as store:
-        coll = store.collection("c")
-        got = {r.id: ([float(x) for x in r.vector], dict(r.payload)) for r in coll.get(POOL)}  # type: ignore[union-attr]
-        assert coll.count() == len(got)
-        if got:  # an exact (filtered) search must agree with the oracle on what is stored
-            ids = list(got)
-            vecs = np.array([got[i][0] for i in ids], np.float32)
-            pays = [got[i][1] for i in ids]
-            flt = F("op") >= 0
-            q = vecs[0]
-            assert_hits_match(coll.query(q, k=5, filter=flt), ids, vecs, pays, q, 5, "l2", flt)
-        side = store.has_collection("side")
-        if side:
-            assert store.collection("side").count() == 0
-        coll.upsert([Record("probe", np.ones(DIM, np.float32), {"op": -1})])  # accepts a write
-        coll.delete(ids=["probe"])
-    return got, side
-
-
-def _round(
-    tmp: Path, path: Path, plan: list[list[Any]], kill_at: str | None, delay: float
-) -> tuple[int, bool]:
-    """Run one child: how many operations it acknowledged, and whether it was killed."""
-    plan_file = tmp / "plan.json"
-    plan_file.write_text(json.dumps(plan))
-    env = dict(os.environ)
-    env.pop("EDGEVEC_TEST_KILL_AT", None)
-    if kill_at is not None:
-        env["EDGEVEC_TEST_KILL_AT"] = kill_at
-    with (
-        open(tmp / "stderr.txt", "w+") as err,
-        subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(path), str(plan_file)],
-            stdout=subprocess.PIPE, stderr=err, env=env, text=True,
-        ) as child,
-    ):  # fmt: skip
-        assert child.stdout is not None
-        first = child.stdout.readline()
-        if kill_at is None and first == "ready\n":
-            time.sleep(delay)
-            child.send_signal(signal.SIGKILL)
-        lines = [first, *child.stdout]  # what the child wrote before it died stays in the pipe
-        child.wait(timeout=120)
-        err.seek(0)
-        assert first == "ready\n", err.read()
-        if child.returncode != -signal.SIGKILL:
-            assert child.returncode == 0, err.read()
-            assert lines[-1] == "closed\n"
-    acked = sum(line.startswith("ok ") for line in lines)
-    return acked, child.returncode == -signal.SIGKILL
 
 
 def test_sigkill_never_loses_an_acknowledged_write(tmp_path: Path) -> None:
@@ -148,24 +25,10 @@ def test_sigkill_never_loses_an_acknowledged_write(tmp_path: Path) -> None:
     path = tmp_path / "store"
     with edgevec.connect("faiss", path=str(path), index="hnsw", hnsw_m=8) as store:
         store.create_collection("c", DIM, "l2")
-    model: Model = ({}, False)
     schedule: list[tuple[str | None, float]] = [
         (f"{p}:{1 if p.startswith(('create', 'drop')) else rng.randint(1, 3)}", 0)
         for p in KILL_POINTS
     ]
     schedule += [(None, rng.uniform(0.0, 0.2)) for _ in range(12)]
     rng.shuffle(schedule)
-    step = 0
-    for kill_at, delay in schedule:
-        plan = _plan(rng, model[1], step, 40)
-        acked, killed = _round(tmp_path, path, plan, kill_at, delay)
-        assert killed or kill_at is None, f"{kill_at} was never reached: the hook is not wired"
-        done = model
-        for op in plan[:acked]:
-            done = _apply(done, op)
-        maybe = _apply(done, plan[acked]) if acked < len(plan) else done
-        got = _observe(path)
-        context = f"kill at {kill_at or f'{delay:.2f}s'} after {acked} acknowledged writes"
-        assert got in (done, maybe), context
-        model = got
-        step += len(plan)
+    kill_rounds(tmp_path, path, {"backend": "faiss", "checkpoint_rows": 7}, schedule, rng)

@@ -14,7 +14,7 @@ pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edg
 
 import edgevec
 from edgevec import F, Record
-from edgevec.backends.faiss.rwlock import ReadWriteLock
+from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.testing.oracle import assert_hits_match
 from edgevec.testing.wrappers import handle_of
 

@@ -20,6 +20,7 @@ from edgevec.registry import BUILTIN_BACKENDS, BackendEntry, load_backend
 CLIENTS = {
     "faiss": "faiss",
     "qdrant": "qdrant_client",
+    "qdrant_edge": "qdrant_edge",
     "milvus": "pymilvus",
     "pinecone": "pinecone",
     "weaviate": "weaviate",
@@ -31,6 +32,7 @@ CLIENTS = {
 FIRST_IMPORT = {
     "faiss": "faiss",
     "qdrant": "httpx",
+    "qdrant_edge": "qdrant_edge",
     "milvus": "grpc",
     "pinecone": "pinecone",
     "weaviate": "grpc",
@@ -42,7 +44,7 @@ def _installed(module: str) -> bool:
 
 
 def _assert_install_line(backend: str) -> None:
-    line = re.escape(f'pip install "edgevec[{backend}]"')
+    line = re.escape(f'pip install "edgevec[{BUILTIN_BACKENDS[backend].extra}]"')
     with pytest.raises(MissingDependencyError, match=line) as info:
         edgevec.connect(backend)
     assert isinstance(info.value, ImportError)

@@ -14,6 +14,7 @@ from edgevec import errors
 HEAVY = [
     "faiss",
     "qdrant_client",
+    "qdrant_edge",
     "pymilvus",
     "pinecone",
     "weaviate",

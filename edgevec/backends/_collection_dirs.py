@@ -1,9 +1,10 @@
-"""Where persisted FAISS collections live under ``path=``: one directory per collection.
+"""Where persisted in-process collections live under ``path=``: one directory per collection.
 
-``<path>/<name>/records.sqlite`` is a collection; nothing else is. A collection is created under a
-hidden temporary name and renamed into place once complete, and dropped by renaming it to a hidden
-tombstone before deleting it, so a crash leaves either a whole collection or none. Hidden leftovers
-(collection names never start with a dot) are removed when the next store opens the directory.
+``<path>/<name>/<marker>`` is a collection (FAISS: ``records.sqlite``; Qdrant Edge: its metadata
+file beside the shard); nothing else is. A collection is created under a hidden temporary name
+and renamed into place once complete, and dropped by renaming it to a hidden tombstone before
+deleting it, so a crash leaves either a whole collection or none. Hidden leftovers (collection
+names never start with a dot) are removed when the next store opens the directory.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from edgevec.backends._index_cache import CACHE_NAME
 from edgevec.backends._rowstore import DB_NAME
 from edgevec.errors import CollectionExistsError, ConfigError, CorruptDataError
 
-__all__ = ["CollectionDirs"]
+__all__ = ["CollectionDirs", "data_dir"]
 
-log = logging.getLogger("edgevec.faiss")
+log = logging.getLogger("edgevec.backends")
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _CREATING, _DROPPED = ".creating-", ".dropped-"
@@ -30,10 +31,22 @@ _FORMAT_1 = "CURRENT"  # the snapshot + log layout of edgevec's first releases
 
 
 class CollectionDirs:
-    """The collection directories under one store root (the caller holds the directory lock)."""
+    """The collection directories under one store root (the caller holds the directory lock).
 
-    def __init__(self, root: Path) -> None:
+    ``marker`` is the file whose presence makes a directory a collection; ``own`` names the
+    other files and directories a collection holds (one of them without the marker means the
+    collection is damaged, not absent). The defaults are the FAISS layout.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        marker: str = DB_NAME,
+        own: tuple[str, ...] = (CACHE_NAME, f"{DB_NAME}-journal", f"{DB_NAME}-wal"),
+    ) -> None:
         self.root = root
+        self.marker = marker
+        self.own = own
         for entry in root.iterdir():
             if entry.name.startswith((_CREATING, _DROPPED)):
                 log.info("removing %s, left by an interrupted create or drop", entry)
@@ -56,18 +69,17 @@ class CollectionDirs:
         where = self.root / name
         if not is_plain_dir(where):
             return "absent"
-        if is_plain_file(where / DB_NAME):
+        if is_plain_file(where / self.marker):
             return "ok"
         if is_plain_file(where / _FORMAT_1):
             return "format-1"
-        own = (CACHE_NAME, f"{DB_NAME}-journal", f"{DB_NAME}-wal")
-        return "damaged" if any(os.path.lexists(where / f) for f in own) else "absent"
+        return "damaged" if any(os.path.lexists(where / f) for f in self.own) else "absent"
 
     def check_readable(self, name: str) -> None:
         if self.status(name) == "damaged":
             raise CorruptDataError(
-                f"collection {name!r} in {self.root} has lost its {DB_NAME}, which holds its "
-                "records: restore the file from a backup, or drop the collection"
+                f"collection {name!r} in {self.root} has lost its {self.marker}, without which "
+                "it cannot be read: restore the file from a backup, or drop the collection"
             )
         if self.status(name) == "format-1":
             raise ConfigError(
@@ -108,6 +120,22 @@ class CollectionDirs:
         fsync_dir(self.root)
         crash_point("dropped")
         _remove(tomb)
+
+
+def data_dir(path: str, backend: str) -> Path:
+    """``path=`` as a directory, created if missing; anything else is a :class:`ConfigError`."""
+    if "\0" in path:
+        raise ConfigError(f"{backend} option 'path' contains a NUL character")
+    root = Path(path)
+    if os.path.lexists(root) and not root.is_dir():
+        raise ConfigError(f"{backend} option 'path' must be a directory, but {path!r} is not one")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{backend} option 'path': cannot create directory {path!r}: {exc}"
+        ) from exc
+    return root
 
 
 def _remove(path: Path) -> None:

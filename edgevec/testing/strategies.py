@@ -17,6 +17,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from edgevec.filters import OPS, And, Cmp, Filter, Not, Op, Or
+from edgevec.payloads import float_reads_exactly
 
 __all__ = [
     "ADVERSARIAL_FIELDS",
@@ -58,15 +59,19 @@ DECLARED_FIELDS = {
 so the same sweeps check typed columns (``meta.k`` and ``x`` mix types and stay undeclared)."""
 
 
-def _exact(value: int | float, int_bits: int) -> bool:
-    return not isinstance(value, int) or int_bits >= 64 or abs(value) <= 2**int_bits
+def _exact(value: int | float, int_bits: int, exact_floats: bool = True) -> bool:
+    if isinstance(value, float):
+        return exact_floats or float_reads_exactly(value)
+    return int_bits >= 64 or abs(value) <= 2**int_bits
 
 
-def random_payloads(n: int, seed: int, int_bits: int = 64) -> list[dict[str, Any]]:
+def random_payloads(
+    n: int, seed: int, int_bits: int = 64, exact_floats: bool = True
+) -> list[dict[str, Any]]:
     """``n`` payloads: color, n (int or float), tags (list), flag, meta.k, x (an edge number
-    that the backend's ``exact_int_bits`` admits); some fields absent."""
+    that the backend's ``exact_int_bits`` and ``exact_floats`` admit); some fields absent."""
     rng = np.random.default_rng(seed)
-    edges = [v for v in EDGE_NUMBERS if _exact(v, int_bits)]
+    edges = [v for v in EDGE_NUMBERS if _exact(v, int_bits, exact_floats)]
     out: list[dict[str, Any]] = []
     for i in range(n):
         p: dict[str, Any] = {"i": i}
@@ -113,15 +118,16 @@ ADVERSARIAL_NUMBERS: tuple[int | float, ...] = (
 )  # fmt: skip
 
 
-def adversarial_payloads(int_bits: int = 64) -> list[dict[str, Any]]:
-    """:data:`ADVERSARIAL_PAYLOADS` that a backend with ``exact_int_bits=int_bits`` admits."""
+def adversarial_payloads(int_bits: int = 64, exact_floats: bool = True) -> list[dict[str, Any]]:
+    """:data:`ADVERSARIAL_PAYLOADS` that a backend with ``exact_int_bits=int_bits`` (and
+    ``exact_floats``) admits."""
 
     def admitted(value: Any) -> bool:
         if isinstance(value, dict):
             return all(admitted(v) for v in value.values())
         if isinstance(value, list):
             return all(admitted(v) for v in value)
-        return _exact(value, int_bits) if isinstance(value, int | float) else True
+        return _exact(value, int_bits, exact_floats) if isinstance(value, int | float) else True
 
     return [p for p in ADVERSARIAL_PAYLOADS if admitted(p)]
 

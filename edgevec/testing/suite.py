@@ -54,7 +54,7 @@ from edgevec.errors import (
 )
 from edgevec.filters import MAX_DEPTH as MAX_FILTER_DEPTH
 from edgevec.filters import OPS, And, Cmp, F, Filter, Not
-from edgevec.payloads import int_range
+from edgevec.payloads import float_reads_exactly, int_range
 from edgevec.search_params import PARAM_NAMES, SearchParams
 from edgevec.testing.blocking import connected
 from edgevec.testing.oracle import (
@@ -211,8 +211,12 @@ class ConformanceSuite:
     ) -> tuple[list[str], npt.NDArray[np.float32], list[dict[str, Any]]]:
         ids = [f"r{i}" for i in range(n)]
         vecs = _rand(n, dim, seed)
-        bits = ConformanceSuite._caps(coll).exact_int_bits
-        pays = payloads if payloads is not None else random_payloads(n, seed, bits)
+        caps = ConformanceSuite._caps(coll)
+        pays = (
+            payloads
+            if payloads is not None
+            else random_payloads(n, seed, caps.exact_int_bits, caps.exact_floats)
+        )
         cls._write(coll, ids, vecs, pays)
         return ids, vecs, pays
 
@@ -868,7 +872,7 @@ class ConformanceSuite:
         )
         ids = [f"v{i}" for i in range(n)]
         bucket = rng.random(n)
-        pays = [{"b": float(b)} for b in bucket]
+        pays = [{"b": round(float(b), 6)} for b in bucket]  # 6 digits: every engine reads them
         self._write(coll, ids, vecs, pays)
         flt = None if share is None else F("b") < share
         qs = (centers[rng.integers(0, 20, 40)] + rng.normal(scale=0.6, size=(40, dim))).astype(
@@ -966,7 +970,8 @@ class ConformanceSuite:
     def adversarial(self, make: Callable[..., Any]) -> tuple[Any, list[str], list[dict[str, Any]]]:
         """A collection holding the adversarial payloads this backend admits."""
         coll = make(dim=4)
-        pays = adversarial_payloads(self._caps(coll).exact_int_bits)
+        caps = self._caps(coll)
+        pays = adversarial_payloads(caps.exact_int_bits, caps.exact_floats)
         ids = [f"a{i}" for i in range(len(pays))]
         coll.upsert_arrays(ids, _rand(len(ids), 4, 5), pays)
         return coll, ids, pays
@@ -1013,17 +1018,28 @@ class ConformanceSuite:
 
     def test_integers_compare_exactly(self, make: Callable[..., Any]) -> None:
         """Ints beyond 2**53 and floats one ulp apart compare by exact value, as the oracle
-        does; a backend that stores numbers as doubles refuses such ints instead."""
+        does; a backend that stores numbers as doubles refuses such ints instead, and one whose
+        engine reads floats inexactly refuses the floats it would misread."""
         coll = make(dim=2)
-        bits = self._caps(coll).exact_int_bits
+        caps = self._caps(coll)
+        bits = caps.exact_int_bits
         pays: list[dict[str, Any]] = [
-            {"x": v} for v in EDGE_NUMBERS if not isinstance(v, int) or int_range(bits)[1] >= abs(v)
+            {"x": v}
+            for v in EDGE_NUMBERS
+            if isinstance(v, float) or int_range(bits)[1] >= abs(v)
+            if caps.exact_floats or not isinstance(v, float) or float_reads_exactly(v)
         ]
         ids = [f"x{i}" for i in range(len(pays))]
         coll.upsert_arrays(ids, _rand(len(ids), 2, 30), pays)
         if bits < 64:
             with pytest.raises(InvalidInputError, match=r"payload #0 is not JSON: payload\['x'\]"):
                 coll.upsert_arrays(["big"], _rand(1, 2, 31), [{"x": 2**53 + 1}])
+        if not caps.exact_floats:
+            with pytest.raises(InvalidInputError, match=r"payload #1 .*\['m'\]\[0\]"):
+                coll.upsert_arrays(
+                    ["ok", "ulp"], _rand(2, 2, 31), [{"x": 0.1}, {"m": [0.09999999999999999]}]
+                )
+            assert coll.get(["ok", "ulp"]) == []  # the whole batch refused
         big = 2**53 + 1
         cases = [
             F("x") == big, F("x") != big, F("x").isin([big]), F("x") >= big, F("x") < big,

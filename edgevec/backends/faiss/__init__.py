@@ -16,7 +16,8 @@ reflects the latest write.
 
 Queries run side by side under a readers-writer lock; a write (and any compaction) runs alone.
 Modules: :mod:`.options` (store and index options), :mod:`.collection` (index, slots, search),
-:mod:`.store` (the set of collections and their directories), :mod:`.rwlock`, :mod:`.growing`.
+:mod:`.store` (the set of collections and their directories), :mod:`.growing`; the lock is
+:mod:`edgevec.backends._rwlock`.
 """
 
 from edgevec.backends.faiss.collection import FaissCollection

@@ -13,9 +13,9 @@ import numpy.typing as npt
 
 from edgevec.backends._index_cache import load_index, save_index
 from edgevec.backends._rowstore import RowStore
+from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
-from edgevec.backends.faiss.rwlock import ReadWriteLock
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError

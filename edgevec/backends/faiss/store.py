@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from edgevec.backends._collection_dirs import CollectionDirs
+from edgevec.backends._collection_dirs import CollectionDirs, data_dir
 from edgevec.backends._index_cache import CACHE_NAME
 from edgevec.backends._local import DirLock
 from edgevec.backends._rowstore import DB_NAME, RowStore
@@ -22,7 +21,6 @@ from edgevec.config import parse_options
 from edgevec.errors import (
     CollectionExistsError,
     CollectionNotFoundError,
-    ConfigError,
     CorruptDataError,
     StoreClosedError,
 )
@@ -55,7 +53,7 @@ class FaissStore(BaseStore):
         if options.threads:
             faiss.omp_set_num_threads(options.threads)
         if options.path is not None:
-            root = _data_dir(options.path)
+            root = data_dir(options.path, "FAISS")
             self._dir_lock = DirLock(root, ".lock", f"{root} is in use by another edgevec store")
             self._dirs = CollectionDirs(root)
 
@@ -160,17 +158,3 @@ class FaissStore(BaseStore):
                 if self._dir_lock is not None:
                     self._dir_lock.release()
                     self._dir_lock = None
-
-
-def _data_dir(path: str) -> Path:
-    """``path=`` as a directory, created if missing; anything else is a :class:`ConfigError`."""
-    if "\0" in path:
-        raise ConfigError("FAISS option 'path' contains a NUL character")
-    root = Path(path)
-    if os.path.lexists(root) and not root.is_dir():
-        raise ConfigError(f"FAISS option 'path' must be a directory, but {path!r} is not one")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"FAISS option 'path': cannot create directory {path!r}: {exc}") from exc
-    return root

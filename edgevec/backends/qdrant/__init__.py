@@ -26,7 +26,7 @@ Mapping to edgevec's contracts:
 
 from __future__ import annotations
 
-from edgevec.backends.qdrant.codec import ID_NAMESPACE, RESERVED_KEY, point_id
+from edgevec.backends._qdrant_codec import ID_NAMESPACE, RESERVED_KEY, point_id
 from edgevec.backends.qdrant.connection import client_kwargs
 from edgevec.backends.qdrant.filters import compile_filter
 from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions, server_url

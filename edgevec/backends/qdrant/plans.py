@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
-from edgevec.backends.qdrant.codec import RESERVED_KEY, point_id, split_payload, vector_out
+from edgevec.backends._qdrant_codec import RESERVED_KEY, point_id, split_payload, vector_out
 from edgevec.backends.qdrant.filters import compile_filter, compile_present, render_filter
 from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions
 from edgevec.backends.qdrant.steps import call, ignore

@@ -13,7 +13,7 @@ from qdrant_client import AsyncQdrantClient, QdrantClient
 
 from edgevec.abase import AsyncBaseStore
 from edgevec.aplanned import AsyncPlannedCollection
-from edgevec.backends.qdrant.codec import check_reserved
+from edgevec.backends._qdrant_codec import check_reserved
 from edgevec.backends.qdrant.connection import check_client, client_kwargs, path_lock
 from edgevec.backends.qdrant.errors import map_error, mapped_errors
 from edgevec.backends.qdrant.options import QdrantCollectionOptions, QdrantOptions

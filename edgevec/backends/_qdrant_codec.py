@@ -1,4 +1,10 @@
-"""Ids, edgevec's reserved payload entry and returned vectors as Qdrant holds them."""
+"""Ids, edgevec's reserved payload entry and returned vectors as Qdrant engines hold them.
+
+Shared by the Qdrant backend (qdrant-client) and the Qdrant Edge backend (``qdrant-edge-py``):
+both engines take only unsigned ints or UUIDs as point ids and normalise cosine vectors, so both
+map ids and keep norms the same way. No vendor import here, so neither backend needs the other's
+client.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +37,7 @@ def check_reserved(batch: PreparedUpsert) -> None:
     for rid, payload in zip(batch.ids, batch.payloads, strict=True):
         if RESERVED_KEY in payload:
             raise InvalidInputError(
-                f"payload of {rid!r} uses {RESERVED_KEY!r}, a key the Qdrant backend reserves"
+                f"payload of {rid!r} uses {RESERVED_KEY!r}, a key the Qdrant backends reserve"
             )
 
 
@@ -48,9 +54,9 @@ def vector_out(raw: Any, meta: Mapping[str, Any]) -> Matrix:
     vec = np.asarray(raw, dtype=np.float64)
     norm = meta.get("norm")
     if isinstance(norm, int | float):
-        # Cosine: scale to the written length. Qdrant returns the unit vector, except local mode
-        # reopened from ``path=``, which hands back the vector as written (qdrant-client 1.20
-        # persists it un-normalised and does not renormalise on load); this covers both.
+        # Cosine: scale to the written length. Qdrant (server and Edge) returns the unit vector,
+        # except local mode reopened from ``path=``, which hands back the vector as written
+        # (qdrant-client 1.20 persists it un-normalised and does not renormalise on load).
         length = float(np.linalg.norm(vec))
         if length > 0.0:
             vec = vec * (norm / length)
