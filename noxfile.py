@@ -173,9 +173,9 @@ def router(session: nox.Session) -> None:
 
 @nox.session
 def cross(session: nox.Session) -> None:
-    """The same 2,000 real vectors and 50 filtered queries on every backend (Qdrant Edge too), a migration
-    through three of them (FAISS -> Qdrant -> Milvus Lite), the result cache on Qdrant and
-    stats on every local engine (these tests mix FAISS with the others)."""
+    """The same 2,000 real vectors and 50 filtered queries on every backend (Qdrant Edge too), a
+    migration through three of them (FAISS -> Qdrant -> Milvus Lite), the result cache on Qdrant
+    and stats on every local engine (these tests mix FAISS with the others)."""
     session.install("-e", ".[test,faiss,qdrant,qdrant-edge,milvus,pinecone,weaviate]")
     tests = (
         "tests/test_cross_backend.py",

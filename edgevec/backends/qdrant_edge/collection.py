@@ -216,6 +216,23 @@ class QdrantEdgeCollection(BaseCollection):
             found[rid] = Record(rid, vector_out(p.vector, meta) if include_vectors else None, user)
         return [found[i] for i in ids if i in found]
 
+    def _scan_page(
+        self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
+    ) -> tuple[list[Record], str | None]:
+        # Point-id order; the cursor is the next page's first point id, and the engine resumes at
+        # the first id not below it, so a point deleted in between is no obstacle. The payload is
+        # always read: it holds the caller's id.
+        request = qe.ScrollRequest(
+            offset=cursor, limit=limit, with_payload=True, with_vector=include_vectors
+        )
+        points, after = self._call("scan", self._shard.scroll, request)
+        page = []
+        for p in points:
+            user, meta = split_payload(p.payload)
+            vector = vector_out(p.vector, meta) if include_vectors else None
+            page.append(Record(meta["id"], vector, user if include_payload else {}))
+        return page, None if after is None else str(after)
+
     def _delete_ids(self, ids: list[str]) -> None:
         pids: list[qe.PointId] = list(dict.fromkeys(point_id(i) for i in ids))
         self._update("delete", qe.UpdateOperation.delete_points(pids))
