@@ -33,7 +33,11 @@ class PineconeOptions(BaseModel):
     namespace_prefix: str = ""
     """Prepended to every namespace, so several applications can share one index."""
     timeout: float = Field(default=10.0, gt=0)
-    """Seconds per request attempt (the client retries 429/5xx up to 3 times with backoff)."""
+    """The deadline of each operation, when no ``edgevec.deadline`` is in force."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Times one request is repeated after HTTP 429/5xx, with jittered backoff, only while the
+    wait and the next attempt fit in the deadline. Refused or reset connections and timeouts
+    are never repeated here (``0`` repeats nothing: under a router, failover handles all)."""
     batch_size: int = Field(default=1000, ge=1, le=1000)
     """Records per upsert request at most; requests are also kept under 2 MB."""
     exact: bool = False
