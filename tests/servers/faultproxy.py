@@ -123,8 +123,9 @@ class FaultProxy:
                 _reset(writer)
         if final and self._placeholder is not None:
             self._placeholder.close()
-        if final:  # let every connection's task finish before the loop stops
-            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        # Let every connection's task finish before the loop stops, those started meanwhile
+        # too (a task left pending is destroyed with the loop and warns).
+        while final and (tasks := asyncio.all_tasks() - {asyncio.current_task()}):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
