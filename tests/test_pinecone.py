@@ -562,7 +562,7 @@ def test_option_defaults_and_aliases() -> None:
     )
     assert opts.metric == "euclidean"
     assert (opts.timeout, opts.retries, opts.batch_size, opts.exact, opts.read_your_writes) == (
-        10.0, 2, 1000, False, False,
+        10.0, 1, 1000, False, False,
     )  # fmt: skip
     assert https_url("a.svc.pinecone.io") == "https://a.svc.pinecone.io"
     assert https_url("http://localhost:5080/") == "http://localhost:5080"
@@ -786,15 +786,15 @@ async def test_async_refused_or_reset_endpoint_fails_at_once(
 
 def test_busy_answers_are_retried_within_the_deadline(server: PineconeTestServer) -> None:
     q = np.ones(4, np.float32)
-    with _connect(server) as s:
-        coll = s.create_collection("busy", 4, "dot")
-        coll.upsert([Record("a", q)])
-        for status in (503, 429):
-            server.fail_next("/query", status)
-            server.fail_next("/query", status)
+    for retries, status in ((None, 503), (2, 429)):  # None: the default, 1 retry
+        with _connect(server, **({} if retries is None else {"retries": retries})) as s:
+            coll = s.create_collection("busy", 4, "dot", exist_ok=True)
+            coll.upsert([Record("a", q)])
+            for _ in range(retries or 1):
+                server.fail_next("/query", status)
             before = len(server.calls("/query"))
-            assert coll.query(q, k=1).ids == ["a"]  # the default: 2 retries
-            assert len(server.calls("/query")) - before == 3
+            assert coll.query(q, k=1).ids == ["a"]
+            assert len(server.calls("/query")) - before == (retries or 1) + 1
     with _connect(server, retries=0) as s:
         coll = s.collection("busy")
         server.fail_next("/query", 503)
