@@ -623,6 +623,7 @@ def test_rest_statuses_map_to_edgevec_errors(
     assert SECRET not in str(info.value)
     assert info.value.__cause__ is not None
     assert is_retryable(info.value) == (status >= 500)  # the router fails over on 5xx only
+    assert getattr(info.value, "status", status) == status  # every BackendError carries it
 
 
 async def test_async_rest_errors_map_too(rest: _Rest) -> None:
