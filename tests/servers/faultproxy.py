@@ -72,6 +72,13 @@ class FaultProxy:
         self._call(self._shut(reset=True, final=True))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        # Tasks started while the loop was stopping (a connection's, as asyncio.run does):
+        # left pending they are destroyed with the loop and warn, in whatever test runs then.
+        late = asyncio.all_tasks(self._loop)
+        for task in late:
+            task.cancel()
+        if late:
+            self._loop.run_until_complete(asyncio.gather(*late, return_exceptions=True))
         self._loop.close()
 
     def __enter__(self) -> FaultProxy:
@@ -123,9 +130,8 @@ class FaultProxy:
                 _reset(writer)
         if final and self._placeholder is not None:
             self._placeholder.close()
-        # Let every connection's task finish before the loop stops, those started meanwhile
-        # too (a task left pending is destroyed with the loop and warns).
-        while final and (tasks := asyncio.all_tasks() - {asyncio.current_task()}):
+        if final:  # let every connection's task finish before the loop stops
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
