@@ -49,6 +49,9 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._serving: set[asyncio.Task[object]] = set()
+        """Each connection's task, held: asyncio keeps only weak references to tasks, and one
+        whose transport was aborted could be collected while pending (and warn)."""
         self._answering: set[asyncio.StreamWriter] = set()
         """Connections answered by the proxy itself; closed when ``status`` mode ends, as a
         recovered server would (else they kept answering the old status forever)."""
@@ -160,6 +163,10 @@ class FaultProxy:
         return self.mode == "flap" and int(time.monotonic() / self.period) % 2 == 1
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
         self.connections += 1
         if self._failing():
             _reset(writer)
