@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +49,7 @@ from edgevec.backends.pinecone import (
     map_error,
     vector_id,
 )
-from edgevec.backends.pinecone.retries import pause
+from edgevec.backends.pinecone.retries import client_retries_off, pause
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -819,6 +819,13 @@ def test_endless_busy_answers_end_at_the_deadline(
         assert 2 <= proxy.answered <= 11  # retried, but only while the backoff fit
         proxy.set("up")
         s.drop_collection("endless")
+
+
+def test_a_client_whose_retries_cannot_be_switched_off_is_refused() -> None:
+    """Another ``pinecone`` release could move the retry policy: the store then refuses to
+    open instead of leaving the client retrying outside the deadline."""
+    with pytest.raises(ConfigError, match="retries off"):
+        client_retries_off(cast(Index, object()))
 
 
 def test_a_retry_that_cannot_finish_in_time_is_not_started() -> None:
