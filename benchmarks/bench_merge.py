@@ -24,8 +24,6 @@ Target (issue 10): ``merge_topk`` of 8 x top-100 at p50 <= 250 µs. Ratios are p
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from collections.abc import Callable, Mapping, Sequence
 
 import harness
@@ -139,8 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-json", action="store_true", help="do not write benchmarks/results/")
     args = p.parse_args(argv)
-    command = shlex.join([sys.executable, *sys.argv])
-    print(f"command: {command}\n{args.regions} regions x top-{args.k}, {args.n} records")
+    print(f"command: {harness.command_line()}")
+    print(f"{args.regions} regions x top-{args.k}, {args.n} records")
     rows: list[list[object]] = []
     for layout in ("sharded", "replicated"):
         inputs = answers(layout, args.regions, args.k, args.queries, args.n, args.seed)
@@ -149,10 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     title = f"merge of {args.regions} x top-{args.k}"
     table = print_table(title, headers, rows)
     if not args.no_json:
-        path = harness.write_results(
-            "merge", {"command": command, "hardware": harness.hardware(), "table": table}
-        )
-        print(f"results written to {path.relative_to(harness.ROOT)}")
+        harness.save_run("merge", {"table": table})
     return 0
 
 

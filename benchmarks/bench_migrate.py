@@ -19,8 +19,6 @@ Ratios are edgevec's time over the raw work's (paired per run); measured on the 
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -95,16 +93,12 @@ def main() -> None:
                 f"{paired_ratio(mine, theirs):.1f}x",
             )
         )
-    command = shlex.join([sys.executable, *sys.argv])
     table = print_table(
         f"{args.n} synthetic records, dim {args.dim}, pages of {size} (median of {args.runs})",
         ("operation", "edgevec", "records/s", "raw FAISS", "edgevec / raw"),
         rows,
     )
-    path = harness.write_results(
-        "migrate", {"command": command, "hardware": harness.hardware(), "table": table}
-    )
-    print(f"written to {path}")
+    harness.save_run("migrate", {"table": table})
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ Small sizes: a check that the router adds little, not a load test.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -243,8 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--stall", type=float, default=0.1, help="seconds a stalled request takes")
     p.add_argument("--no-json", action="store_true", help="do not write benchmarks/results/")
     args = p.parse_args(argv)
-    command = shlex.join([sys.executable, *sys.argv])
-    print(f"command: {command}")
+    print(f"command: {harness.command_line()}")
     tables = [
         print_table(
             "fan-out and routing overhead (in-process FAISS regions)",
@@ -264,10 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ):  # fmt: skip
             tables.append(print_table(title, headers, rows))
     if not args.no_json:
-        path = harness.write_results(
-            "router", {"command": command, "hardware": harness.hardware(), "tables": tables}
-        )
-        print(f"results written to {path.relative_to(harness.ROOT)}")
+        harness.save_run("router", {"tables": tables})
     return 0
 
 

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -190,6 +191,19 @@ def write_results(name: str, payload: Mapping[str, Any]) -> Path:
     path = RESULTS_DIR / f"{name}-{stamp}.json"
     path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n", encoding="utf-8")
     return path
+
+
+def command_line() -> str:
+    """How this benchmark was started (this interpreter and its arguments), to record with it."""
+    return shlex.join([sys.executable, *sys.argv])
+
+
+def save_run(name: str, results: Mapping[str, Any]) -> None:
+    """:func:`write_results` of ``results`` with the command line and the hardware, then say
+    where: every benchmark's record carries what it takes to compare or repeat it."""
+    payload = {"command": command_line(), "hardware": hardware(), **results}
+    path = write_results(name, payload)
+    print(f"results written to {path.relative_to(ROOT)}")
 
 
 def _json_default(obj: object) -> object:

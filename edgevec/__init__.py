@@ -114,7 +114,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """``Router`` and ``AsyncRouter`` on first use: the router needs pydantic and tenacity,
-    which ``import edgevec`` does not load."""
+    which ``import edgevec`` does not load (both are core dependencies)."""
     if name == "Router":
         from edgevec.router.store import Router
 

@@ -10,9 +10,10 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, overload
 
 import numpy as np
+from typing_extensions import Self, TypeVar
 
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -368,7 +369,14 @@ def _at_least(hits: Hits, threshold: float | None) -> Hits:
     return hits.with_hits([h for h in hits if h.score >= threshold])
 
 
-class AsyncBaseStore(ABC):
+CollectionT = TypeVar(
+    "CollectionT", bound=AsyncBaseCollection, covariant=True, default=AsyncBaseCollection
+)
+"""The kind of collection a store hands out: a subclass that adds arguments to its collections'
+methods (the router's ``region=``) says so once, as ``AsyncBaseStore[RouterCollection]``."""
+
+
+class AsyncBaseStore(ABC, Generic[CollectionT]):
     """Async store: a connection to one engine holding named collections.
 
     The store hands out one collection object per name (opened on first use, under a lock, so
@@ -384,14 +392,14 @@ class AsyncBaseStore(ABC):
     def __init__(self, options: BaseModel) -> None:
         self.options = options
         self._store_state = StoreState(self.backend)
-        self._handle_by_name: dict[str, AsyncBaseCollection] = {}
+        self._handle_by_name: dict[str, CollectionT] = {}
         self._handle_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         # Pydantic renders SecretStr as '**********', so secrets never reach a repr.
         return f"<{type(self).__name__} {self.options!r}>"
 
-    async def __aenter__(self) -> AsyncBaseStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -413,7 +421,7 @@ class AsyncBaseStore(ABC):
         embedder: None = ...,
         fields: Mapping[str, str] | None = ...,
         **options: Any,
-    ) -> AsyncBaseCollection: ...
+    ) -> CollectionT: ...
 
     @overload
     async def create_collection(
@@ -450,6 +458,20 @@ class AsyncBaseStore(ABC):
         Check and create are one step per store, so concurrent ``exist_ok`` calls all get the
         same collection object (bound views are new wrappers around it).
         """
+        return await self._create_collection(name, dim, metric, exist_ok, embedder, fields, options)
+
+    async def _create_collection(
+        self,
+        name: str,
+        dim: int | None,
+        metric: str | None,
+        exist_ok: bool,
+        embedder: Embedder | None,
+        fields: Mapping[str, str] | None,
+        options: Mapping[str, Any],
+    ) -> AsyncBaseCollection:
+        """:meth:`create_collection`'s work, apart from its typed signature, so that a store
+        delegating it elsewhere (a :class:`AsyncWrappedStore`) overrides only this."""
         from edgevec.aembedded import AsyncEmbeddedCollection
 
         fingerprint = None
@@ -486,7 +508,7 @@ class AsyncBaseStore(ABC):
         return coll if embedder is None else AsyncEmbeddedCollection(coll, embedder)
 
     @overload
-    async def collection(self, name: str, *, embedder: None = ...) -> AsyncBaseCollection: ...
+    async def collection(self, name: str, *, embedder: None = ...) -> CollectionT: ...
 
     @overload
     async def collection(self, name: str, *, embedder: Embedder) -> AsyncEmbeddedCollection: ...
@@ -501,6 +523,10 @@ class AsyncBaseStore(ABC):
         collection's recorded fingerprint must be the embedder's
         (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
         """
+        return await self._get_collection(name, embedder)
+
+    async def _get_collection(self, name: str, embedder: Embedder | None) -> AsyncBaseCollection:
+        """:meth:`collection`'s work (see :meth:`_create_collection`)."""
         from edgevec.aembedded import AsyncEmbeddedCollection
 
         name = check_collection_name(name)
@@ -563,11 +589,12 @@ class AsyncBaseStore(ABC):
 
     # -- the one handle per name (callers hold the handle lock) -----------------------------
 
-    async def _handle_for(self, name: str) -> AsyncBaseCollection:
+    async def _handle_for(self, name: str) -> CollectionT:
         coll = self._handle_by_name.get(name)
         return coll if coll is not None else self._adopt(await self._open(name))
 
-    def _adopt(self, coll: AsyncBaseCollection) -> AsyncBaseCollection:
+    def _adopt(self, coll: CollectionT) -> CollectionT:  # type: ignore[misc]  # see below
+        # Covariant in a parameter: safe, as it is only given what _create/_open returned.
         coll._handle_state = HandleState(self._store_state, coll.name)
         self._handle_by_name[coll.name] = coll
         return coll
@@ -590,10 +617,10 @@ class AsyncBaseStore(ABC):
         """Release the engine's resources; called once, by :meth:`close`."""
 
     @abstractmethod
-    async def _create(self, spec: CollectionSpec) -> AsyncBaseCollection: ...
+    async def _create(self, spec: CollectionSpec) -> CollectionT: ...
 
     @abstractmethod
-    async def _open(self, name: str) -> AsyncBaseCollection: ...
+    async def _open(self, name: str) -> CollectionT: ...
 
     @abstractmethod
     async def _drop(self, name: str) -> None: ...

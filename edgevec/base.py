@@ -12,9 +12,10 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, overload
 
 import numpy as np
+from typing_extensions import Self, TypeVar
 
 from edgevec.capabilities import Capabilities
 from edgevec.errors import (
@@ -369,7 +370,12 @@ def _at_least(hits: Hits, threshold: float | None) -> Hits:
     return hits.with_hits([h for h in hits if h.score >= threshold])
 
 
-class BaseStore(ABC):
+CollectionT = TypeVar("CollectionT", bound=BaseCollection, covariant=True, default=BaseCollection)
+"""The kind of collection a store hands out: a subclass that adds arguments to its collections'
+methods (the router's ``region=``) says so once, as ``BaseStore[RouterCollection]``."""
+
+
+class BaseStore(ABC, Generic[CollectionT]):
     """Sync store: a connection to one engine holding named collections.
 
     The store hands out one collection object per name (opened on first use, under a lock, so
@@ -385,7 +391,7 @@ class BaseStore(ABC):
     def __init__(self, options: BaseModel) -> None:
         self.options = options
         self._store_state = StoreState(self.backend)
-        self._handle_by_name: dict[str, BaseCollection] = {}
+        self._handle_by_name: dict[str, CollectionT] = {}
         self._handle_lock = threading.RLock()
 
     # unasync: begin sync-only
@@ -405,7 +411,7 @@ class BaseStore(ABC):
         # Pydantic renders SecretStr as '**********', so secrets never reach a repr.
         return f"<{type(self).__name__} {self.options!r}>"
 
-    def __enter__(self) -> BaseStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -427,7 +433,7 @@ class BaseStore(ABC):
         embedder: None = ...,
         fields: Mapping[str, str] | None = ...,
         **options: Any,
-    ) -> BaseCollection: ...
+    ) -> CollectionT: ...
 
     @overload
     def create_collection(
@@ -464,6 +470,20 @@ class BaseStore(ABC):
         Check and create are one step per store, so concurrent ``exist_ok`` calls all get the
         same collection object (bound views are new wrappers around it).
         """
+        return self._create_collection(name, dim, metric, exist_ok, embedder, fields, options)
+
+    def _create_collection(
+        self,
+        name: str,
+        dim: int | None,
+        metric: str | None,
+        exist_ok: bool,
+        embedder: Embedder | None,
+        fields: Mapping[str, str] | None,
+        options: Mapping[str, Any],
+    ) -> BaseCollection:
+        """:meth:`create_collection`'s work, apart from its typed signature, so that a store
+        delegating it elsewhere (a :class:`WrappedStore`) overrides only this."""
         from edgevec.embedded import EmbeddedCollection
 
         fingerprint = None
@@ -500,7 +520,7 @@ class BaseStore(ABC):
         return coll if embedder is None else EmbeddedCollection(coll, embedder)
 
     @overload
-    def collection(self, name: str, *, embedder: None = ...) -> BaseCollection: ...
+    def collection(self, name: str, *, embedder: None = ...) -> CollectionT: ...
 
     @overload
     def collection(self, name: str, *, embedder: Embedder) -> EmbeddedCollection: ...
@@ -513,6 +533,10 @@ class BaseStore(ABC):
         collection's recorded fingerprint must be the embedder's
         (:class:`~edgevec.errors.EmbedderMismatchError` names both otherwise).
         """
+        return self._get_collection(name, embedder)
+
+    def _get_collection(self, name: str, embedder: Embedder | None) -> BaseCollection:
+        """:meth:`collection`'s work (see :meth:`_create_collection`)."""
         from edgevec.embedded import EmbeddedCollection
 
         name = check_collection_name(name)
@@ -573,11 +597,12 @@ class BaseStore(ABC):
 
     # -- the one handle per name (callers hold the handle lock) -----------------------------
 
-    def _handle_for(self, name: str) -> BaseCollection:
+    def _handle_for(self, name: str) -> CollectionT:
         coll = self._handle_by_name.get(name)
         return coll if coll is not None else self._adopt(self._open(name))
 
-    def _adopt(self, coll: BaseCollection) -> BaseCollection:
+    def _adopt(self, coll: CollectionT) -> CollectionT:  # type: ignore[misc]  # see below
+        # Covariant in a parameter: safe, as it is only given what _create/_open returned.
         coll._handle_state = HandleState(self._store_state, coll.name)
         self._handle_by_name[coll.name] = coll
         return coll
@@ -600,10 +625,10 @@ class BaseStore(ABC):
         """Release the engine's resources; called once, by :meth:`close`."""
 
     @abstractmethod
-    def _create(self, spec: CollectionSpec) -> BaseCollection: ...
+    def _create(self, spec: CollectionSpec) -> CollectionT: ...
 
     @abstractmethod
-    def _open(self, name: str) -> BaseCollection: ...
+    def _open(self, name: str) -> CollectionT: ...
 
     @abstractmethod
     def _drop(self, name: str) -> None: ...

@@ -13,7 +13,7 @@ the wrapper too. :class:`WrappedStore` hands out such wrappers for every collect
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from edgevec.base import BaseCollection, BaseStore, PreparedQuery, PreparedUpsert
 from edgevec.filters import Filter
@@ -21,7 +21,6 @@ from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
 
 if TYPE_CHECKING:
-    from edgevec.embedded import EmbeddedCollection
     from edgevec.embedders.protocol import Embedder
 
 __all__ = ["WrappedCollection", "WrappedStore"]
@@ -90,60 +89,27 @@ class WrappedStore(BaseStore):
         """The view handed out for ``inner``'s collection handle ``coll``."""
         return WrappedCollection(coll)
 
-    @overload
-    def create_collection(
+    def _create_collection(
         self,
         name: str,
-        dim: int,
-        metric: str = ...,
-        *,
-        exist_ok: bool = ...,
-        embedder: None = ...,
-        fields: Mapping[str, str] | None = ...,
-        **options: Any,
-    ) -> BaseCollection: ...
-
-    @overload
-    def create_collection(
-        self,
-        name: str,
-        dim: int | None = ...,
-        metric: str | None = ...,
-        *,
-        exist_ok: bool = ...,
-        embedder: Embedder,
-        fields: Mapping[str, str] | None = ...,
-        **options: Any,
-    ) -> EmbeddedCollection: ...
-
-    def create_collection(
-        self,
-        name: str,
-        dim: int | None = None,
-        metric: str | None = None,
-        *,
-        exist_ok: bool = False,
-        embedder: Embedder | None = None,
-        fields: Mapping[str, str] | None = None,
-        **options: Any,
+        dim: int | None,
+        metric: str | None,
+        exist_ok: bool,
+        embedder: Embedder | None,
+        fields: Mapping[str, str] | None,
+        options: Mapping[str, Any],
     ) -> BaseCollection:
-        """As :meth:`BaseStore.create_collection`, done by ``inner``; the result wrapped."""
+        """:meth:`BaseStore.create_collection`, done by ``inner``; the result wrapped."""
         self._store_state.check()
-        # Passed on as given: inner's overloads take exactly what this method's did.
+        # Passed on as given: inner's overloads take exactly what create_collection did.
         given: dict[str, Any] = {"dim": dim, "metric": metric, "embedder": embedder}
         made = self.inner.create_collection(
             name, exist_ok=exist_ok, fields=fields, **given, **options
         )
         return self._view(made)
 
-    @overload
-    def collection(self, name: str, *, embedder: None = ...) -> BaseCollection: ...
-
-    @overload
-    def collection(self, name: str, *, embedder: Embedder) -> EmbeddedCollection: ...
-
-    def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
-        """As :meth:`BaseStore.collection`, opened by ``inner``; the result wrapped."""
+    def _get_collection(self, name: str, embedder: Embedder | None) -> BaseCollection:
+        """:meth:`BaseStore.collection`, opened by ``inner``; the result wrapped."""
         self._store_state.check()
         return self._view(self.inner.collection(name, embedder=embedder))
 

@@ -5,8 +5,10 @@ sent, or a chunked body left open)."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,27 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def accepts(port: int) -> bool:
+    """Whether something accepts connections on the loopback ``port`` now."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def wait_until_serving(
+    proc: subprocess.Popen[bytes], port: int, output: Callable[[], str], seconds: float = 90
+) -> None:
+    """Return once the server process ``proc`` accepts connections on ``port``; fail with its
+    ``output()`` (called only once it has exited) if it exits first, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not accepts(port):
+        assert proc.poll() is None, output()
+        assert time.monotonic() < deadline, f"no server on port {port} after {seconds:g} s"
+        time.sleep(0.1)
 
 
 def send_head(port: int, head: str) -> socket.socket:

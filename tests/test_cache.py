@@ -223,6 +223,26 @@ def test_returned_hits_are_private_copies(cached: CachedStore) -> None:
         np.testing.assert_array_equal(hit.vector, vector)
 
 
+def test_threads_sharing_an_entry_each_get_their_own_answer(cached: CachedStore) -> None:
+    coll = _filled(cached)
+    first = coll.query(Q, k=4, include_vectors=True)
+    expected = [(h.id, h.score, dict(h.payload), np.array(h.vector).tolist()) for h in first]
+
+    def read_and_spoil(i: int) -> list[tuple[str, float, dict[str, Any], list[float]]]:
+        got = coll.query(Q, k=4, include_vectors=True)
+        seen = [(h.id, h.score, dict(h.payload), np.array(h.vector).tolist()) for h in got]
+        for hit in got:  # a caller changing everything it can
+            hit.payload["n"] = i  # type: ignore[index]  # payloads handed out are dicts
+            assert hit.vector is not None
+            hit.vector[:] = i
+        return seen
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(read_and_spoil, range(40)))
+    assert answers == [expected] * 40
+    assert cached.cache_info().hits == 40
+
+
 class _SlowWriteCollection(WrappedCollection):
     """A collection whose engine takes a while to apply a write (a remote engine would), so
     reads land inside the write: the window a cache must not re-fill from."""
@@ -296,8 +316,8 @@ def test_partial_results_are_not_cached(cached: CachedStore) -> None:
     assert returned is partial
     assert cached.front.cache.get(key) is None
     fused = [edgevec.Hits([edgevec.Hit("a", 0.03, source="eu")], fused=True)]
-    assert cached.front.store(key, fused) == fused
-    assert cached.front.cache.get(key) is fused
+    assert cached.front.store(key, fused) is fused
+    assert cached.front.cache.get(key) is not None
     found = cached.front.lookup(key, "items", "faiss")
     assert isinstance(found, list)
     (again,) = found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,15 @@ from hypothesis import strategies as st
 from edgevec.capabilities import Capabilities
 from edgevec.filters import And, Cmp, F, Filter, Not, Or, as_filter, canonical
 from edgevec.prepare import PreparedQuery, prepare_query
-from edgevec.router.cache_key import KEY_BYTES, cache_key, region_selection, selected_region
+from edgevec.router.cache_key import (
+    _MAX_SEEDS,
+    KEY_BYTES,
+    _canonicals,
+    _seeds,
+    cache_key,
+    region_selection,
+    selected_region,
+)
 from edgevec.search_params import SearchParams
 from edgevec.testing.oracle import matches
 from edgevec.testing.strategies import filters, random_payloads
@@ -120,3 +129,42 @@ def test_anything_that_may_change_the_answer_changes_the_key(change: dict[str, o
         changed = cache_key(args["scope"], args["generation"], args["kind"], query)  # type: ignore[arg-type]
     assert changed != cache_key("ns/items", 0, "hits", base)
     assert selected_region() is None
+
+
+def test_a_reused_hash_state_gives_the_key_a_fresh_one_does() -> None:
+    queries = [_query(), _query(F("a") == 1), dataclasses.replace(_query(), k=3)]
+    keys = [cache_key("ns/items", 0, "hits", q) for q in queries]
+    _seeds.clear()
+    assert [cache_key("ns/items", 0, "hits", q) for q in reversed(queries)] == keys[::-1]
+    assert len(set(keys)) == len(keys)
+    for generation in range(_MAX_SEEDS + 1):  # past the bound the states are dropped, not grown
+        cache_key("ns/items", generation, "hits", queries[0])
+    assert len(_seeds) <= _MAX_SEEDS
+    assert cache_key("ns/items", 0, "hits", queries[0]) == keys[0]
+
+
+def test_equal_options_spelled_differently_share_a_key() -> None:
+    base = dataclasses.replace(_query(), score_threshold=0.0)
+    flags: dict[str, Any] = {"include_vectors": 0, "include_payload": 1}  # as a caller may pass
+    same = dataclasses.replace(base, score_threshold=-0.0, **flags)
+    key = cache_key("ns/items", 0, "hits", same)
+    _seeds.clear()  # whichever spelling came first, the key is the same
+    assert cache_key("ns/items", 0, "hits", base) == key
+
+
+def test_a_filter_object_keeps_its_canonical_form_but_equal_ones_do_not_share_it() -> None:
+    one, true = F("n") == 1, F("n") == True  # noqa: E712  # equal dataclasses, other queries
+    assert one == true
+    key_one = cache_key("ns/items", 0, "hits", _query(one))
+    assert id(one) in _canonicals
+    assert cache_key("ns/items", 0, "hits", _query(one)) == key_one
+    assert cache_key("ns/items", 0, "hits", _query(true)) != key_one
+
+
+def test_a_filter_whose_value_can_change_is_normalised_each_time() -> None:
+    values = [1, 2]
+    flt = Cmp("n", "in", values)  # built by hand, around the checks F and JSON parsing make
+    before = cache_key("ns/items", 0, "hits", _query(flt))
+    values.append(3)
+    assert cache_key("ns/items", 0, "hits", _query(flt)) != before
+    assert id(flt) not in _canonicals

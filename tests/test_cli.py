@@ -48,6 +48,20 @@ def ok(*args: str | Path) -> Result:
     return result
 
 
+def refused(*args: str | Path) -> Result:
+    """``edgevec ARGS``, which must stop with a usage error (exit 2)."""
+    result = cli(*args)
+    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.output}"
+    return result
+
+
+def config_refused(folder: Path, text: str) -> Result:
+    """``edgevec config check`` on a file holding ``text``, which it must refuse."""
+    bad = folder / "bad.toml"
+    bad.write_text(text)
+    return refused("config", "check", bad)
+
+
 def png_header_bomb(side: int = 20_000) -> bytes:
     """A PNG whose header claims side x side pixels: refused before any decoding."""
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
@@ -187,13 +201,11 @@ def test_index_plain_text_file_numbers_its_lines(tmp_path: Path, store_dir: Path
 def test_index_refuses_the_wrong_embedder_for_a_collection(
     store_dir: Path, image_dir: Path
 ) -> None:
-    result = cli("index", image_dir, "-c", store_dir / "edgevec.toml", "--collection", "texts")
-    assert result.exit_code == 2
+    result = refused("index", image_dir, "-c", store_dir / "edgevec.toml", "--collection", "texts")
     assert "holds text vectors, not image vectors" in result.stderr
     assert "Traceback" not in result.output
-    wrong_model = cli("index", image_dir, "-c", store_dir / "edgevec.toml", "--collection", "new",
-                      "--embedder", "text")  # fmt: skip
-    assert wrong_model.exit_code == 2
+    wrong_model = refused("index", image_dir, "-c", store_dir / "edgevec.toml", "--collection",
+                          "new", "--embedder", "text")  # fmt: skip
     assert "holds images: --embedder text cannot embed them" in wrong_model.stderr
     with edgevec.connect(config=store_dir / "edgevec.toml") as store:
         assert not store.has_collection("new")
@@ -246,9 +258,8 @@ def test_search_by_npy_vector_matches_the_oracle(store_dir: Path, tmp_path: Path
 def test_bad_filter_is_one_red_line_and_exit_2(
     store_dir: Path, filter_text: str, message: str
 ) -> None:
-    result = cli("search", "anything", "-c", store_dir / "edgevec.toml", "--collection", "texts",
-                 "--filter", filter_text)  # fmt: skip
-    assert result.exit_code == 2
+    result = refused("search", "anything", "-c", store_dir / "edgevec.toml", "--collection",
+                     "texts", "--filter", filter_text)  # fmt: skip
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -324,10 +335,9 @@ def test_config_check_validates_and_hides_secrets(
     assert re.search(r"\[service\] api_keys\s*│\s*1 key\(s\)", result.stdout), result.stdout
     assert "svc-secret" not in result.output
 
-    bad = tmp_path / "bad.toml"
-    bad.write_text('backend = "pinecone"\n[pinecone]\napi_key = "pc-very-secret"\nhots = "x"\n')
-    result = cli("config", "check", bad)
-    assert result.exit_code == 2
+    result = config_refused(
+        tmp_path, 'backend = "pinecone"\n[pinecone]\napi_key = "pc-very-secret"\nhots = "x"\n'
+    )
     assert "unknown option 'hots'" in result.stderr
     assert "valid options:" in result.stderr
     assert "pc-very-secret" not in result.output
@@ -353,18 +363,12 @@ def test_config_check_shows_the_layers_connect_adds(tmp_path: Path) -> None:
     result = ok("config", "check", layered)
     assert re.search(r"layer cache\s*│\s*CacheOptions\(ttl=5.0", result.stdout), result.stdout
     assert re.search(r"layer telemetry\s*│\s*True", result.stdout)
-    bad = tmp_path / "bad_layer.toml"
-    bad.write_text('backend = "faiss"\n[cache]\nttl = -1\n')
-    result = cli("config", "check", bad)
-    assert result.exit_code == 2
+    result = config_refused(tmp_path, 'backend = "faiss"\n[cache]\nttl = -1\n')
     assert "store layers (cache, telemetry)" in result.stderr
 
 
 def test_config_check_names_a_file_that_is_not_toml(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.toml"
-    bad.write_text("backend = \n")
-    result = cli("config", "check", bad)
-    assert result.exit_code == 2
+    result = config_refused(tmp_path, "backend = \n")
     assert "is not valid TOML" in result.stderr
 
 
@@ -389,8 +393,7 @@ def test_bench_measures_and_drops_its_scratch_collection(store_dir: Path) -> Non
 def test_demo_into_a_folder_it_cannot_write_is_a_usage_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the demo's folder would go")
-    result = cli("demo", "--dir", blocker / "demo")
-    assert result.exit_code == 2
+    result = refused("demo", "--dir", blocker / "demo")
     assert result.stderr.startswith(f"error: cannot write the demo store in {blocker / 'demo'}")
 
 

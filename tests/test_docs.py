@@ -75,7 +75,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "pinecone": ("pinecone",),
     "weaviate": ("weaviate",),
     "onnx": ("onnxruntime", "tokenizers", "PIL"),
-    "router": ("tenacity",),
+    "router": (),  # core dependencies only
 }
 """The extras a block may name, and the modules that tell whether each is installed."""
 

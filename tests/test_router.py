@@ -16,7 +16,6 @@ import numpy.typing as npt
 import pytest
 
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
-pytest.importorskip("tenacity", reason='router extra not installed: pip install "edgevec[router]"')
 
 import edgevec  # after the skip guards
 from edgevec import (

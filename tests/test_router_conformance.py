@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edgevec[faiss]"')
-pytest.importorskip("tenacity", reason='router extra not installed: pip install "edgevec[router]"')
 
 from edgevec.testing import SWEEPS, ConformanceSuite  # after the skip guards
 

@@ -24,7 +24,6 @@ pytest.importorskip("faiss", reason='FAISS extra not installed: pip install "edg
 pytest.importorskip(
     "pinecone", reason='Pinecone extra not installed: pip install "edgevec[pinecone]"'
 )
-pytest.importorskip("tenacity", reason='router extra not installed: pip install "edgevec[router]"')
 
 import edgevec  # after the skip guards
 from edgevec import BackendTimeoutError, PartialWriteError, RoutingError

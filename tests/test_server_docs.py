@@ -12,10 +12,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ pytest.importorskip(
 )  # fmt: skip
 
 from edgevec.server import load_service_settings
-from tests.service_support import ROOT, free_port
+from tests.service_support import ROOT, free_port, wait_until_serving
 from tests.test_docs import Block, check_output, child_env, read_blocks, run_block, workdir
 
 DOC = ROOT / "docs" / "service.md"
@@ -62,14 +60,6 @@ def _matches(block: Block, promised: Block | None, stdout: str) -> None:
         assert re.fullmatch(pattern, g), f"{block.name}: printed {g!r}, docs show {w!r}"
 
 
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 def test_service_tables_validate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Every ``[service]`` table in the docs is one the service accepts."""
     tables = [b for b in BLOCKS if b.lang == "toml" and "[service]" in b.code]
@@ -99,11 +89,7 @@ def test_service_guide_runs(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while not _accepts(int(port)):
-            assert proc.poll() is None, proc.communicate()[0].decode()
-            assert time.monotonic() < deadline, "the documented server did not start in 90 s"
-            time.sleep(0.1)
+        wait_until_serving(proc, int(port), lambda: proc.communicate()[0].decode())
         for block, promised in commands:
             assert DOCUMENTED_PORT in block.code, f"{block.name}: not talking to the server?"
             done = subprocess.run(

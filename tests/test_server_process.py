@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,11 +35,13 @@ import edgevec
 from edgevec.embedders import image_embedder
 from tests.service_support import (
     ROOT,
+    accepts,
     chunk,
     free_port,
     index_images,
     read_response,
     send_head,
+    wait_until_serving,
 )
 
 KEY = "process-test-key-7f3a"
@@ -72,14 +73,6 @@ class Served:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     tmp = tmp_path_factory.mktemp("served")
@@ -98,11 +91,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 90
-        while not _accepts(port):
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, f"no server after 90 s:\n{log.read_text()}"
-            time.sleep(0.1)
+        wait_until_serving(proc, port, log.read_text)
         yield Served(proc, port, log, files)
     finally:
         if proc.poll() is None:
@@ -183,7 +172,7 @@ def test_graceful_shutdown_finishes_the_request_in_flight(served: Served) -> Non
         sock.sendall(chunk(data[: len(data) // 2]))
         served.proc.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 15
-        while _accepts(served.port):
+        while accepts(served.port):
             assert time.monotonic() < deadline, "still accepting connections after SIGINT"
             time.sleep(0.05)
         sock.sendall(chunk(data[len(data) // 2 :]) + b"0\r\n\r\n")

@@ -1,4 +1,5 @@
-"""Small helpers several backends share about the local machine: loopback hosts, directory locks."""
+"""Small helpers about the local machine that backends (and the service) share: loopback hosts,
+directory locks."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ __all__ = ["DirLock", "is_loopback"]
 
 
 def is_loopback(host: str | None) -> bool:
-    """``localhost`` or a loopback address: the only hosts plain HTTP may carry credentials to."""
+    """``localhost`` or a loopback address: the only hosts plain HTTP may carry credentials to (and
+    the only ones a service without API keys may listen on)."""
     if not host:
         return False
     if host == "localhost":

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from edgevec.abase import AsyncBaseCollection, AsyncBaseStore
 from edgevec.capabilities import Capabilities
@@ -45,8 +45,7 @@ from edgevec.router.route import Route, current_route
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Metric, Record
 
 if TYPE_CHECKING:
-    from edgevec.aembedded import AsyncEmbeddedCollection
-    from edgevec.embedders.protocol import Embedder, Matrix
+    from edgevec.embedders.protocol import Matrix
 
 __all__ = ["AsyncRouter", "AsyncRouterCollection", "router_options"]
 
@@ -264,7 +263,7 @@ class RecordedEmbedder:
         return self.embed(items)
 
 
-class AsyncRouter(AsyncBaseStore):
+class AsyncRouter(AsyncBaseStore[AsyncRouterCollection]):
     """Async twin of :class:`edgevec.Router`: regions of async stores (sync stores are served
     from worker threads, configs are opened with :func:`edgevec.connect_async`).
 
@@ -297,54 +296,6 @@ class AsyncRouter(AsyncBaseStore):
         )
         self.front = None if opts.cache is None else cache_front(opts.cache, opts.clock)
         """The result cache's front (``cache={...}``), or ``None``."""
-
-    # Typed views of the base methods: a router's collections take region=/regions=/timeout=.
-
-    async def __aenter__(self) -> AsyncRouter:
-        return self
-
-    @overload
-    async def create_collection(
-        self,
-        name: str,
-        dim: int,
-        metric: str = ...,
-        *,
-        exist_ok: bool = ...,
-        embedder: None = ...,
-        fields: Mapping[str, str] | None = ...,
-        **options: Any,
-    ) -> AsyncRouterCollection: ...
-
-    @overload
-    async def create_collection(
-        self,
-        name: str,
-        dim: int | None = ...,
-        metric: str | None = ...,
-        *,
-        exist_ok: bool = ...,
-        embedder: Embedder,
-        fields: Mapping[str, str] | None = ...,
-        **options: Any,
-    ) -> AsyncEmbeddedCollection: ...
-
-    async def create_collection(self, name: str, *args: Any, **kwargs: Any) -> AsyncBaseCollection:
-        """:meth:`AsyncBaseStore.create_collection` in every region."""
-        coll: AsyncBaseCollection = await super().create_collection(name, *args, **kwargs)
-        return coll
-
-    @overload
-    async def collection(self, name: str, *, embedder: None = ...) -> AsyncRouterCollection: ...
-
-    @overload
-    async def collection(self, name: str, *, embedder: Embedder) -> AsyncEmbeddedCollection: ...
-
-    async def collection(
-        self, name: str, *, embedder: Embedder | None = None
-    ) -> AsyncBaseCollection:
-        """:meth:`AsyncBaseStore.collection`, opened in every region that answers."""
-        return await super().collection(name, embedder=embedder)
 
     def cache_info(self) -> CacheInfo:
         """Hits and misses of the router's result cache so far (zeros without one)."""
@@ -393,7 +344,7 @@ class AsyncRouter(AsyncBaseStore):
             self._refuse("list collections", failures)
         return sorted(set.intersection(*(set(found) for found in answers.values())))
 
-    async def _create(self, spec: CollectionSpec) -> AsyncBaseCollection:
+    async def _create(self, spec: CollectionSpec) -> AsyncRouterCollection:
         recorded = None if spec.fingerprint is None else RecordedEmbedder(spec)
 
         async def create(member: Member) -> AsyncBaseCollection:
@@ -414,7 +365,7 @@ class AsyncRouter(AsyncBaseStore):
         self._refuse(f"create collection {spec.name!r}", failures)
         return self._collection(spec.name, list(answers.values()))
 
-    async def _open(self, name: str) -> AsyncBaseCollection:
+    async def _open(self, name: str) -> AsyncRouterCollection:
         for member in self.all_members:
             member.handles.pop(name, None)  # a new handle: reopen where the last one was
 

@@ -5,7 +5,9 @@ shared one, such as Redis, implements the same five methods). Entries are keyed 
 :func:`~edgevec.router.cache_key.cache_key`, which includes the collection's write generation:
 a write through the cache wrapper bumps the generation before it is sent and again once it
 returned, so the next identical query misses and no reader can store a result read during the
-write under the generation that follows it. :class:`CacheFront` is the part of
+write under the generation that follows it. Entries are answers frozen by
+:func:`~edgevec.router.cache_entry.freeze`, so a hit builds the caller's copy from immutable
+parts instead of deep-copying kept objects. :class:`CacheFront` is the part of
 :class:`~edgevec.router.cached.CachedStore` the sync and async wrappers share: keys, lookups
 that hand out private copies, counters and telemetry.
 """
@@ -18,22 +20,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from edgevec.errors import ConfigError
-from edgevec.payloads import copy_payload
 from edgevec.prepare import PreparedQuery
+from edgevec.router.cache_entry import CachedResult, CacheEntry, freeze
 from edgevec.router.cache_key import cache_key
 from edgevec.telemetry import instruments
-from edgevec.types import ArrayHits, Hit, Hits
 
 if TYPE_CHECKING:
     from cachetools import TTLCache
 
 __all__ = ["CacheFront", "CacheInfo", "CachedResult", "InProcessCache", "ResultCache"]
-
-CachedResult: TypeAlias = "list[Hits] | ArrayHits"
-"""What a cache entry holds: one query hook's answer (a list of hits per query row, or arrays)."""
 
 
 @runtime_checkable
@@ -45,11 +43,11 @@ class ResultCache(Protocol):
     them (with a shared store, a write made through one process then invalidates all).
     """
 
-    def get(self, key: bytes) -> CachedResult | None:
+    def get(self, key: bytes) -> CacheEntry | None:
         """The entry under ``key``, or ``None`` when absent or expired."""
 
-    def set(self, key: bytes, value: CachedResult) -> None:
-        """Store ``value``; the cache owns it from now on (never mutates or hands it out)."""
+    def set(self, key: bytes, value: CacheEntry) -> None:
+        """Keep ``value`` (immutable: a shared cache may hand the same entry to many)."""
 
     def generation(self, scope: str) -> int:
         """How many writes to ``scope`` have started or finished so far."""
@@ -81,7 +79,7 @@ class InProcessCache:
             raise ConfigError(f"max_entries must be a positive int, got {max_entries!r}")
         if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
             raise ConfigError(f"ttl must be a positive number of seconds, got {ttl!r}")
-        self._entries: TTLCache[bytes, CachedResult] = TTLCache(max_entries, ttl, timer=clock)
+        self._entries: TTLCache[bytes, CacheEntry] = TTLCache(max_entries, ttl, timer=clock)
         self._generations: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -90,11 +88,14 @@ class InProcessCache:
             self._entries.expire()
             return len(self._entries)
 
-    def get(self, key: bytes) -> CachedResult | None:
+    def get(self, key: bytes) -> CacheEntry | None:
         with self._lock:
-            return self._entries.get(key)
+            try:  # one lookup: TTLCache.get would test membership first, then look up again
+                return self._entries[key]
+            except KeyError:  # absent, or expired
+                return None
 
-    def set(self, key: bytes, value: CachedResult) -> None:
+    def set(self, key: bytes, value: CacheEntry) -> None:
         with self._lock:
             self._entries[key] = value
 
@@ -156,15 +157,18 @@ class CacheFront:
                 self._misses += 1
             else:
                 self._hits += 1
-        counter = instruments().cache_misses if found is None else instruments().cache_hits
-        counter.add(1, attributes)
-        return None if found is None else _copy(found)
+        if found is None:
+            instruments().cache_misses.add(1, attributes)
+            return None
+        instruments().cache_hits.add(1, attributes)
+        return found.thaw()
 
     def store(self, key: bytes, result: CachedResult) -> CachedResult:
-        """Keep ``result`` under ``key`` unless it is partial; returns the caller's copy."""
-        if isinstance(result, ArrayHits) or not any(row.partial for row in result):
-            self.cache.set(key, result)
-            return _copy(result)
+        """Keep a frozen copy of ``result`` under ``key`` where it may be kept (see
+        :func:`~edgevec.router.cache_entry.freeze`); returns ``result``, the caller's."""
+        entry = freeze(result)
+        if entry is not None:
+            self.cache.set(key, entry)
         return result
 
     @contextlib.contextmanager
@@ -176,22 +180,3 @@ class CacheFront:
             yield
         finally:
             self.cache.bump(scope)
-
-
-def _copy(result: CachedResult) -> CachedResult:
-    """A copy sharing nothing mutable with ``result``: callers may change what they get."""
-    if isinstance(result, ArrayHits):
-        return ArrayHits(result.ids.copy(), result.scores.copy())
-    return [
-        row.with_hits(
-            Hit(
-                h.id,
-                h.score,
-                copy_payload(h.payload),
-                None if h.vector is None else h.vector.copy(),
-                h.source,
-            )
-            for h in row
-        )
-        for row in result
-    ]

@@ -10,12 +10,12 @@ with their async client on the router's loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, overload
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 from edgevec.abase import AsyncBaseStore
-from edgevec.base import BaseCollection, BaseStore
+from edgevec.base import BaseStore
 from edgevec.filters import Filter
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.router.arouter import AsyncRouter, AsyncRouterCollection, router_options
@@ -25,10 +25,6 @@ from edgevec.router.members import open_members
 from edgevec.router.options import RouterOptions
 from edgevec.router.routed import RoutedCollection
 from edgevec.types import ArrayHits, CollectionSpec, Hits, Record
-
-if TYPE_CHECKING:
-    from edgevec.embedded import EmbeddedCollection
-    from edgevec.embedders.protocol import Embedder
 
 __all__ = ["Router", "RouterCollection"]
 
@@ -75,7 +71,7 @@ class RouterCollection(RoutedCollection):
         return self.core._explain(flt)
 
 
-class Router(BaseStore):
+class Router(BaseStore[RouterCollection]):
     """Regional endpoints behind one store: nearest healthy endpoint, failover, hedged reads,
     federated top-k, write policy, one deadline per call.
 
@@ -110,52 +106,6 @@ class Router(BaseStore):
         assert isinstance(options, RouterOptions)
         return AsyncRouter(options)
 
-    # Typed views of the base methods: a router's collections take region=/regions=/timeout=.
-
-    def __enter__(self) -> Router:
-        return self
-
-    @overload
-    def create_collection(
-        self,
-        name: str,
-        dim: int,
-        metric: str = ...,
-        *,
-        exist_ok: bool = ...,
-        embedder: None = ...,
-        fields: Mapping[str, str] | None = ...,
-        **options: Any,
-    ) -> RouterCollection: ...
-
-    @overload
-    def create_collection(
-        self,
-        name: str,
-        dim: int | None = ...,
-        metric: str | None = ...,
-        *,
-        exist_ok: bool = ...,
-        embedder: Embedder,
-        fields: Mapping[str, str] | None = ...,
-        **options: Any,
-    ) -> EmbeddedCollection: ...
-
-    def create_collection(self, name: str, *args: Any, **kwargs: Any) -> BaseCollection:
-        """:meth:`BaseStore.create_collection` in every region (see the class docstring)."""
-        coll: BaseCollection = super().create_collection(name, *args, **kwargs)
-        return coll
-
-    @overload
-    def collection(self, name: str, *, embedder: None = ...) -> RouterCollection: ...
-
-    @overload
-    def collection(self, name: str, *, embedder: Embedder) -> EmbeddedCollection: ...
-
-    def collection(self, name: str, *, embedder: Embedder | None = None) -> BaseCollection:
-        """:meth:`BaseStore.collection`, opened in every region that answers."""
-        return super().collection(name, embedder=embedder)
-
     def cache_info(self) -> CacheInfo:
         """Hits and misses of the router's result cache so far (zeros without one)."""
         return self.core.cache_info()
@@ -169,15 +119,11 @@ class Router(BaseStore):
     def _has_collection(self, name: str) -> bool:
         return self._loop.run(self.core._has_collection(name))
 
-    def _create(self, spec: CollectionSpec) -> BaseCollection:
-        return self._wrap(self._loop.run(self.core._create(spec)))
+    def _create(self, spec: CollectionSpec) -> RouterCollection:
+        return RouterCollection(self._loop, self._loop.run(self.core._create(spec)))
 
-    def _open(self, name: str) -> BaseCollection:
-        return self._wrap(self._loop.run(self.core._open(name)))
-
-    def _wrap(self, core: Any) -> RouterCollection:
-        assert isinstance(core, AsyncRouterCollection)
-        return RouterCollection(self._loop, core)
+    def _open(self, name: str) -> RouterCollection:
+        return RouterCollection(self._loop, self._loop.run(self.core._open(name)))
 
     def _drop(self, name: str) -> None:
         self._loop.run(self.core._drop(name))

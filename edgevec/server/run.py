@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 
+from edgevec.backends._local import is_loopback
 from edgevec.connect import connect_async
 from edgevec.errors import ConfigError
 from edgevec.server.app import build_app
@@ -28,7 +28,7 @@ def serve(
     import uvicorn
 
     settings = load_service_settings(config)
-    if not settings.api_keys and not _is_loopback(host):
+    if not settings.api_keys and not is_loopback(host):
         raise ConfigError(
             f"[service] has no api_keys: it may listen on a loopback address only, not {host!r}"
         )
@@ -37,12 +37,3 @@ def serve(
         app, host=host, port=port, timeout_graceful_shutdown=settings.shutdown_timeout,
         log_level="info", server_header=False,
     )  # fmt: skip
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -34,7 +34,6 @@ from edgevec.server.errors import ServiceError
 from edgevec.server.settings import ServiceSettings
 from edgevec.server.timing import Stages
 from edgevec.threaded import ThreadedAsyncStore
-from edgevec.types import Hits
 
 __all__ = ["DEFAULT_K", "IMAGE_TYPES", "JSON_TYPES", "Service", "StoreFactory"]
 
@@ -151,7 +150,13 @@ class Service:
             raise ServiceError(422, "invalid_input", "'text' must be a string")
         return text
 
-    def _hits(self, hits: Hits, stages: Stages) -> Response:
+    async def _nearest(
+        self, vector: Vector, k: int, flt: Filter | None, stages: Stages
+    ) -> Response:
+        """The ``k`` records nearest to ``vector`` as the response, searching and serialising
+        timed as stages after those the endpoint marked."""
+        hits = await self.collection.query(vector, k, flt)
+        stages.mark("search")
         elapsed = stages.elapsed_ms()
         body = dumps(
             {
@@ -174,9 +179,7 @@ class Service:
         stages.mark("read")
         vector = await self._embed(body)
         stages.mark("embed")
-        hits = await self.collection.query(vector, k, flt)
-        stages.mark("search")
-        return self._hits(hits, stages)
+        return await self._nearest(vector, k, flt, stages)
 
     async def search(self, request: Request) -> Response:
         """Top-k records nearest to a JSON vector (or text, with a text embedder)."""
@@ -190,9 +193,7 @@ class Service:
         else:
             vector = await self._embed(self._item(data, "/similarity"))
             stages.mark("embed")
-        hits = await self.collection.query(vector, k, flt)
-        stages.mark("search")
-        return self._hits(hits, stages)
+        return await self._nearest(vector, k, flt, stages)
 
     async def embed(self, request: Request) -> Response:
         """The vector of an image body (or of ``{"text": ...}``, with a text embedder)."""

@@ -23,8 +23,9 @@ import socket
 import struct
 import threading
 import time
-from types import TracebackType
 from typing import Literal
+
+from tests.servers.lifecycle import Startable
 
 __all__ = ["FaultProxy", "Mode"]
 
@@ -32,7 +33,7 @@ Mode = Literal["up", "down", "slow", "reset", "flap", "status"]
 _REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 
-class FaultProxy:
+class FaultProxy(Startable):
     """Proxy ``127.0.0.1:port`` -> ``upstream``; switch faults with :meth:`set`."""
 
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
@@ -50,8 +51,7 @@ class FaultProxy:
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._serving: set[asyncio.Task[object]] = set()
-        """Each connection's task, held: asyncio keeps only weak references to tasks, and one
-        whose transport was aborted could be collected while pending (and warn)."""
+        """The connections' tasks in progress."""
         self._answering: set[asyncio.StreamWriter] = set()
         """Connections answered by the proxy itself; closed when ``status`` mode ends, as a
         recovered server would (else they kept answering the old status forever)."""
@@ -75,25 +75,7 @@ class FaultProxy:
         self._call(self._shut(reset=True, final=True))
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
-        # Tasks started while the loop was stopping (a connection's, as asyncio.run does):
-        # left pending they are destroyed with the loop and warn, in whatever test runs then.
-        late = asyncio.all_tasks(self._loop)
-        for task in late:
-            task.cancel()
-        if late:
-            self._loop.run_until_complete(asyncio.gather(*late, return_exceptions=True))
         self._loop.close()
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def set(
         self,
@@ -163,15 +145,16 @@ class FaultProxy:
         return self.mode == "flap" and int(time.monotonic() / self.period) % 2 == 1
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._serving.add(task)
-        task.add_done_callback(self._serving.discard)
         self.connections += 1
         if self._failing():
             _reset(writer)
             return
         self._writers.add(writer)
+        # Held here too: asyncio drops its reference to this task once the client's side of
+        # the connection is lost, and a pending task nothing references is garbage-collected.
+        serving = asyncio.current_task()
+        assert serving is not None
+        self._serving.add(serving)
         try:
             if self.mode == "status":
                 await self._answer_all(reader, writer, b"")
@@ -197,6 +180,7 @@ class FaultProxy:
         except (ConnectionError, asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
             pass  # a reset, or stop(): the connection's task ends quietly (not as "cancelled")
         finally:
+            self._serving.discard(serving)
             self._writers.discard(writer)
             writer.close()
 

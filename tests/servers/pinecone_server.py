@@ -40,12 +40,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import numpy.typing as npt
+
+from tests.servers.lifecycle import Startable
 
 __all__ = ["IndexMetric", "PineconeTestServer", "Recorded", "matches_filter"]
 
@@ -219,7 +220,7 @@ class _Listener(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops connections a concurrent client opens at once
 
 
-class PineconeTestServer:
+class PineconeTestServer(Startable):
     """One loopback serverless "index" of a fixed dimension and metric. A TEST server."""
 
     def __init__(
@@ -294,17 +295,6 @@ class PineconeTestServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(5)
-
-    def __enter__(self) -> PineconeTestServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- inspection (for tests) ----------------------------------------------------------
 

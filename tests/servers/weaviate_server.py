@@ -46,7 +46,6 @@ import uuid
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
@@ -63,6 +62,8 @@ from weaviate.proto.v1 import (
     search_get_pb2,
     weaviate_pb2_grpc,
 )
+
+from tests.servers.lifecycle import Startable
 
 __all__ = ["DEFAULT_VERSION", "WeaviateTestServer"]
 
@@ -699,7 +700,7 @@ class _Handler(BaseHTTPRequestHandler):
 # ----------------------------------------------------------------------------------- server
 
 
-class WeaviateTestServer:
+class WeaviateTestServer(Startable):
     """The test server: REST and gRPC on free loopback ports, state in memory.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -762,17 +763,6 @@ class WeaviateTestServer:
         if self._http_thread is not None:
             self._http_thread.join()
             self._http_thread = None
-
-    def __enter__(self) -> WeaviateTestServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
