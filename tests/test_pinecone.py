@@ -770,13 +770,17 @@ def test_refused_or_reset_endpoint_fails_at_once(
 async def test_async_refused_or_reset_endpoint_fails_at_once(
     server: PineconeTestServer, proxy: FaultProxy, fault: Mode
 ) -> None:
+    """The async driver cancels a call at its deadline, so under a 0.2 s deadline a loop
+    stalled by a loaded machine could turn the failure into a timeout: a 1 s deadline keeps the
+    error's type to the connection's, and 0.3 s is still far below the client's own retries
+    (0.75 s of backoff at least)."""
     options = {"host": proxy.url, "api_key": server.api_key}
     async with edgevec.connect_async("pinecone", **options) as s:
         coll = await s.create_collection(f"afault_{fault}", 4, "dot", exist_ok=True)
         proxy.set(fault)
         for _ in range(5):
             start = time.perf_counter()
-            with edgevec.deadline(FAULT_DEADLINE), pytest.raises(BackendUnavailableError) as info:
+            with edgevec.deadline(1.0), pytest.raises(BackendUnavailableError) as info:
                 await coll.query(np.ones(4, np.float32), k=1)
             assert time.perf_counter() - start < FAULT_BOUND
             assert isinstance(info.value.__cause__, PineconeConnectionError)
