@@ -7,7 +7,8 @@
   test-server region behind ``tests/servers/faultproxy.py`` stalling every request), for a
   federated query (partial answer) and a single-region read (``BackendTimeoutError``).
 * **failover time**: a read whose first endpoint is refused, reset or answers 503 (the breaker
-  kept closed, so every call pays the failover) against a read of the healthy endpoint directly.
+  kept closed, so every call pays the failover) against a read of the healthy endpoint directly;
+  with the Pinecone client's own retries (as before edgevec switched them off) and without.
 * **tail with one slow endpoint**: every 10th request to the region's first endpoint stalls
   ``--stall`` seconds; p50/p99 without hedging, with ``hedge=True``, and direct.
 
@@ -142,13 +143,34 @@ def deadline(server: PineconeTestServer, calls: int) -> list[list[object]]:
     return rows
 
 
+def client_retrying(config: dict[str, Any]) -> Any:
+    """A Pinecone store whose client retries on its own again (3 times, 0.25 s backoff and
+    more), as before edgevec switched that off, and with no retries of edgevec's: the "before"
+    of the failover comparison. It reaches into the client's transport, as edgevec does."""
+    from pinecone import RetryConfig
+    from pinecone._internal.http_client import get_budget_registry
+
+    store: Any = edgevec.connect({**config, "retries": 0})
+    store._index._http._client._transport._config = RetryConfig()
+    # The client also stops retrying a host once about 50 of its requests failed (a token
+    # bucket per host, process-wide); a full bucket keeps each call's retries as a fresh
+    # process would make them.
+    get_budget_registry()._reset()
+    return store
+
+
 def failover(server: PineconeTestServer, calls: int) -> list[list[object]]:
     """Each call on a fresh router, so nothing is measured yet and the failing endpoint (the
     home region's first) is tried first; the healthy endpoint's direct read in the same
-    iteration is the baseline."""
+    iteration is the baseline. The endpoints are sync stores (the router runs them in threads)
+    so that the two retry policies are compared on the same path."""
     vecs = np.random.default_rng(2).normal(size=(200, DIM)).astype(np.float32)
     rows: list[list[object]] = []
     seeded(server, "failover", vecs).close()
+    policies: dict[str, Callable[[dict[str, Any]], Any]] = {
+        "client retries (before)": client_retrying,
+        "edgevec retries (now)": edgevec.connect,
+    }
     with (
         FaultProxy(int(server.url.rsplit(":", 1)[1])) as proxy,
         edgevec.connect(pinecone(server, server.url)) as plain,
@@ -156,23 +178,24 @@ def failover(server: PineconeTestServer, calls: int) -> list[list[object]]:
         healthy = plain.collection("failover")
         for fault, spec in (("refused", {"mode": "down"}), ("reset", {"mode": "reset"}),
                             ("HTTP 503", {"mode": "status", "status": 503})):  # fmt: skip
-            extra, ratios = [], []
-            for i in range(calls):
-                us = [pinecone(server, proxy.url), pinecone(server, server.url)]
-                with edgevec.Router({"us": us}, timeout=2.0) as router:
-                    coll: Any = router.collection("failover")
-                    proxy.set(**spec)
-                    t0 = time.perf_counter()
-                    coll.query(vecs[i % 200], k=5)
-                    t1 = time.perf_counter()
-                    healthy.query(vecs[i % 200], k=5)
-                    t2 = time.perf_counter()
-                    proxy.set("up")
-                extra.append((t1 - t0 - (t2 - t1)) * 1e3)
-                ratios.append((t1 - t0) / (t2 - t1))
-            p50, p99 = percentiles(extra)
-            rows.append([f"{fault} then healthy", fmt_ms(p50), fmt_ms(p99),
-                         f"{float(np.median(ratios)):.1f}x"])  # fmt: skip
+            for policy, open_store in policies.items():
+                extra, ratios = [], []
+                for i in range(calls):
+                    us = [open_store(pinecone(server, proxy.url)), pinecone(server, server.url)]
+                    with edgevec.Router({"us": us}, timeout=2.0) as router:
+                        coll: Any = router.collection("failover")
+                        proxy.set(**spec)
+                        t0 = time.perf_counter()
+                        coll.query(vecs[i % 200], k=5)
+                        t1 = time.perf_counter()
+                        healthy.query(vecs[i % 200], k=5)
+                        t2 = time.perf_counter()
+                        proxy.set("up")
+                    extra.append((t1 - t0 - (t2 - t1)) * 1e3)
+                    ratios.append((t1 - t0) / (t2 - t1))
+                p50, p99 = percentiles(extra)
+                rows.append([f"{fault}, {policy}", fmt_ms(p50), fmt_ms(p99),
+                             f"{float(np.median(ratios)):.1f}x"])  # fmt: skip
     return rows
 
 

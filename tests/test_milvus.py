@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from edgevec.errors import (
 from edgevec.filters import Cmp
 from edgevec.testing.oracle import assert_hits_match, exact_scores, matches
 from edgevec.types import CollectionSpec
+from tests.servers.faultproxy import FaultProxy
 
 INJECTION = 'x" or 1==1 or "'
 FAKE = "tok-s3cr3t"  # a token that must never show up in a repr or message
@@ -331,6 +333,39 @@ def test_deadline_is_a_timeout(store: MilvusStore, uri: str) -> None:
         assert isinstance(info.value.__cause__, grpc.RpcError | MilvusException)
     finally:
         impatient.close()
+
+
+def test_refused_or_reset_server_fails_at_once(store: MilvusStore) -> None:
+    """The module's Milvus Lite server (gRPC on a loopback port) reached as a remote server
+    through ``tests/servers/faultproxy.py``: while it refuses or resets connections, each call
+    under a 0.2 s deadline raises ``BackendUnavailableError`` well inside it (pymilvus' retry
+    decorator gives up as its reconnect fails), and calls succeed again once it is back (after
+    gRPC's reconnect backoff, about a second)."""
+    coll = store.create_collection("faults", 4)
+    coll.upsert_arrays(["a"], np.ones((1, 4), np.float32))
+    # pymilvus has no public accessor for the address a client is connected to.
+    port = int(store.client._get_connection()._address.rsplit(":", 1)[1])
+    q = np.ones(4, np.float32)
+    with FaultProxy(port) as proxy, edgevec.connect("milvus", uri=proxy.url) as remote:
+        far = remote.collection("faults")
+        assert far.query(q, k=1).ids == ["a"]
+        for fault in ("down", "reset"):
+            proxy.set(fault)
+            for _ in range(3):
+                start = time.perf_counter()
+                with edgevec.deadline(0.2), pytest.raises(BackendUnavailableError) as info:
+                    far.query(q, k=1)
+                assert time.perf_counter() - start < 0.3
+                assert isinstance(info.value.__cause__, grpc.RpcError | MilvusException)
+        proxy.set("up")
+        give_up = time.monotonic() + 10
+        while True:
+            try:
+                assert far.query(q, k=1).ids == ["a"]
+                break
+            except BackendUnavailableError:
+                assert time.monotonic() < give_up
+                time.sleep(0.2)
 
 
 def test_dropped_collection_is_not_found(store: MilvusStore) -> None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +49,7 @@ from edgevec.backends.pinecone import (
     map_error,
     vector_id,
 )
+from edgevec.backends.pinecone.retries import client_retries_off, pause
 from edgevec.errors import (
     AuthenticationError,
     BackendError,
@@ -66,6 +67,7 @@ from edgevec.filters import Filter, as_filter
 from edgevec.router.policy import is_retryable
 from edgevec.testing.oracle import matches
 from edgevec.types import CollectionSpec
+from tests.servers.faultproxy import FaultProxy, Mode
 from tests.servers.pinecone_server import IndexMetric, PineconeTestServer, matches_filter
 
 SECRET = "pc-s3cr3t-api-key-value"  # noqa: S105  # a dummy key to look for in outputs
@@ -544,6 +546,7 @@ def test_euclidean_raw_score_is_the_squared_distance() -> None:
         ({"host": "a.svc.pinecone.io", "metric": "manhattan"}, "metric"),
         ({"host": "a.svc.pinecone.io", "namespace_prefix": "ü"}, "namespace_prefix"),
         ({"host": "a.svc.pinecone.io", "batch_size": 1001}, "batch_size"),
+        ({"host": "a.svc.pinecone.io", "retries": -1}, "retries"),
         ({"host": "a.svc.pinecone.io", "nope": 1}, "unknown option 'nope'"),
     ],
 )
@@ -558,8 +561,8 @@ def test_option_defaults_and_aliases() -> None:
         {"api_key": SECRET, "host": "a.svc.pinecone.io", "metric": "l2"}
     )
     assert opts.metric == "euclidean"
-    assert (opts.timeout, opts.batch_size, opts.exact, opts.read_your_writes) == (
-        10.0, 1000, False, False,
+    assert (opts.timeout, opts.retries, opts.batch_size, opts.exact, opts.read_your_writes) == (
+        10.0, 1, 1000, False, False,
     )  # fmt: skip
     assert https_url("a.svc.pinecone.io") == "https://a.svc.pinecone.io"
     assert https_url("http://localhost:5080/") == "http://localhost:5080"
@@ -709,13 +712,144 @@ def test_error_mapping_table() -> None:
         (PineconeConnectionError("refused"), BackendUnavailableError),
         (RuntimeError("client has been closed"), BackendUnavailableError),
     ]
-    for exc, kind in cases:
+    statuses = [429, 503, 504, 500, 400, None, None, None]
+    for (exc, kind), status in zip(cases, statuses, strict=True):
         mapped = map_error(exc, "do it")
         assert type(mapped) is kind, (exc, mapped)
+        assert mapped.status == status, (exc, mapped)  # type: ignore[attr-defined]
     # The router fails over on all but the 400: the 500 is retryable by its status.
     retryable = [is_retryable(map_error(exc, "do it")) for exc, _ in cases]  # type: ignore[arg-type]
     assert retryable == [True, True, True, True, False, True, True, True]
     assert map_error(KeyError("x"), "do it") is None
+
+
+# ------------------------------------------------------------------------ retries
+
+FAULT_DEADLINE = 0.2
+FAULT_BOUND = 0.3
+"""How soon a call under a 0.2 s deadline must raise when its endpoint refuses or resets
+connections (generous for a loaded CI machine; the client's own retries took 1 to 4 s)."""
+
+
+@pytest.fixture
+def proxy(server: PineconeTestServer) -> Iterator[FaultProxy]:
+    with FaultProxy(int(server.url.rsplit(":", 1)[1])) as p:
+        yield p
+
+
+def _faulty(server: PineconeTestServer, proxy: FaultProxy, fault: Mode) -> list[float]:
+    """Seconds each of 5 queries through ``proxy`` took to fail once it refuses or resets."""
+    with edgevec.connect("pinecone", host=proxy.url, api_key=server.api_key) as s:
+        coll = s.create_collection(f"fault_{fault}", 4, "dot", exist_ok=True)
+        proxy.set(fault)
+        tried = proxy.connections
+        took = []
+        for _ in range(5):
+            start = time.perf_counter()
+            with edgevec.deadline(FAULT_DEADLINE), pytest.raises(BackendUnavailableError) as info:
+                coll.query(np.ones(4, np.float32), k=1)
+            took.append(time.perf_counter() - start)
+            assert isinstance(info.value.__cause__, PineconeConnectionError)
+            assert info.value.status is None  # no HTTP answer
+        # One connection per call: the client no longer repeats it ("down" accepts none).
+        assert proxy.connections - tried == (5 if fault == "reset" else 0)
+        proxy.set("up")
+        assert coll.query(np.ones(4, np.float32), k=1).ids == []
+        s.drop_collection(f"fault_{fault}")
+    return took
+
+
+@pytest.mark.parametrize("fault", ["down", "reset"])
+def test_refused_or_reset_endpoint_fails_at_once(
+    server: PineconeTestServer, proxy: FaultProxy, fault: Mode
+) -> None:
+    assert max(_faulty(server, proxy, fault)) < FAULT_BOUND
+
+
+@pytest.mark.parametrize("fault", ["down", "reset"])
+async def test_async_refused_or_reset_endpoint_fails_at_once(
+    server: PineconeTestServer, proxy: FaultProxy, fault: Mode
+) -> None:
+    """The async driver cancels a call at its deadline, so under a 0.2 s deadline a loop
+    stalled by a loaded machine could turn the failure into a timeout: a 1 s deadline keeps the
+    error's type to the connection's, and 0.3 s is still far below the client's own retries
+    (0.75 s of backoff at least)."""
+    options = {"host": proxy.url, "api_key": server.api_key}
+    async with edgevec.connect_async("pinecone", **options) as s:
+        coll = await s.create_collection(f"afault_{fault}", 4, "dot", exist_ok=True)
+        proxy.set(fault)
+        for _ in range(5):
+            start = time.perf_counter()
+            with edgevec.deadline(1.0), pytest.raises(BackendUnavailableError) as info:
+                await coll.query(np.ones(4, np.float32), k=1)
+            assert time.perf_counter() - start < FAULT_BOUND
+            assert isinstance(info.value.__cause__, PineconeConnectionError)
+        proxy.set("up")
+        await s.drop_collection(f"afault_{fault}")
+
+
+def test_busy_answers_are_retried_within_the_deadline(server: PineconeTestServer) -> None:
+    q = np.ones(4, np.float32)
+    for retries, status in ((None, 503), (2, 429)):  # None: the default, 1 retry
+        with _connect(server, **({} if retries is None else {"retries": retries})) as s:
+            coll = s.create_collection("busy", 4, "dot", exist_ok=True)
+            coll.upsert([Record("a", q)])
+            for _ in range(retries or 1):
+                server.fail_next("/query", status)
+            before = len(server.calls("/query"))
+            assert coll.query(q, k=1).ids == ["a"]
+            assert len(server.calls("/query")) - before == (retries or 1) + 1
+    with _connect(server, retries=0) as s:
+        coll = s.collection("busy")
+        server.fail_next("/query", 503)
+        before = len(server.calls("/query"))
+        with pytest.raises(BackendUnavailableError) as info:
+            coll.query(q, k=1)
+        assert (info.value.status, len(server.calls("/query")) - before) == (503, 1)
+        s.drop_collection("busy")
+
+
+def test_endless_busy_answers_end_at_the_deadline(
+    server: PineconeTestServer, proxy: FaultProxy
+) -> None:
+    with edgevec.connect("pinecone", host=proxy.url, api_key=server.api_key, retries=10) as s:
+        coll = s.create_collection("endless", 4, "dot", exist_ok=True)
+        proxy.set("status", status=503)
+        start = time.perf_counter()
+        with edgevec.deadline(FAULT_DEADLINE), pytest.raises(BackendUnavailableError) as info:
+            coll.query(np.ones(4, np.float32), k=1)
+        assert time.perf_counter() - start < FAULT_BOUND
+        assert info.value.status == 503
+        assert 2 <= proxy.answered <= 11  # retried, but only while the backoff fit
+        proxy.set("up")
+        s.drop_collection("endless")
+
+
+def test_a_client_whose_retries_cannot_be_switched_off_is_refused() -> None:
+    """Another ``pinecone`` release could move the retry policy: the store then refuses to
+    open instead of leaving the client retrying outside the deadline."""
+    with pytest.raises(ConfigError, match="retries off"):
+        client_retries_off(cast(Index, object()))
+
+
+def test_a_retry_that_cannot_finish_in_time_is_not_started() -> None:
+    asked = RateLimitError("slow down", retry_after=1.0)
+    busy = ServiceError("unavailable", 503)
+    assert pause(busy, 0, 2) is None  # outside any deadline: nothing bounds a retry
+    with edgevec.deadline(5.0):
+        assert pause(asked, 0, 2) == 1.0  # the server's Retry-After
+        assert pause(asked, 2, 2) is None  # no retries left
+        delay = pause(busy, 1, 2)
+        assert delay is not None
+        assert 0.0 <= delay <= 0.1
+        for never in (
+            ApiError("bad request", 400),
+            PineconeConnectionError("refused"),
+            PineconeTimeoutError("slow"),
+        ):
+            assert pause(never, 0, 2) is None
+    with edgevec.deadline(0.5):
+        assert pause(asked, 0, 2) is None  # would end past the deadline
 
 
 def test_closed_store_refuses_calls(server: PineconeTestServer) -> None:

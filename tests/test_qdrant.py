@@ -56,6 +56,7 @@ from edgevec.errors import (
 )
 from edgevec.filters import as_filter
 from edgevec.router.policy import is_retryable
+from tests.servers.faultproxy import FaultProxy
 
 SECRET = "s3cr3t-api-key-value"  # noqa: S105  # a dummy key to look for in outputs
 
@@ -622,6 +623,7 @@ def test_rest_statuses_map_to_edgevec_errors(
     assert SECRET not in str(info.value)
     assert info.value.__cause__ is not None
     assert is_retryable(info.value) == (status >= 500)  # the router fails over on 5xx only
+    assert getattr(info.value, "status", status) == status  # every BackendError carries it
 
 
 async def test_async_rest_errors_map_too(rest: _Rest) -> None:
@@ -648,6 +650,26 @@ def test_unreachable_server_is_unavailable() -> None:
     store = edgevec.connect("qdrant", url="http://127.0.0.1:9", timeout=2)
     with store, pytest.raises(BackendUnavailableError):
         store.list_collections()
+
+
+@pytest.mark.parametrize("grpc", [False, True], ids=["rest", "grpc"])
+def test_refused_or_reset_server_fails_at_once(grpc: bool) -> None:
+    """qdrant-client repeats nothing on a failed connection (REST over httpx, gRPC): through
+    ``tests/servers/faultproxy.py`` refusing or resetting every connection, each call under a
+    0.2 s deadline raises ``BackendUnavailableError`` well inside it."""
+    if grpc:
+        pytest.importorskip("grpc")
+    with FaultProxy(9) as proxy:  # the upstream is never reached
+        port = int(proxy.url.rsplit(":", 1)[1])
+        opts: dict[str, Any] = {"url": proxy.url, "prefer_grpc": grpc, "grpc_port": port}
+        with edgevec.connect("qdrant", **opts) as store:
+            for fault in ("down", "reset"):
+                proxy.set(fault)
+                for _ in range(3):
+                    start = time.perf_counter()
+                    with edgevec.deadline(0.2), pytest.raises(BackendUnavailableError):
+                        store.list_collections()
+                    assert time.perf_counter() - start < 0.3
 
 
 # ------------------------------------------------------------ loopback gRPC server

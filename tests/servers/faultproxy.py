@@ -52,6 +52,9 @@ class FaultProxy(Startable):
         self._writers: set[asyncio.StreamWriter] = set()
         self._serving: set[asyncio.Task[object]] = set()
         """The connections' tasks in progress."""
+        self._answering: set[asyncio.StreamWriter] = set()
+        """Connections answered by the proxy itself; closed when ``status`` mode ends, as a
+        recovered server would (else they kept answering the old status forever)."""
         self._placeholder: socket.socket | None = None
         """Bound, not listening, while ``down``: connections are refused and no other socket
         can take the port (a client could otherwise connect to itself through it)."""
@@ -120,6 +123,9 @@ class FaultProxy(Startable):
 
     async def _switch(self, mode: Mode) -> None:
         self.mode = mode
+        if mode != "status":
+            for writer in list(self._answering):
+                writer.close()
         if mode == "down":
             await self._shut(reset=True)
             if self._placeholder is None:
@@ -201,6 +207,15 @@ class FaultProxy(Startable):
     ) -> None:
         """Answer every HTTP request (head and ``content-length`` body) with ``status``;
         ``data`` holds bytes of the first request already read."""
+        self._answering.add(writer)
+        try:
+            await self._answer_each(reader, writer, data)
+        finally:
+            self._answering.discard(writer)
+
+    async def _answer_each(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
+    ) -> None:
         buf = bytearray(data)
         while True:
             while b"\r\n\r\n" not in buf:

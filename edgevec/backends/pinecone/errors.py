@@ -32,7 +32,7 @@ def map_error(exc: BaseException, action: str) -> EdgevecError | None:
     """The edgevec error for a Pinecone client exception, or ``None`` for one we do not know.
 
     Messages carry the action, the HTTP status and the server's short message, never request
-    headers (which hold the API key).
+    headers (which hold the API key); ``status`` is set whenever the server answered.
     """
     if isinstance(exc, UnauthorizedError | ForbiddenError):
         return AuthenticationError(
@@ -43,13 +43,13 @@ def map_error(exc: BaseException, action: str) -> EdgevecError | None:
     if isinstance(exc, PayloadTooLargeError):
         return BackendError(f"could not {action}: request too large: {exc}")
     if isinstance(exc, RateLimitError):
-        return BackendUnavailableError(f"could not {action}: rate limited: {exc}")
+        return BackendUnavailableError(f"could not {action}: rate limited: {exc}", status=429)
     if isinstance(exc, ApiError):
         status = exc.status_code
         if status in (408, 504):
-            return BackendTimeoutError(f"could not {action}: {exc}")
+            return BackendTimeoutError(f"could not {action}: {exc}", status=status)
         if status in (502, 503):
-            return BackendUnavailableError(f"could not {action}: {exc}")
+            return BackendUnavailableError(f"could not {action}: {exc}", status=status)
         return BackendError(f"could not {action}: {exc}", status=status)
     if isinstance(exc, PineconeTimeoutError):
         return BackendTimeoutError(f"could not {action}: timed out ({exc})")

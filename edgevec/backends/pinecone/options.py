@@ -33,7 +33,12 @@ class PineconeOptions(BaseModel):
     namespace_prefix: str = ""
     """Prepended to every namespace, so several applications can share one index."""
     timeout: float = Field(default=10.0, gt=0)
-    """Seconds per request attempt (the client retries 429/5xx up to 3 times with backoff)."""
+    """The deadline of each operation, when no ``edgevec.deadline`` is in force."""
+    retries: int = Field(default=1, ge=0, le=10)
+    """Times one request is repeated after HTTP 429/5xx, after a jittered backoff (50 ms at
+    most for the first), only while the wait fits in the deadline. Refused or reset connections
+    and timeouts are never repeated here. One retry rides out a passing overload of a single
+    store and delays a router's failover little; ``0`` leaves every retry to the caller."""
     batch_size: int = Field(default=1000, ge=1, le=1000)
     """Records per upsert request at most; requests are also kept under 2 MB."""
     exact: bool = False

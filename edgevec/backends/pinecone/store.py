@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
-from pinecone import AsyncIndex, AsyncPinecone, Index, Pinecone
+from pinecone import AsyncIndex, AsyncPinecone, Index, Pinecone, RetryConfig
 from pinecone.errors.exceptions import PineconeError
 from pydantic import BaseModel
 
@@ -16,6 +16,7 @@ from edgevec.backends.pinecone.errors import map_error, raise_mapped
 from edgevec.backends.pinecone.limits import CAPABILITIES
 from edgevec.backends.pinecone.options import PineconeOptions, check_index, controller, https_url
 from edgevec.backends.pinecone.plans import Collection
+from edgevec.backends.pinecone.retries import aretrying, client_retries_off, retrying
 from edgevec.backends.pinecone.space import NATIVE, IndexMetric
 from edgevec.base import BaseStore
 from edgevec.capabilities import Capabilities
@@ -51,6 +52,17 @@ def _client_kwargs(opts: PineconeOptions, host: str) -> dict[str, Any]:
         "api_key": opts.api_key.get_secret_value(),
         "timeout": opts.timeout,
         "source_tag": "edgevec",
+    }
+
+
+def _control_kwargs(opts: PineconeOptions) -> dict[str, Any]:
+    """For the control-plane client that resolves ``index=``: it takes a retry policy."""
+    return {
+        "api_key": opts.api_key.get_secret_value(),
+        "host": controller(opts),
+        "timeout": opts.timeout,
+        "source_tag": "edgevec",
+        "retry_config": RetryConfig(max_retries=opts.retries),
     }
 
 
@@ -100,24 +112,22 @@ class PineconeStore(BaseStore):
         super().__init__(options)
         self.opts = options
         self._core = Store(options)
-        self.engine: SyncEngine = _engine(options, lambda call: getattr(self._index, call.method))
+        self.engine: SyncEngine = _engine(
+            options, lambda call: retrying(getattr(self._index, call.method), options.retries)
+        )
         host = https_url(options.host) if options.host is not None else self._resolve()
         try:
             self._index = Index(**_client_kwargs(options, host))
         except PineconeError as exc:
             raise ConfigError(f"cannot open the Pinecone index: {exc}") from exc
         check_index(self._index, host)
+        client_retries_off(self._index)
 
     def _resolve(self) -> str:
         assert self.opts.index is not None
         action = f"resolve Pinecone index {self.opts.index!r}"
         try:
-            control = Pinecone(
-                api_key=self.opts.api_key.get_secret_value(),
-                host=controller(self.opts),
-                timeout=self.opts.timeout,
-                source_tag="edgevec",
-            )
+            control = Pinecone(**_control_kwargs(self.opts))
             try:
                 model = control.indexes.describe(self.opts.index)
             finally:
@@ -194,6 +204,7 @@ class AsyncPineconeStore(AsyncBaseStore):
         except PineconeError as exc:
             raise ConfigError(f"cannot open the Pinecone index: {exc}") from exc
         check_index(index, host)
+        client_retries_off(index)
         return index
 
     async def _client(self) -> AsyncIndex:
@@ -201,12 +212,7 @@ class AsyncPineconeStore(AsyncBaseStore):
             assert self.opts.index is not None
             action = f"resolve Pinecone index {self.opts.index!r}"
             try:
-                async with AsyncPinecone(
-                    api_key=self.opts.api_key.get_secret_value(),
-                    host=controller(self.opts),
-                    timeout=self.opts.timeout,
-                    source_tag="edgevec",
-                ) as control:
+                async with AsyncPinecone(**_control_kwargs(self.opts)) as control:
                     model = await control.indexes.describe(self.opts.index)
             except Exception as exc:
                 raise_mapped(exc, action)
@@ -219,7 +225,7 @@ class AsyncPineconeStore(AsyncBaseStore):
             result: object = await getattr(await self._client(), call.method)(**kwargs)
             return result
 
-        return invoke
+        return aretrying(invoke, self.opts.retries)
 
     async def _run(self, plan: Plan[T]) -> T:
         return await arun(plan, self.engine)

@@ -46,23 +46,23 @@ def map_error(exc: BaseException, action: str) -> EdgevecError | None:
     """The edgevec error for a client exception, or ``None`` if it is not one we know.
 
     Messages carry the action, status and the server's own short message; never the request
-    headers (which hold the API key).
+    headers (which hold the API key). ``status`` is the HTTP status whenever there was one.
     """
     if isinstance(exc, UnexpectedResponse):
         status, detail = exc.status_code, _rest_detail(exc)
         message = f"could not {action}: HTTP {status}: {detail}"
         if status in (401, 403):
-            return AuthenticationError(message)
+            return AuthenticationError(message, status=status)
         if status == 404:
             return CollectionNotFoundError(message)
         if status in (408, 504):
-            return BackendTimeoutError(message)
+            return BackendTimeoutError(message, status=status)
         if status in (429, 502, 503):
-            return BackendUnavailableError(message)
+            return BackendUnavailableError(message, status=status)
         return BackendError(message, status=status)
     if isinstance(exc, ResourceExhaustedResponse):
         return BackendUnavailableError(
-            f"could not {action}: rate limited, retry after {exc.retry_after_s} s"
+            f"could not {action}: rate limited, retry after {exc.retry_after_s} s", status=429
         )
     if isinstance(exc, ResponseHandlingException):
         source = exc.source
