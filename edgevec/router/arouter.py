@@ -36,7 +36,7 @@ from edgevec.layers import CacheOptions
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.router.arouted import AsyncRoutedCollection
 from edgevec.router.cache import CachedResult, CacheFront, CacheInfo, InProcessCache
-from edgevec.router.calls import Op, RegionWriteError, failover, fan_out
+from edgevec.router.calls import Op, RegionWriteError, failover, fan_out, timed
 from edgevec.router.members import Member, common_capabilities, open_members
 from edgevec.router.merge import Scoring, merge_topk, needs_rank_fusion, rrf_merge
 from edgevec.router.options import RouterOptions
@@ -309,7 +309,7 @@ class AsyncRouter(AsyncBaseStore[AsyncRouterCollection]):
         and reported as :class:`BackendTimeoutError` when it runs past it."""
         with within(self.config.timeout) as dl:
             try:
-                return await asyncio.wait_for(work(dl), max(dl.left(), 0.0))
+                return await timed(work(dl), max(dl.left(), 0.0))
             except BackendTimeoutError:
                 raise
             except asyncio.TimeoutError as exc:
