@@ -286,3 +286,34 @@ def test_async_router_fails_over_and_marks_the_missing_region(
             assert {h.source for h in res} <= {"eu", "us"}
 
     asyncio.run(main())
+
+
+def test_cancelled_federated_query_leaves_no_straggler(
+    server: PineconeTestServer, proxy: FaultProxy, data: Data, name: str
+) -> None:
+    """A caller that gives up on a fan-out (its task cancelled) takes the regions' calls with
+    it: the stalled region's call does not run on until the router's deadline."""
+    ids, vecs, pays = data
+    with edgevec.connect(pinecone(server, server.url)) as direct:
+        direct.create_collection(name, DIM).upsert_arrays(ids, vecs, pays)
+
+    async def main() -> None:
+        eu = edgevec.connect_async("faiss")
+        await (await eu.create_collection(name, DIM)).upsert_arrays(ids, vecs, pays)
+        regions = {"eu": eu, "ap": pinecone(server, proxy.url)}
+        async with edgevec.AsyncRouter(regions, home="eu", timeout=5.0) as router:
+            coll: Any = await router.collection(name)
+            proxy.set("slow", delay=5.0)
+            query = asyncio.ensure_future(coll.query(vecs[4], k=5, regions="all"))
+            await asyncio.sleep(0.2)  # eu has answered, ap stalls
+            others = asyncio.all_tasks() - {asyncio.current_task()}
+            assert query in others
+            assert len(others) > 1  # the query's straggler, ap's call
+            query.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await query
+            await asyncio.sleep(0.05)  # the straggler's cancellation runs its cleanup
+            assert asyncio.all_tasks() == {asyncio.current_task()}
+            proxy.set("up")
+
+    asyncio.run(main())

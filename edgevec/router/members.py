@@ -39,6 +39,9 @@ class Member:
     store: AsyncBaseStore
     endpoint: Endpoint
     handles: dict[str, AsyncBaseCollection] = field(default_factory=dict)
+    inline: bool = False
+    """Its calls run on the router's loop thread and never wait (:data:`INLINE_BACKENDS`): a
+    fan-out makes them one after the other rather than as tasks."""
 
     @property
     def name(self) -> str:
@@ -71,10 +74,16 @@ def open_members(options: RouterOptions, *, sync_only: bool) -> dict[str, list[M
                         options.breaker_failures, options.breaker_cooldown, clock=options.clock
                     ),
                 ),
+                inline=_inline(v),
             )
             for i, v in enumerate(values)
         ]
     return members
+
+
+def _inline(value: Any) -> bool:
+    """Whether a region value is a sync store whose calls the router makes inline."""
+    return isinstance(value, BaseStore) and value.backend in INLINE_BACKENDS
 
 
 def _as_async_store(region: str, value: Any, sync_only: bool) -> AsyncBaseStore:
@@ -82,7 +91,7 @@ def _as_async_store(region: str, value: Any, sync_only: bool) -> AsyncBaseStore:
     from edgevec.threaded import ThreadedAsyncStore
 
     if isinstance(value, BaseStore):
-        return ThreadedAsyncStore(value, inline=value.backend in INLINE_BACKENDS)
+        return ThreadedAsyncStore(value, inline=_inline(value))
     if isinstance(value, AsyncBaseStore):
         if sync_only:
             raise ConfigError(
