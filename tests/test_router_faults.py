@@ -15,6 +15,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -170,6 +171,29 @@ def test_federated_query_is_partial_with_the_region_that_missed(
     whole = coll.query(q, k=5, regions=["us", "eu"])
     assert (whole.partial, whole.missing) == (False, [])
     assert_hits_match(whole, ids, vecs, pays, q, 5, "cosine")
+
+
+def test_callers_keep_their_deadline_while_in_process_regions_run_inline(
+    make_router: Callable[..., Any], proxy: FaultProxy, data: Data, name: str
+) -> None:
+    """The FAISS region is called on the router's loop thread: many threads fanning out at
+    once past a stalled region all still get eu's answer, marked partial, by the deadline."""
+    ids, vecs, pays = data
+    router = make_router(two_gateways=False)
+    assert [m.inline for m in router.core.all_members] == [True, False]  # eu FAISS, us Pinecone
+    coll = router.collection(name)
+    proxy.set("slow", delay=2.0)
+
+    def federated(i: int) -> tuple[Any, float]:
+        return timed(lambda: coll.query(vecs[i], k=3, regions="all", timeout=0.25))
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(federated, range(16)))
+    for i, (res, took) in enumerate(answers):
+        assert took < 0.25 + SLACK
+        assert (res.partial, res.missing) == (True, ["us"])
+        assert_hits_match(res, ids, vecs, pays, vecs[i], 3, "cosine")
+    proxy.set("up")
 
 
 def test_breaker_opens_fails_fast_and_recovers(

@@ -265,7 +265,8 @@ class RecordedEmbedder:
 
 class AsyncRouter(AsyncBaseStore[AsyncRouterCollection]):
     """Async twin of :class:`edgevec.Router`: regions of async stores (sync stores are served
-    from worker threads, configs are opened with :func:`edgevec.connect_async`).
+    from worker threads, in-process engines inline; configs are opened with
+    :func:`edgevec.connect_async`).
 
     ``AsyncRouter(regions={"eu": store, "us": {"backend": "qdrant", ...}}, home="eu",
     timeout=0.5, write="home", hedge=False)``; the router owns its regions: closing it closes
