@@ -2,9 +2,11 @@
 
 Validation, the closed check and the one-handle-per-name map live in the async shell
 (:mod:`edgevec.abase`); only the backend hooks move to a thread via :func:`asyncio.to_thread`, so
-no coroutine ever blocks the event loop. Closing the async store closes the sync one. Reads
-honour :func:`edgevec.deadline`: past it the caller gets ``BackendTimeoutError`` (the worker
-thread finishes in the background; writes are always waited for, so none lands unreported).
+no coroutine blocks the event loop (unless the caller asks for ``inline`` calls: the router does
+for in-process engines, whose calls are shorter than the hand-off). Closing the async store
+closes the sync one. Reads honour :func:`edgevec.deadline`: past it the caller gets
+``BackendTimeoutError`` (the worker thread finishes in the background; writes are always waited
+for, so none lands unreported).
 """
 
 from __future__ import annotations

@@ -260,7 +260,7 @@ async def fan_out(
                 outcome[group] = error
     answers: dict[str, T] = {}
     failures: dict[str, EdgevecError] = {}
-    for group in groups:  # in the order given, as the merge expects
+    for group in groups:  # in the order of `groups`, whichever answered first
         result = outcome[group]
         if isinstance(result, EdgevecError):
             failures[group] = result
