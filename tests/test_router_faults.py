@@ -15,6 +15,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -172,6 +173,29 @@ def test_federated_query_is_partial_with_the_region_that_missed(
     assert_hits_match(whole, ids, vecs, pays, q, 5, "cosine")
 
 
+def test_callers_keep_their_deadline_while_in_process_regions_run_inline(
+    make_router: Callable[..., Any], proxy: FaultProxy, data: Data, name: str
+) -> None:
+    """The FAISS region is called on the router's loop thread: many threads fanning out at
+    once past a stalled region all still get eu's answer, marked partial, by the deadline."""
+    ids, vecs, pays = data
+    router = make_router(two_gateways=False)
+    assert [m.inline for m in router.core.all_members] == [True, False]  # eu FAISS, us Pinecone
+    coll = router.collection(name)
+    proxy.set("slow", delay=2.0)
+
+    def federated(i: int) -> tuple[Any, float]:
+        return timed(lambda: coll.query(vecs[i], k=3, regions="all", timeout=0.25))
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(federated, range(16)))
+    for i, (res, took) in enumerate(answers):
+        assert took < 0.25 + SLACK
+        assert (res.partial, res.missing) == (True, ["us"])
+        assert_hits_match(res, ids, vecs, pays, vecs[i], 3, "cosine")
+    proxy.set("up")
+
+
 def test_breaker_opens_fails_fast_and_recovers(
     make_router: Callable[..., Any], proxy: FaultProxy, data: Data, name: str
 ) -> None:
@@ -284,5 +308,36 @@ def test_async_router_fails_over_and_marks_the_missing_region(
             assert (res.partial, res.missing) == (True, ["ap"])
             assert_hits_match(res, ids, vecs, pays, vecs[4], 5, "cosine")
             assert {h.source for h in res} <= {"eu", "us"}
+
+    asyncio.run(main())
+
+
+def test_cancelled_federated_query_leaves_no_straggler(
+    server: PineconeTestServer, proxy: FaultProxy, data: Data, name: str
+) -> None:
+    """A caller that gives up on a fan-out (its task cancelled) takes the regions' calls with
+    it: the stalled region's call does not run on until the router's deadline."""
+    ids, vecs, pays = data
+    with edgevec.connect(pinecone(server, server.url)) as direct:
+        direct.create_collection(name, DIM).upsert_arrays(ids, vecs, pays)
+
+    async def main() -> None:
+        eu = edgevec.connect_async("faiss")
+        await (await eu.create_collection(name, DIM)).upsert_arrays(ids, vecs, pays)
+        regions = {"eu": eu, "ap": pinecone(server, proxy.url)}
+        async with edgevec.AsyncRouter(regions, home="eu", timeout=5.0) as router:
+            coll: Any = await router.collection(name)
+            proxy.set("slow", delay=5.0)
+            query = asyncio.ensure_future(coll.query(vecs[4], k=5, regions="all"))
+            await asyncio.sleep(0.2)  # eu has answered, ap stalls
+            others = asyncio.all_tasks() - {asyncio.current_task()}
+            assert query in others
+            assert len(others) > 1  # the query's straggler, ap's call
+            query.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await query
+            await asyncio.sleep(0.05)  # the straggler's cancellation runs its cleanup
+            assert asyncio.all_tasks() == {asyncio.current_task()}
+            proxy.set("up")
 
     asyncio.run(main())

@@ -36,7 +36,7 @@ from edgevec.layers import CacheOptions
 from edgevec.prepare import PreparedQuery, PreparedUpsert
 from edgevec.router.arouted import AsyncRoutedCollection
 from edgevec.router.cache import CachedResult, CacheFront, CacheInfo, InProcessCache
-from edgevec.router.calls import Op, RegionWriteError, failover, fan_out
+from edgevec.router.calls import Op, RegionWriteError, failover, fan_out, timed
 from edgevec.router.members import Member, common_capabilities, open_members
 from edgevec.router.merge import Scoring, merge_topk, needs_rank_fusion, rrf_merge
 from edgevec.router.options import RouterOptions
@@ -155,6 +155,7 @@ class AsyncRouterCollection(AsyncRoutedCollection):
                 members, self._on(call), home=router.home_endpoint, options=router.config,
                 dl=dl, hedge=router.config.hedge,
             ),
+            members,
         )  # fmt: skip
 
     async def _federated(self, q: PreparedQuery, regions: Sequence[str]) -> list[Hits]:
@@ -206,11 +207,11 @@ class AsyncRouterCollection(AsyncRoutedCollection):
     async def _write_routed(self, op: Op[None], ids: Sequence[str]) -> None:
         router = self.router
         if router.config.write == "home":
+            home = router.members[router.home]
             await router.bounded(
                 "write to the home region",
-                lambda dl: failover(
-                    router.members[router.home], op, home=None, options=router.config, dl=dl
-                ),
+                lambda dl: failover(home, op, home=None, options=router.config, dl=dl),
+                home,
             )
             return
         with within(router.config.timeout) as dl:
@@ -265,7 +266,8 @@ class RecordedEmbedder:
 
 class AsyncRouter(AsyncBaseStore[AsyncRouterCollection]):
     """Async twin of :class:`edgevec.Router`: regions of async stores (sync stores are served
-    from worker threads, configs are opened with :func:`edgevec.connect_async`).
+    from worker threads, in-process engines inline; configs are opened with
+    :func:`edgevec.connect_async`).
 
     ``AsyncRouter(regions={"eu": store, "us": {"backend": "qdrant", ...}}, home="eu",
     timeout=0.5, write="home", hedge=False)``; the router owns its regions: closing it closes
@@ -304,12 +306,19 @@ class AsyncRouter(AsyncBaseStore[AsyncRouterCollection]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} regions={list(self.members)} home={self.home!r}>"
 
-    async def bounded(self, action: str, work: Callable[[Deadline], Awaitable[T]]) -> T:
-        """``work`` within the deadline in force (else the router's ``timeout``), cancelled
-        and reported as :class:`BackendTimeoutError` when it runs past it."""
+    async def bounded(
+        self, action: str, work: Callable[[Deadline], Awaitable[T]], members: Sequence[Member]
+    ) -> T:
+        """``work`` (calls on ``members``) within the deadline in force (else the router's
+        ``timeout``), cancelled and reported as :class:`BackendTimeoutError` when it runs past
+        it. Calls on inline members never wait, so there is nothing a timer could cut short
+        (and setting one costs more than such a call): for them the deadline checked before
+        each call is the bound."""
         with within(self.config.timeout) as dl:
+            if all(m.inline for m in members):
+                return await work(dl)
             try:
-                return await asyncio.wait_for(work(dl), max(dl.left(), 0.0))
+                return await timed(work(dl), max(dl.left(), 0.0))
             except BackendTimeoutError:
                 raise
             except asyncio.TimeoutError as exc:

@@ -3,8 +3,9 @@
 It holds an :class:`~edgevec.router.arouter.AsyncRouter` on an event loop of its own
 (:class:`~edgevec.router.loop.LoopThread`) and runs every hook there, so the sync and async
 routers share one implementation of the policy: failover, hedging, fan-out and merge are the
-async core's. Sync stores given as regions are served from worker threads; configs are opened
-with their async client on the router's loop.
+async core's. Sync stores given as regions are served from worker threads, in-process engines
+(FAISS, Qdrant Edge) on the loop's own thread (:data:`~edgevec.router.members.INLINE_BACKENDS`);
+configs are opened with their async client on the router's loop.
 """
 
 from __future__ import annotations
