@@ -21,7 +21,10 @@ class ReadWriteLock:
     """Many readers or one writer, writer-preferring: ``with lock.read():`` / ``lock.write()``."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # Both sides take the bare mutex where they need not wait: ``with`` on a ``Lock`` runs in
+        # C, on a ``Condition`` in Python, and a query passes here twice per call.
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = 0
         self._writing = False
         self._waiting_writers = 0
@@ -38,15 +41,17 @@ class ReadWriteLock:
         return self._write
 
     def _acquire_read(self) -> None:
-        with self._cond:
+        with self._mutex:
             while self._writing or self._waiting_writers:
                 self._cond.wait()
             self._readers += 1
 
     def _release_read(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._readers -= 1
-            if not self._readers:
+            # Only a writer waits for the readers to leave (readers wait for writers), so the
+            # last reader out wakes anyone only when a writer is queued.
+            if not self._readers and self._waiting_writers:
                 self._cond.notify_all()
 
     def _acquire_write(self) -> None:
@@ -60,7 +65,7 @@ class ReadWriteLock:
             self._writing = True
 
     def _release_write(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._writing = False
             self._cond.notify_all()
 

@@ -166,7 +166,7 @@ class QdrantEdgeCollection(BaseCollection):
         if q.filter is not None:
             flt, undeclared = self._compiled(q.filter)
             exact = exact or (undeclared and self._hnsw and q.params.ef is None)
-        if exact or q.params.asked():
+        if exact or q.params.ef is not None:  # ef and exact: the only portable params
             params = self._search_params(exact, q.params.ef)
         else:
             params = self._default_params
@@ -194,15 +194,12 @@ class QdrantEdgeCollection(BaseCollection):
         sign = -1.0 if self.metric == "l2" else 1.0
         hits = []
         for p in points:
-            user, meta = split_payload(p.payload)
-            hits.append(
-                Hit(
-                    meta["id"],
-                    sign * p.score + 0.0,  # + 0.0: no -0.0 for an exact l2 match
-                    user if q.include_payload else {},
-                    vector_out(p.vector, meta) if q.include_vectors else None,
-                )
-            )
+            # Each read of ``payload`` is a fresh dict, so the reserved entry is popped in place
+            # (no copy); without include_payload the engine sent only that entry.
+            payload = p.payload or {}
+            meta = payload.pop(RESERVED_KEY)
+            vector = vector_out(p.vector, meta) if q.include_vectors else None
+            hits.append(Hit(meta["id"], sign * p.score + 0.0, payload, vector))  # +0.0: no -0.0
         return Hits(hits)
 
     def _get(self, ids: list[str], include_vectors: bool) -> list[Record]:
