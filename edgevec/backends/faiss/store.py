@@ -55,7 +55,11 @@ class FaissStore(BaseStore):
         if options.path is not None:
             root = data_dir(options.path, "FAISS")
             self._dir_lock = DirLock(root, ".lock", f"{root} is in use by another edgevec store")
-            self._dirs = CollectionDirs(root)
+            try:
+                self._dirs = CollectionDirs(root)
+            except BaseException:
+                self._dir_lock.release()  # a store that never opened holds no lock
+                raise
 
     def _check_open(self) -> None:
         if self._closed:
