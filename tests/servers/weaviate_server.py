@@ -509,8 +509,11 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
 
     def _enter(self, context: Any) -> None:
         srv = self.server
+        # A call's fate is drawn when it arrives: a slowed call that its client already gave up on
+        # must not wake later and take a failure a later test injected.
         with srv.lock:
             delay = srv._slow.pop(0) if srv._slow else srv.rpc_delay
+            failure = srv._failures.pop(0) if srv._failures else None
             srv._in_flight += 1
             srv.rpc_peak = max(srv.rpc_peak, srv._in_flight)
         try:
@@ -518,8 +521,6 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
         finally:
             with srv.lock:
                 srv._in_flight -= 1
-        with srv.lock:
-            failure = srv._failures.pop(0) if srv._failures else None
         if failure is not None:
             context.abort(failure, "injected by the test server")
         if srv.api_key is not None:
