@@ -26,6 +26,7 @@ nox.options.sessions = [
     "security",
     "cli",
     "demo",
+    "docs",
 ]
 nox.options.reuse_existing_virtualenvs = True
 # uv builds each session's environment in seconds where pip takes half a minute; CI installs it.
@@ -34,7 +35,9 @@ nox.options.error_on_missing_interpreters = False
 
 # --strict-markers and "warnings are errors" come from pyproject.toml. (authlib, under
 # weaviate-client, forces its own deprecation warnings to "always"; they show in the summary.)
-PYTEST = ("pytest", "-q")
+# Most tests wait on one core (an engine's server process, a subprocess, a socket): one worker per
+# core (pytest-xdist) halves the wall time on CI's two.
+PYTEST = ("pytest", "-q", "-n", "auto")
 MILVUS_SERVER = "milvus==2.3.5"  # the newest PyPI wheel shipping the standalone server binary
 # Each test's new collection takes the server ~2.5 s to load, so the async half of the live suite
 # (the same requests through AsyncMilvusClient) would double the session to ~4 min on 2 cores.
@@ -82,18 +85,42 @@ def security(session: nox.Session) -> None:
     session.run(*PYTEST, *tests, *session.posargs)
 
 
+# Files that need no extra: the tests session runs them whole, so the faiss session skips them.
+PURE_TESTS = (
+    "test_cache_entry.py",
+    "test_cache_key.py",
+    "test_cli_entry.py",
+    "test_config.py",
+    "test_conformance_plugin.py",
+    "test_embedders_package.py",
+    "test_endpoints.py",
+    "test_files.py",
+    "test_filters.py",
+    "test_payloads.py",
+    "test_router_policy.py",
+    "test_scores.py",
+    "test_secrets.py",
+    "test_types.py",
+    "test_vectors.py",
+    "test_write_hook.py",
+    "test_docs.py",  # the docs session runs it with every extra
+)
+
+
 @nox.session
 def faiss(session: nox.Session) -> None:
-    """Everything with FAISS installed, the conformance suite included."""
+    """Every test that can use FAISS (a new test file runs here by default), the conformance
+    suite included; :data:`PURE_TESTS` run in the tests session."""
     session.install("-e", ".[test,faiss]")
-    session.run(*PYTEST, *session.posargs)
+    ignored = [f"--ignore=tests/{name}" for name in PURE_TESTS]
+    session.run(*PYTEST, *ignored, *session.posargs)
 
 
 @nox.session
 def qdrant(session: nox.Session) -> None:
     """Qdrant's own local mode (memory and path); live too when EDGEVEC_QDRANT_URL is set."""
     session.install("-e", ".[test,qdrant]")
-    tests = ("tests/test_qdrant.py", "tests/test_conformance_qdrant.py", "tests/test_docs.py")
+    tests = ("tests/test_qdrant.py", "tests/test_conformance_qdrant.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -101,7 +128,7 @@ def qdrant(session: nox.Session) -> None:
 def qdrant_edge(session: nox.Session) -> None:
     """Qdrant Edge (Qdrant's Rust engine in process): flat and HNSW, on disk, killed, damaged."""
     session.install("-e", ".[test,qdrant-edge]")
-    tests = (*sorted(glob.glob("tests/test_qdrant_edge*.py")), "tests/test_docs.py")
+    tests = sorted(glob.glob("tests/test_qdrant_edge*.py"))
     session.run(*PYTEST, "tests/test_conformance_qdrant_edge.py", *tests, *session.posargs)
 
 
@@ -109,7 +136,7 @@ def qdrant_edge(session: nox.Session) -> None:
 def milvus(session: nox.Session) -> None:
     """Milvus Lite for real (in process); live too when EDGEVEC_MILVUS_URI is set."""
     session.install("-e", ".[test,milvus]")
-    tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py", "tests/test_docs.py")
+    tests = ("tests/test_milvus.py", "tests/test_conformance_milvus.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -130,7 +157,7 @@ def milvus_server(session: nox.Session) -> None:
 def pinecone(session: nox.Session) -> None:
     """Pinecone's wire-level test server; a live index too with EDGEVEC_PINECONE_API_KEY/HOST."""
     session.install("-e", ".[test,pinecone]")
-    tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py", "tests/test_docs.py")
+    tests = ("tests/test_pinecone.py", "tests/test_conformance_pinecone.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -138,7 +165,7 @@ def pinecone(session: nox.Session) -> None:
 def weaviate(session: nox.Session) -> None:
     """Weaviate's wire-level test server (REST + gRPC); live too with EDGEVEC_WEAVIATE_URL."""
     session.install("-e", ".[test,weaviate]")
-    tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py", "tests/test_docs.py")
+    tests = ("tests/test_weaviate.py", "tests/test_conformance_weaviate.py")
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -147,7 +174,7 @@ def onnx(session: nox.Session) -> None:
     """The embedders with their bundled models on real data; bound collections on FAISS."""
     session.install("-e", ".[test,faiss,onnx]")
     embedders = sorted(glob.glob("tests/test_embedders_*.py"))
-    tests = (*embedders, "tests/test_telemetry.py", "tests/test_docs.py")  # + embedder counters
+    tests = (*embedders, "tests/test_telemetry.py")  # + embedder counters
     session.run(*PYTEST, *tests, *session.posargs)
 
 
@@ -163,12 +190,10 @@ def service(session: nox.Session) -> None:
 @nox.session
 def router(session: nox.Session) -> None:
     """The router: conformance through it, FAISS/Qdrant/Milvus Lite regions, and a Pinecone
-    region over HTTP behind the fault-injecting proxy; its docs page."""
+    region over HTTP behind the fault-injecting proxy."""
     session.install("-e", ".[test,router,faiss,qdrant,milvus,pinecone]")
     tests = sorted(glob.glob("tests/test_router*.py"))
-    session.run(
-        *PYTEST, *tests, "tests/test_docs.py", "-k", "not test_docs or router", *session.posargs
-    )
+    session.run(*PYTEST, *tests, *session.posargs)
 
 
 @nox.session
@@ -182,7 +207,6 @@ def cross(session: nox.Session) -> None:
         "tests/test_migrate.py",
         "tests/test_cache.py",
         "tests/test_stats.py",
-        "tests/test_docs.py",
     )
     session.run(*PYTEST, *tests, *session.posargs)
 
@@ -207,3 +231,13 @@ def demo(session: nox.Session) -> None:
         session.error(f"the README's first command is no longer {README_FIRST_COMMAND!r}")
     session.install(".[demo]")
     session.run("edgevec", "demo", "--dir", f"{session.create_tmp()}/demo")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Every code block of the README and docs/ with every extra installed (Pinecone and
+    Weaviate blocks against the loopback test servers), once."""
+    session.install(
+        "-e", ".[test,faiss,qdrant,qdrant-edge,milvus,pinecone,weaviate,onnx,cli,server,router]"
+    )
+    session.run(*PYTEST, "tests/test_docs.py", *session.posargs)
