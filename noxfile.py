@@ -42,6 +42,7 @@ MILVUS_SERVER = "milvus==2.3.5"  # the newest PyPI wheel shipping the standalone
 # Each test's new collection takes the server ~2.5 s to load, so the async half of the live suite
 # (the same requests through AsyncMilvusClient) would double the session to ~4 min on 2 cores.
 LIVE_TESTS = "live and (not async or visible)"
+MILVUS_BENCH = ("--n", "2000", "--no-json")
 README_FIRST_COMMAND = (
     'python3 -m venv .venv && .venv/bin/pip install ".[demo]" && .venv/bin/edgevec demo'
 )
@@ -144,12 +145,16 @@ def milvus(session: nox.Session) -> None:
 def milvus_server(session: nox.Session) -> None:
     """A real Milvus standalone server (PyPI ``milvus``, not an edgevec dependency) on free
     loopback ports: the live conformance suite (sync; ``-- -k live`` adds the async half) and the
-    read-your-writes checks (sync and async), then stopped."""
+    read-your-writes checks (sync and async), then the consistency and filter benchmarks against
+    raw pymilvus, small (the 2,000-image sample, a few seconds a series), then stopped."""
     session.install("-e", ".[test,milvus]", MILVUS_SERVER)
     session.run(
         "python", "scripts/milvus_server.py", "--start-timeout", "150", "--",
         "python", "-m", *PYTEST, "tests/test_conformance_milvus.py", "-k", LIVE_TESTS,
         *session.posargs,
+        "&&", "python", "benchmarks/bench_milvus_server.py", *MILVUS_BENCH, "--queries", "15",
+        "&&", "python", "benchmarks/bench_filters.py", "--backends", "milvus-server",
+        *MILVUS_BENCH, "--queries", "20", "--series-seconds", "4",
     )  # fmt: skip
 
 

@@ -19,12 +19,17 @@ edgevec without them and says so. Target: edgevec (declared) <= 1.2x raw (paired
 
     python benchmarks/bench_filters.py --n 2000 --queries 60           # smoke, tests/data sample
     python benchmarks/bench_filters.py --n 20000 --queries 200         # dataset-fashion-mnist
+    python scripts/milvus_server.py -- python benchmarks/bench_filters.py --backends milvus-server
+
+On a Milvus server (PyPI ``milvus`` 2.3.5) declared fields are refused, so edgevec runs on its
+JSON terms column there, and the raw user's scalar fields get ``STL_SORT`` (2.3.5 has no INVERTED).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
 import tempfile
@@ -97,15 +102,17 @@ def run_case(
     return row
 
 
-def edgevec_pair(store: Any, data: Data, payloads: list[dict[str, Any]]) -> tuple[Any, Any, str]:
+def edgevec_pair(
+    store: Any, data: Data, payloads: list[dict[str, Any]], suffix: str = ""
+) -> tuple[Any, Any, str]:
     """The declared and the plain collection (same rows); a note if fields are not kept."""
     dim, note = data.base.shape[1], ""
     if store.capabilities.declared_fields:
-        declared = store.create_collection("declared", dim, "l2", fields=FIELDS)
+        declared = store.create_collection(f"declared{suffix}", dim, "l2", fields=FIELDS)
     else:
-        declared = store.create_collection("declared", dim, "l2")
+        declared = store.create_collection(f"declared{suffix}", dim, "l2")
         note = f"{store.backend} does not keep declared fields yet: 'edgevec' ran without them"
-    plain = store.create_collection("plain", dim, "l2")
+    plain = store.create_collection(f"plain{suffix}", dim, "l2")
     for coll in (declared, plain):
         for s in range(0, len(data.ids), 1000):
             coll.upsert_arrays(
@@ -224,30 +231,56 @@ def bench_qdrant(
 def bench_milvus(
     data: Data, prices: list[float], cases: list[Case], args: argparse.Namespace
 ) -> tuple[list[list[object]], str]:
+    """Milvus Lite in a temporary file; the raw user's scalar fields get INVERTED indexes."""
+    with tempfile.TemporaryDirectory(prefix="edgevec-bench-") as tmp:
+        uri = str(Path(tmp) / "bench.db")
+        return milvus_series("milvus lite", uri, "INVERTED", data, prices, cases, args)
+
+
+def bench_milvus_server(
+    data: Data, prices: list[float], cases: list[Case], args: argparse.Namespace
+) -> tuple[list[list[object]], str]:
+    """A Milvus server at ``EDGEVEC_MILVUS_URI`` (``scripts/milvus_server.py`` starts one);
+    2.3.5 has no INVERTED index, so the raw user's scalar fields get STL_SORT."""
+    uri = os.environ.get("EDGEVEC_MILVUS_URI")
+    if not uri:
+        raise SystemExit("set EDGEVEC_MILVUS_URI, or run through scripts/milvus_server.py")
+    return milvus_series("milvus server", uri, "STL_SORT", data, prices, cases, args)
+
+
+def milvus_series(
+    engine: str,
+    uri: str,
+    scalar_index: str,
+    data: Data,
+    prices: list[float],
+    cases: list[Case],
+    args: argparse.Namespace,
+) -> tuple[list[list[object]], str]:
     from pymilvus import DataType, MilvusClient  # type: ignore[import-untyped]
 
     payloads = [{"label": c, "price": p} for c, p in zip(data.labels, prices)]
     dim = data.base.shape[1]
-    with tempfile.TemporaryDirectory(prefix="edgevec-bench-") as tmp:
-        uri = str(Path(tmp) / "bench.db")
-        store = edgevec.connect("milvus", uri=uri, index="FLAT")
-        declared, plain, note = edgevec_pair(store, data, payloads)
-        raw = MilvusClient(uri=uri)
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        schema.add_field("label", DataType.INT64)
-        schema.add_field("price", DataType.DOUBLE)
-        index = raw.prepare_index_params()
-        index.add_index(field_name="vector", index_type="FLAT", metric_type="L2")
-        index.add_index(field_name="label", index_type="INVERTED")
-        index.add_index(field_name="price", index_type="INVERTED")
-        raw.create_collection("raw", schema=schema, index_params=index)
+    suffix = f"_{uuid.uuid4().hex[:8]}"  # a server may hold an earlier run's collections
+    store = edgevec.connect("milvus", uri=uri, index="FLAT")
+    declared, plain, note = edgevec_pair(store, data, payloads, suffix)
+    raw, raw_name = MilvusClient(uri=uri), f"raw{suffix}"
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+    schema.add_field("label", DataType.INT64)
+    schema.add_field("price", DataType.DOUBLE)
+    index = raw.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="L2")
+    index.add_index(field_name="label", index_type=scalar_index)
+    index.add_index(field_name="price", index_type=scalar_index)
+    raw.create_collection(raw_name, schema=schema, index_params=index)
+    try:
         for s in range(0, len(data.ids), 1000):
             part = slice(s, s + 1000)
             batch = zip(data.ids[part], data.base[part], payloads[part])
-            raw.upsert("raw", [{"id": i, "vector": v, **p} for i, v, p in batch])
-        raw.flush("raw")
+            raw.upsert(raw_name, [{"id": i, "vector": v, **p} for i, v, p in batch])
+        raw.flush(raw_name)
         rows = []
         for case in cases:
 
@@ -256,7 +289,7 @@ def bench_milvus(
                 if case.price is not None:
                     expr += f" and price < {case.price}"
                 res = raw.search(
-                    "raw",
+                    raw_name,
                     data=[data.queries[i]],
                     filter=expr,
                     limit=args.k,
@@ -265,15 +298,13 @@ def bench_milvus(
                 )
                 return [str(h["id"]) for h in res[0]]
 
-            rows.append(
-                run_case(
-                    "milvus lite",
-                    case,
-                    {**ev_calls(declared, plain, data, case, args.k, False), RAW: raw_query},
-                    args,
-                )
-            )
+            contenders = {**ev_calls(declared, plain, data, case, args.k, False), RAW: raw_query}
+            rows.append(run_case(engine, case, contenders, args))
+    finally:
+        raw.drop_collection(raw_name)
         raw.close()
+        for coll in (declared, plain):
+            store.drop_collection(coll.name)
         store.close()
     return rows, note
 
@@ -282,12 +313,14 @@ BENCHES = {
     "faiss": ("faiss", bench_faiss),
     "qdrant": ("qdrant_client", bench_qdrant),
     "milvus": ("milvus_lite", bench_milvus),
+    "milvus-server": ("pymilvus", bench_milvus_server),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument("--backends", nargs="+", choices=list(BENCHES), default=list(BENCHES))
+    local = ["faiss", "qdrant", "milvus"]  # milvus-server needs a server: name it to run it
+    p.add_argument("--backends", nargs="+", choices=list(BENCHES), default=local)
     p.add_argument("--n", type=int, default=20000, help="base vectors")
     p.add_argument("--queries", type=int, default=200, help="queries per selectivity")
     p.add_argument("--k", type=int, default=10)

@@ -22,10 +22,11 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fashion_mnist import load_fashion_mnist
+from bench_clients import load_data
 from harness import interleaved, paired_ratio, print_table, write_results
 
 import edgevec
@@ -40,12 +41,14 @@ def main() -> int:
     p.add_argument("--n", type=int, default=5000, help="base vectors (of 60,000)")
     p.add_argument("--queries", type=int, default=60, help="timed queries per contender")
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", type=Path, default=None, help="Fashion-MNIST directory")
     p.add_argument("--no-json", action="store_true", help="do not write benchmarks/results/")
     args = p.parse_args()
     uri = os.environ.get("EDGEVEC_MILVUS_URI")
     if not uri:
         sys.exit("set EDGEVEC_MILVUS_URI, or run through scripts/milvus_server.py")
-    data = load_fashion_mnist(args.n, args.queries)
+    data = load_data(args)  # the Debian Fashion-MNIST, else the 2,000-image sample of tests/data
     stores = {
         level: edgevec.connect("milvus", uri=uri, consistency_level=level) for level in LEVELS
     }
@@ -55,7 +58,7 @@ def main() -> int:
     setup.drop_collection(name, missing_ok=True)
     coll = setup.create_collection(name, data.base.shape[1], "cosine")
     ids = [f"f{i}" for i in range(len(data.base))]
-    payloads = [{"label": int(v)} for v in data.base_labels]
+    payloads = [{"label": v} for v in data.labels]
     for start in range(0, len(ids), 1000):
         part = slice(start, start + 1000)
         coll.upsert_arrays(ids[part], data.base[part], payloads[part])
