@@ -35,9 +35,10 @@ nox.options.error_on_missing_interpreters = False
 
 # --strict-markers and "warnings are errors" come from pyproject.toml. (authlib, under
 # weaviate-client, forces its own deprecation warnings to "always"; they show in the summary.)
-# Most tests wait on one core (an engine's server process, a subprocess, a socket): one worker per
-# core (pytest-xdist) halves the wall time on CI's two.
-PYTEST = ("pytest", "-q", "-n", "auto")
+# One pytest-xdist worker per core nearly halves the wall time on CI's two. A test module's
+# functions (some build on the state an earlier one left, as the CLI's index-then-search do) and
+# a test class stay on one worker, in order.
+PYTEST = ("pytest", "-q", "-n", "auto", "--dist", "loadscope")
 MILVUS_SERVER = "milvus==2.3.5"  # the newest PyPI wheel shipping the standalone server binary
 # Each test's new collection takes the server ~2.5 s to load, so the async half of the live suite
 # (the same requests through AsyncMilvusClient) would double the session to ~4 min on 2 cores.
