@@ -16,10 +16,11 @@ from edgevec.backends._rowstore import RowStore
 from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
+from edgevec.backends.faiss.partitions import Key, Partitions
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
-from edgevec.filters import Filter, PayloadIndex
+from edgevec.filters import Cmp, Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.scores import l2_from_squared
 from edgevec.search_params import SearchParams
@@ -88,6 +89,7 @@ class FaissCollection(BaseCollection):
         self._norms: npt.NDArray[np.float32] = self._columns[1].extend([])
         self._sums: npt.NDArray[np.uint64] = self._columns[2].extend([])  # row checksums
         self._payloads = PayloadIndex(self.spec.fields)
+        self._parts = Partitions(self.spec.fields, self.dim, METRIC[self.metric], self.opts)
         self._dead = 0
         self._order: list[str] | None = None  # live ids sorted, for scans; None after a write
 
@@ -133,6 +135,7 @@ class FaissCollection(BaseCollection):
             vectors = np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
         self._index.add(vectors)
         self._fill(ids, norms, payloads, sums)
+        self._parts.extend(len(self._ids) - len(ids), vectors, payloads)
 
     def _tombstone(self, slots: list[int]) -> None:
         self._order = None
@@ -377,6 +380,12 @@ class FaissCollection(BaseCollection):
         share = allowed / n_slots if n_slots else 0.0
         if k == 0:
             return self._empty(len(vecs))
+        part_key = None if q.params.exact else self._parts.key(q.filter)
+        if part_key is not None:  # eq/in on a declared field: search just those values' rows
+            dist, slots = self._parts.search(
+                vecs, k, mask, part_key, q.params.ef, self._members, self._storage
+            )
+            return self._scores(dist), slots
         if self.opts.index == "hnsw" and (
             allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
         ):
@@ -385,6 +394,10 @@ class FaissCollection(BaseCollection):
             # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
             return self._search(vecs, k, mask, q.params, exact=True)
         return self._search(vecs, k, mask, q.params, share=share)
+
+    def _members(self, field: str, value: Key) -> npt.NDArray[np.int64]:
+        """Live slots whose declared ``field`` equals ``value``: what a partition holds."""
+        return np.flatnonzero(self._mask(Cmp(field, "eq", value)))
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -458,6 +471,12 @@ class FaissCollection(BaseCollection):
     def _explain(self, flt: Filter) -> str:
         if self.opts.index == "flat":
             return f"{flt.explain()}  [bitmap pre-filter, exact]"
+        key = self._parts.key(flt)
+        if key is not None:
+            return (
+                f"{flt.explain()}  [partitions of {key[0]} = {key[1]!r} (flat up to "
+                f"{self.opts.partition_flat_rows} rows, else HNSW), bitmap on top, top-k merged]"
+            )
         return (
             f"{flt.explain()}  [bitmap pre-filter; exact scan when <= "
             f"max({self.opts.exact_rows}, {self.opts.exact_fraction:.0%}) rows pass, "

@@ -1,0 +1,215 @@
+"""Per-value sub-indexes of declared ``int``/``keyword`` fields: filtered HNSW at graph speed.
+
+A filter correlated with the vectors (a class label) cuts an HNSW graph apart, so a filtered
+graph walk loses recall, while an exact scan of the admitted rows under a bitmap of the whole
+collection costs ~5x an unfiltered query at 10 % of rows. A *partition* holds the rows whose
+declared field has one value in an index of their own: a contiguous flat block up to
+``partition_flat_rows`` rows (exact, and as fast as the graph at that size), an HNSW graph
+above. A query whose filter is ``field == v`` or ``field in [...]`` (alone or as one conjunct of
+an ``and``) searches only those partitions, with the query's full mask on top as a bitmap over
+each partition's rows, and merges their top-k.
+
+Partitions are a cache, never a source of truth: built on the first query naming a value (from
+the collection's own slots), extended on write (new slots join the partition of their value),
+and dropped with the index whenever slots are renumbered (compaction, reopen). Correctness needs
+only that a partition holds every live row with its value; rows it holds that no longer match
+(tombstoned by a delete or an overwrite) are masked out like everywhere else.
+
+Memory: a built partition copies its rows' vectors (``4 * dim`` bytes a row) and slot numbers
+(8 bytes a row); an HNSW partition adds its links (about ``8 * hnsw_m`` bytes a row). Once every
+value of a field has been queried, that field costs about one more copy of the vectors.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edgevec.backends.faiss.growing import GrowingArray
+from edgevec.backends.faiss.options import FaissIndexOptions, faiss
+from edgevec.fields import FieldType
+from edgevec.filters import And, Cmp, Filter, declared_keys
+
+__all__ = ["Partitions"]
+
+Key = int | str
+Members = Callable[[str, Key], npt.NDArray[np.int64]]
+"""The live slots whose declared field equals a value (the collection's own filter engine)."""
+
+_PARTITIONED = frozenset({"int", "keyword"})  # scalar fields only: one value, one partition
+
+
+class _Part:
+    """One value's rows: their slots in the collection and an index over their vectors."""
+
+    __slots__ = ("_slots", "hnsw", "index", "slots")
+
+    def __init__(self, index: Any, hnsw: bool) -> None:
+        self.index = index
+        self.hnsw = hnsw
+        self._slots = GrowingArray(np.int64)
+        self.slots: npt.NDArray[np.int64] = self._slots.extend([])
+
+    def add(self, slots: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]) -> None:
+        self.index.add(vectors)
+        self.slots = self._slots.extend(slots)
+
+
+class Partitions:
+    """The built partitions of one collection's declared ``int``/``keyword`` scalar fields."""
+
+    def __init__(
+        self, fields: Mapping[str, FieldType], dim: int, metric_type: int, opts: FaissIndexOptions
+    ) -> None:
+        on = opts.partitions and opts.index == "hnsw"
+        self._kinds = {name: kind for name, kind in fields.items() if on and kind in _PARTITIONED}
+        self._dim, self._metric, self._opts = dim, metric_type, opts
+        self._larger_better = metric_type == faiss.METRIC_INNER_PRODUCT
+        self._parts: dict[tuple[str, Key], _Part] = {}
+        self._build_lock = threading.Lock()  # readers build lazily; one build per value
+
+    @property
+    def rows(self) -> int:
+        """Rows held by all built partitions (each costs a vector copy; see the module doc)."""
+        return sum(len(p.slots) for p in self._parts.values())
+
+    def key(self, flt: Filter | None) -> tuple[str, list[Key]] | None:
+        """The declared field and values whose partitions hold every row ``flt`` admits.
+
+        An ``eq``/``in`` on a partitioned field, alone or as a conjunct of an ``and``; of
+        several, the one naming the fewest values. ``None`` when the filter has none.
+        """
+        if not self._kinds or flt is None:
+            return None
+        best: tuple[str, list[Key]] | None = None
+        for node in flt.args if isinstance(flt, And) else (flt,):
+            if isinstance(node, Cmp) and node.op in ("eq", "in") and node.field in self._kinds:
+                raw = node.value if node.op == "in" else (node.value,)
+                values = list(dict.fromkeys(declared_keys(self._kinds[node.field], raw)))
+                if best is None or len(values) < len(best[1]):
+                    best = (node.field, values)
+        return best
+
+    def search(
+        self,
+        vecs: npt.NDArray[np.float32],
+        k: int,
+        mask: npt.NDArray[np.bool_],
+        key: tuple[str, list[Key]],
+        ef: int | None,
+        members: Members,
+        storage: Callable[[], npt.NDArray[np.float32]],
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """Raw FAISS distances and slots of the ``k`` best rows ``mask`` admits.
+
+        ``mask`` (the whole filter, live rows only) admits at least ``k`` rows, all inside the
+        partitions of ``key``; the caller holds the collection's read lock.
+        """
+        field, values = key
+        found = []
+        for value in values:
+            part = self._part(field, value, members, storage)
+            if part is not None:
+                hit = self._search_part(part, vecs, k, mask, ef)
+                if hit is not None:
+                    found.append(hit)
+        if len(found) == 1:
+            return found[0]
+        dist = np.concatenate([d for d, _ in found], axis=1)
+        slots = np.concatenate([s for _, s in found], axis=1)
+        rank = -dist if self._larger_better else dist.copy()
+        rank[slots < 0] = np.inf  # FAISS's padding goes last, as FAISS itself returns it
+        order = np.argsort(rank, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(dist, order, 1), np.take_along_axis(slots, order, 1)
+
+    def _search_part(
+        self,
+        part: _Part,
+        vecs: npt.NDArray[np.float32],
+        k: int,
+        mask: npt.NDArray[np.bool_],
+        ef: int | None,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]] | None:
+        local = mask[part.slots]
+        allowed = int(np.count_nonzero(local))
+        if allowed == 0:
+            return None
+        k = min(k, allowed)
+        index, sel, bits = part.index, None, None
+        if allowed < len(local):
+            bits = np.packbits(local, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(local), faiss.swig_ptr(bits))
+        if not part.hnsw:
+            sp: Any = None if sel is None else faiss.SearchParameters(sel=sel)
+        elif sel is not None and allowed <= self._opts.partition_flat_rows:
+            # Few rows pass inside this partition: scan the graph's own storage, exact.
+            index = faiss.downcast_index(index.storage)
+            sp = faiss.SearchParameters(sel=sel)
+        else:
+            beam = max(ef or self._opts.ef_search, k) * len(local) // allowed
+            sp = faiss.SearchParametersHNSW(efSearch=min(beam, 4096))
+            if sel is not None:
+                sp.sel = sel
+        dist, labels = index.search(vecs, k, params=sp)
+        del sel, bits  # the bitmap must outlive the search
+        return dist, np.where(labels >= 0, part.slots[np.maximum(labels, 0)], -1)
+
+    def _part(
+        self,
+        field: str,
+        value: Key,
+        members: Members,
+        storage: Callable[[], npt.NDArray[np.float32]],
+    ) -> _Part | None:
+        part = self._parts.get((field, value))
+        if part is not None:
+            return part
+        with self._build_lock:
+            part = self._parts.get((field, value))
+            if part is None:
+                slots = members(field, value)
+                if not len(slots):  # never cache values no row holds
+                    return None
+                part = self._new(len(slots))
+                part.add(slots, np.ascontiguousarray(storage()[slots]))
+                self._parts[(field, value)] = part
+        return part
+
+    def _new(self, rows: int) -> _Part:
+        if rows <= self._opts.partition_flat_rows:
+            return _Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
+        index = faiss.IndexHNSWFlat(self._dim, self._opts.hnsw_m, self._metric)
+        index.hnsw.efConstruction = self._opts.ef_construction
+        index.hnsw.efSearch = self._opts.ef_search
+        return _Part(index, hnsw=True)
+
+    def extend(
+        self,
+        first: int,
+        vectors: npt.NDArray[np.float32],
+        payloads: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """New rows took slots ``first...``: add each to its value's partition, if built.
+
+        The caller holds the write lock. A flat partition that outgrows
+        ``partition_flat_rows`` is dropped, to be rebuilt as a graph when next queried.
+        """
+        if not self._parts:
+            return
+        for field in {f for f, _ in self._parts}:
+            rows: dict[tuple[str, Key], list[int]] = {}
+            for i, payload in enumerate(payloads):
+                key = (field, payload.get(field))
+                if key in self._parts:
+                    rows.setdefault(key, []).append(i)  # type: ignore[arg-type]
+            for key, picked in rows.items():
+                part = self._parts[key]
+                if not part.hnsw and len(part.slots) + len(picked) > self._opts.partition_flat_rows:
+                    del self._parts[key]
+                    continue
+                at = np.asarray(picked, dtype=np.int64)
+                part.add(at + first, np.ascontiguousarray(vectors[at]))
