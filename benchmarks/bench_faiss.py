@@ -202,6 +202,7 @@ def bench_index(
         hnsw_m=args.hnsw_m,
         ef_construction=args.ef_construction,
         ef_search=args.ef_search,
+        partition_flat_rows=args.partition_flat_rows,
     )
     fields = {"label": "int", "shard": "int", "bucket": "int"}
     coll = store.create_collection(f"fm_{kind}", dim=dim, metric="l2", fields=fields)
@@ -690,6 +691,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--hnsw-m", type=int, default=32)
     p.add_argument("--ef-construction", type=int, default=200)
     p.add_argument("--ef-search", type=int, default=64)
+    p.add_argument(
+        "--partition-flat-rows",
+        type=int,
+        default=2048,
+        help="HNSW: filter partitions up to this size are flat blocks, larger ones graphs",
+    )
     p.add_argument("--warmup", type=int, default=20, help="untimed calls before each series")
     p.add_argument(
         "--series-seconds",

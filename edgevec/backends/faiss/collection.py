@@ -302,6 +302,7 @@ class FaissCollection(BaseCollection):
                 "faiss_index": type(self._index).__name__,
                 "rows": int(self._index.ntotal),  # live records plus tombstones
                 "tombstones": self._dead,  # until compaction rebuilds the index without them
+                "partition_rows": self._parts.rows,  # vector copies held by filter partitions
                 "persistent": self._rows is not None,
             }
             return CollectionStats(
@@ -395,9 +396,9 @@ class FaissCollection(BaseCollection):
             return self._search(vecs, k, mask, q.params, exact=True)
         return self._search(vecs, k, mask, q.params, share=share)
 
-    def _members(self, field: str, value: Key) -> npt.NDArray[np.int64]:
-        """Live slots whose declared ``field`` equals ``value``: what a partition holds."""
-        return np.flatnonzero(self._mask(Cmp(field, "eq", value)))
+    def _members(self, field: str, values: tuple[Key, ...]) -> npt.NDArray[np.int64]:
+        """Live slots whose declared ``field`` holds one of ``values``: what a partition holds."""
+        return np.flatnonzero(self._mask(Cmp(field, "in", values)))
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:

@@ -7,7 +7,9 @@ declared field has one value in an index of their own: a contiguous flat block u
 ``partition_flat_rows`` rows (exact, and as fast as the graph at that size), an HNSW graph
 above. A query whose filter is ``field == v`` or ``field in [...]`` (alone or as one conjunct of
 an ``and``) searches only those partitions, with the query's full mask on top as a bitmap over
-each partition's rows, and merges their top-k.
+each partition's rows, and merges their top-k. Each partition searched costs a FAISS call
+(~15-20 us of overhead), so an ``in`` naming more than :data:`MERGE_VALUES` values gets one
+partition for the whole value set instead (the last :data:`MAX_SETS` such sets are kept).
 
 Partitions are a cache, never a source of truth: built on the first query naming a value (from
 the collection's own slots), extended on write (new slots join the partition of their value),
@@ -17,7 +19,8 @@ only that a partition holds every live row with its value; rows it holds that no
 
 Memory: a built partition copies its rows' vectors (``4 * dim`` bytes a row) and slot numbers
 (8 bytes a row); an HNSW partition adds its links (about ``8 * hnsw_m`` bytes a row). Once every
-value of a field has been queried, that field costs about one more copy of the vectors.
+value of a field has been queried, that field costs about one more copy of the vectors, and each
+kept value set of a wide ``in`` one more copy of its rows.
 """
 
 from __future__ import annotations
@@ -31,16 +34,22 @@ import numpy.typing as npt
 
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import FaissIndexOptions, faiss
-from edgevec.fields import FieldType
+from edgevec.fields import FieldType, ScalarType
 from edgevec.filters import And, Cmp, Filter, declared_keys
 
-__all__ = ["Partitions"]
+__all__ = ["MAX_SETS", "MERGE_VALUES", "Key", "Partitions"]
 
 Key = int | str
-Members = Callable[[str, Key], npt.NDArray[np.int64]]
-"""The live slots whose declared field equals a value (the collection's own filter engine)."""
+Members = Callable[[str, tuple[Key, ...]], npt.NDArray[np.int64]]
+"""The live slots whose declared field holds one of some values (the collection's own filter
+engine decides, so a partition means exactly what the filter means)."""
+MERGE_VALUES = 4
+"""An ``in`` over at most this many values searches each value's partition and merges."""
+MAX_SETS = 8
+"""Value-set partitions (wider ``in`` filters) kept; the oldest built is dropped first."""
 
-_PARTITIONED = frozenset({"int", "keyword"})  # scalar fields only: one value, one partition
+_PARTITIONED: dict[FieldType, ScalarType] = {"int": "int", "keyword": "keyword"}
+"""Scalar fields only: a row holds one value, so it sits in one partition per value."""
 
 
 class _Part:
@@ -66,10 +75,10 @@ class Partitions:
         self, fields: Mapping[str, FieldType], dim: int, metric_type: int, opts: FaissIndexOptions
     ) -> None:
         on = opts.partitions and opts.index == "hnsw"
-        self._kinds = {name: kind for name, kind in fields.items() if on and kind in _PARTITIONED}
+        self._kinds = {n: _PARTITIONED[k] for n, k in fields.items() if on and k in _PARTITIONED}
         self._dim, self._metric, self._opts = dim, metric_type, opts
         self._larger_better = metric_type == faiss.METRIC_INNER_PRODUCT
-        self._parts: dict[tuple[str, Key], _Part] = {}
+        self._parts: dict[tuple[str, frozenset[Key]], _Part] = {}
         self._build_lock = threading.Lock()  # readers build lazily; one build per value
 
     @property
@@ -77,7 +86,7 @@ class Partitions:
         """Rows held by all built partitions (each costs a vector copy; see the module doc)."""
         return sum(len(p.slots) for p in self._parts.values())
 
-    def key(self, flt: Filter | None) -> tuple[str, list[Key]] | None:
+    def key(self, flt: Filter | None) -> tuple[str, tuple[Key, ...]] | None:
         """The declared field and values whose partitions hold every row ``flt`` admits.
 
         An ``eq``/``in`` on a partitioned field, alone or as a conjunct of an ``and``; of
@@ -85,11 +94,11 @@ class Partitions:
         """
         if not self._kinds or flt is None:
             return None
-        best: tuple[str, list[Key]] | None = None
+        best: tuple[str, tuple[Key, ...]] | None = None
         for node in flt.args if isinstance(flt, And) else (flt,):
             if isinstance(node, Cmp) and node.op in ("eq", "in") and node.field in self._kinds:
                 raw = node.value if node.op == "in" else (node.value,)
-                values = list(dict.fromkeys(declared_keys(self._kinds[node.field], raw)))
+                values = tuple(dict.fromkeys(declared_keys(self._kinds[node.field], raw)))
                 if best is None or len(values) < len(best[1]):
                     best = (node.field, values)
         return best
@@ -99,7 +108,7 @@ class Partitions:
         vecs: npt.NDArray[np.float32],
         k: int,
         mask: npt.NDArray[np.bool_],
-        key: tuple[str, list[Key]],
+        key: tuple[str, tuple[Key, ...]],
         ef: int | None,
         members: Members,
         storage: Callable[[], npt.NDArray[np.float32]],
@@ -110,9 +119,10 @@ class Partitions:
         partitions of ``key``; the caller holds the collection's read lock.
         """
         field, values = key
+        groups = [(v,) for v in values] if len(values) <= MERGE_VALUES else [values]
         found = []
-        for value in values:
-            part = self._part(field, value, members, storage)
+        for group in groups:
+            part = self._part(field, group, members, storage)
             if part is not None:
                 hit = self._search_part(part, vecs, k, mask, ef)
                 if hit is not None:
@@ -161,22 +171,27 @@ class Partitions:
     def _part(
         self,
         field: str,
-        value: Key,
+        values: tuple[Key, ...],
         members: Members,
         storage: Callable[[], npt.NDArray[np.float32]],
     ) -> _Part | None:
-        part = self._parts.get((field, value))
+        key = (field, frozenset(values))
+        part = self._parts.get(key)
         if part is not None:
             return part
         with self._build_lock:
-            part = self._parts.get((field, value))
+            part = self._parts.get(key)
             if part is None:
-                slots = members(field, value)
+                slots = members(field, values)
                 if not len(slots):  # never cache values no row holds
                     return None
                 part = self._new(len(slots))
                 part.add(slots, np.ascontiguousarray(storage()[slots]))
-                self._parts[(field, value)] = part
+                if len(values) > 1:
+                    sets = [k for k in self._parts if len(k[1]) > 1]
+                    for old in sets[: max(0, len(sets) + 1 - MAX_SETS)]:
+                        del self._parts[old]  # a reader still holding it searches it safely
+                self._parts[key] = part
         return part
 
     def _new(self, rows: int) -> _Part:
@@ -200,16 +215,19 @@ class Partitions:
         """
         if not self._parts:
             return
-        for field in {f for f, _ in self._parts}:
-            rows: dict[tuple[str, Key], list[int]] = {}
+        holders: dict[str, dict[Key, list[tuple[str, frozenset[Key]]]]] = {}
+        for key in self._parts:  # field -> value -> the partitions holding that value
+            for value in key[1]:
+                holders.setdefault(key[0], {}).setdefault(value, []).append(key)
+        rows: dict[tuple[str, frozenset[Key]], list[int]] = {}
+        for field, by_value in holders.items():
             for i, payload in enumerate(payloads):
-                key = (field, payload.get(field))
-                if key in self._parts:
-                    rows.setdefault(key, []).append(i)  # type: ignore[arg-type]
-            for key, picked in rows.items():
-                part = self._parts[key]
-                if not part.hnsw and len(part.slots) + len(picked) > self._opts.partition_flat_rows:
-                    del self._parts[key]
-                    continue
-                at = np.asarray(picked, dtype=np.int64)
-                part.add(at + first, np.ascontiguousarray(vectors[at]))
+                for key in by_value.get(payload.get(field), ()):  # type: ignore[arg-type]
+                    rows.setdefault(key, []).append(i)
+        for key, picked in rows.items():
+            part = self._parts[key]
+            if not part.hnsw and len(part.slots) + len(picked) > self._opts.partition_flat_rows:
+                del self._parts[key]
+                continue
+            at = np.asarray(picked, dtype=np.int64)
+            part.add(at + first, np.ascontiguousarray(vectors[at]))
