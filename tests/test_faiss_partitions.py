@@ -213,6 +213,29 @@ def test_concurrent_readers_build_partitions_while_writers_move_records() -> Non
     _assert_exact(coll, model, "dot", model.rng.normal(size=(3, 8)).astype(np.float32))
 
 
+def test_a_repeated_narrow_filter_gets_a_block_dropped_when_rows_are_added() -> None:
+    coll = edgevec.connect("faiss", index="hnsw", hnsw_m=8).create_collection("c", 8, "l2")
+    model = Model(8, seed=5)
+    model.upsert(coll, [str(i) for i in range(500)], [0] * 500)
+    flt = (F("p") < 0.2) & (F("color") != "red")  # no partition key: a range, undeclared
+    queries = model.rng.normal(size=(3, 8)).astype(np.float32)
+
+    def check() -> None:
+        ids, vecs, pays = model.arrays()
+        for q in queries:
+            assert_hits_match(coll.query(q, k=10, filter=flt), ids, vecs, pays, q, 10, "l2", flt)
+
+    coll.query(queries[0], k=10, filter=flt)
+    assert _health(coll, "partition_rows") == 0, "a filter asked once gets no block"
+    check()
+    assert 0 < _health(coll, "partition_rows") < 500
+    model.delete(coll, [i for i, (_, p) in model.rows.items() if p["p"] < 0.1])
+    check()  # deleted rows are masked out of the block
+    model.upsert(coll, [f"n{i}" for i in range(30)], [0] * 30)
+    assert _health(coll, "partition_rows") == 0, "an added row may pass: the block is dropped"
+    check()
+
+
 def test_partitions_can_be_switched_off_and_options_are_validated() -> None:
     store = edgevec.connect("faiss", index="hnsw", partitions=False)
     coll = store.create_collection("c", 4, fields=FIELDS)

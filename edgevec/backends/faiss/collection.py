@@ -381,11 +381,11 @@ class FaissCollection(BaseCollection):
         share = allowed / n_slots if n_slots else 0.0
         if k == 0:
             return self._empty(len(vecs))
-        part_key = None if q.params.exact else self._parts.key(q.filter)
-        if part_key is not None:  # eq/in on a declared field: search just those values' rows
-            dist, slots = self._parts.search(
-                vecs, k, mask, part_key, q.params.ef, self._members, self._storage
-            )
+        parts = None
+        if q.filter is not None and not q.params.exact:
+            parts = self._parts.plan(q.filter, mask, allowed, self._members, self._storage)
+        if parts is not None:  # search just the partitions holding the admitted rows
+            dist, slots = self._parts.search(vecs, k, mask, parts, q.params.ef)
             return self._scores(dist), slots
         if self.opts.index == "hnsw" and (
             allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
@@ -478,8 +478,11 @@ class FaissCollection(BaseCollection):
                 f"{flt.explain()}  [partitions of {key[0]} = {key[1]!r} (flat up to "
                 f"{self.opts.partition_flat_rows} rows, else HNSW), bitmap on top, top-k merged]"
             )
+        block = ""
+        if self.opts.partitions:
+            block = f" (of a cached block once repeated, if <= {self.opts.partition_flat_rows})"
         return (
-            f"{flt.explain()}  [bitmap pre-filter; exact scan when <= "
+            f"{flt.explain()}  [bitmap pre-filter; exact scan{block} when <= "
             f"max({self.opts.exact_rows}, {self.opts.exact_fraction:.0%}) rows pass, "
             "else HNSW with efSearch widened by 1/share]"
         )

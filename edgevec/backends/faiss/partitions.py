@@ -35,7 +35,7 @@ import numpy.typing as npt
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import FaissIndexOptions, faiss
 from edgevec.fields import FieldType, ScalarType
-from edgevec.filters import And, Cmp, Filter, declared_keys
+from edgevec.filters import And, Cmp, Filter, canonical, declared_keys
 
 __all__ = ["MAX_SETS", "MERGE_VALUES", "Key", "Partitions"]
 
@@ -74,17 +74,20 @@ class Partitions:
     def __init__(
         self, fields: Mapping[str, FieldType], dim: int, metric_type: int, opts: FaissIndexOptions
     ) -> None:
-        on = opts.partitions and opts.index == "hnsw"
+        self._on = on = opts.partitions and opts.index == "hnsw"
         self._kinds = {n: _PARTITIONED[k] for n, k in fields.items() if on and k in _PARTITIONED}
         self._dim, self._metric, self._opts = dim, metric_type, opts
         self._larger_better = metric_type == faiss.METRIC_INNER_PRODUCT
         self._parts: dict[tuple[str, frozenset[Key]], _Part] = {}
+        self._blocks: dict[str, _Part] = {}  # canonical filter -> its rows; until a row is added
+        self._seen: dict[str, None] = {}  # filters asked once: a block is built on the second ask
         self._build_lock = threading.Lock()  # readers build lazily; one build per value
 
     @property
     def rows(self) -> int:
         """Rows held by all built partitions (each costs a vector copy; see the module doc)."""
-        return sum(len(p.slots) for p in self._parts.values())
+        held = (*self._parts.values(), *self._blocks.values())
+        return sum(len(p.slots) for p in held)
 
     def key(self, flt: Filter | None) -> tuple[str, tuple[Key, ...]] | None:
         """The declared field and values whose partitions hold every row ``flt`` admits.
@@ -103,30 +106,40 @@ class Partitions:
                     best = (node.field, values)
         return best
 
+    def plan(
+        self,
+        flt: Filter,
+        mask: npt.NDArray[np.bool_],
+        allowed: int,
+        members: Members,
+        storage: Callable[[], npt.NDArray[np.float32]],
+    ) -> list[_Part] | None:
+        """The partitions holding every row ``mask`` admits, or ``None`` to search otherwise.
+
+        ``mask`` is ``flt`` over the live rows and admits ``allowed`` of them; the caller holds
+        the collection's read lock (partitions are built here on first use).
+        """
+        key = self.key(flt)
+        if key is not None:
+            field, values = key
+            groups = [(v,) for v in values] if len(values) <= MERGE_VALUES else [values]
+            found = (self._part(field, group, members, storage) for group in groups)
+            return [part for part in found if part is not None]
+        if not self._on or allowed > self._opts.partition_flat_rows:
+            return None
+        return self._block(canonical(flt), mask, storage)
+
     def search(
         self,
         vecs: npt.NDArray[np.float32],
         k: int,
         mask: npt.NDArray[np.bool_],
-        key: tuple[str, tuple[Key, ...]],
+        parts: list[_Part],
         ef: int | None,
-        members: Members,
-        storage: Callable[[], npt.NDArray[np.float32]],
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Raw FAISS distances and slots of the ``k`` best rows ``mask`` admits.
-
-        ``mask`` (the whole filter, live rows only) admits at least ``k`` rows, all inside the
-        partitions of ``key``; the caller holds the collection's read lock.
-        """
-        field, values = key
-        groups = [(v,) for v in values] if len(values) <= MERGE_VALUES else [values]
-        found = []
-        for group in groups:
-            part = self._part(field, group, members, storage)
-            if part is not None:
-                hit = self._search_part(part, vecs, k, mask, ef)
-                if hit is not None:
-                    found.append(hit)
+        """Raw FAISS distances and slots of the ``k`` best rows ``mask`` admits, all of which
+        ``parts`` (from :meth:`plan`) hold; ``mask`` admits at least ``k`` rows."""
+        found = [hit for part in parts if (hit := self._search_part(part, vecs, k, mask, ef))]
         if len(found) == 1:
             return found[0]
         dist = np.concatenate([d for d, _ in found], axis=1)
@@ -194,6 +207,33 @@ class Partitions:
                 self._parts[key] = part
         return part
 
+    def _block(
+        self, key: str, mask: npt.NDArray[np.bool_], storage: Callable[[], npt.NDArray[np.float32]]
+    ) -> list[_Part] | None:
+        """A repeated filter admitting few rows: a flat block of exactly those rows.
+
+        Scanning a contiguous block costs rows x dim; the bitmap scan of the whole storage it
+        replaces costs that plus a test of every slot (3.5x an unfiltered query at 10 %).
+        """
+        block = self._blocks.get(key)
+        if block is not None:
+            return [block]
+        with self._build_lock:
+            if key not in self._seen:  # a one-off filter would pay the copy for nothing
+                self._seen[key] = None
+                if len(self._seen) > 4 * MAX_SETS:
+                    del self._seen[next(iter(self._seen))]
+                return None
+            block = self._blocks.get(key)
+            if block is None:
+                slots = np.flatnonzero(mask)
+                block = _Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
+                block.add(slots, np.ascontiguousarray(storage()[slots]))
+                if len(self._blocks) >= MAX_SETS:
+                    del self._blocks[next(iter(self._blocks))]
+                self._blocks[key] = block
+        return [block]
+
     def _new(self, rows: int) -> _Part:
         if rows <= self._opts.partition_flat_rows:
             return _Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
@@ -213,6 +253,7 @@ class Partitions:
         The caller holds the write lock. A flat partition that outgrows
         ``partition_flat_rows`` is dropped, to be rebuilt as a graph when next queried.
         """
+        self._blocks.clear()  # a new row may pass any filter: blocks are rebuilt when asked again
         if not self._parts:
             return
         holders: dict[str, dict[Key, list[tuple[str, frozenset[Key]]]]] = {}
