@@ -696,7 +696,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--partition-flat-rows",
         type=int,
-        default=2048,
+        default=4096,
         help="HNSW: filter partitions up to this size are flat blocks, larger ones graphs",
     )
     p.add_argument("--warmup", type=int, default=20, help="untimed calls before each series")

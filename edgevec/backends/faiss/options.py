@@ -29,7 +29,7 @@ class FaissIndexOptions(BaseModel):
     partitions: bool = True
     """HNSW: answer ``eq``/``in`` filters on declared ``int``/``keyword`` fields from per-value
     sub-indexes, built on first use (each holds a copy of its rows' vectors)."""
-    partition_flat_rows: int = Field(2048, ge=0)
+    partition_flat_rows: int = Field(4096, ge=0)
     """HNSW: a partition of at most this many rows is a flat block searched exactly; larger ones
     get their own graph."""
     compact_fraction: float = Field(0.25, gt=0.0, le=1.0)

@@ -4,12 +4,15 @@ A filter correlated with the vectors (a class label) cuts an HNSW graph apart, s
 graph walk loses recall, while an exact scan of the admitted rows under a bitmap of the whole
 collection costs ~5x an unfiltered query at 10 % of rows. A *partition* holds the rows whose
 declared field has one value in an index of their own: a contiguous flat block up to
-``partition_flat_rows`` rows (exact, and as fast as the graph at that size), an HNSW graph
+``partition_flat_rows`` rows (exact, within ~2x of a graph search at that size), an HNSW graph
 above. A query whose filter is ``field == v`` or ``field in [...]`` (alone or as one conjunct of
 an ``and``) searches only those partitions, with the query's full mask on top as a bitmap over
 each partition's rows, and merges their top-k. Each partition searched costs a FAISS call
 (~15-20 us of overhead), so an ``in`` naming more than :data:`MERGE_VALUES` values gets one
 partition for the whole value set instead (the last :data:`MAX_SETS` such sets are kept).
+A filter with no such conjunct that is asked again and admits at most ``partition_flat_rows``
+rows gets a *block*: a flat partition of exactly its rows, keyed by the canonical filter and
+dropped as soon as a row is added (the last :data:`MAX_BLOCKS` blocks are kept).
 
 Partitions are a cache, never a source of truth: built on the first query naming a value (from
 the collection's own slots), extended on write (new slots join the partition of their value),
@@ -20,7 +23,7 @@ only that a partition holds every live row with its value; rows it holds that no
 Memory: a built partition copies its rows' vectors (``4 * dim`` bytes a row) and slot numbers
 (8 bytes a row); an HNSW partition adds its links (about ``8 * hnsw_m`` bytes a row). Once every
 value of a field has been queried, that field costs about one more copy of the vectors, and each
-kept value set of a wide ``in`` one more copy of its rows.
+kept value set of a wide ``in`` or block one more copy of its rows.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from edgevec.backends.faiss.options import FaissIndexOptions, faiss
 from edgevec.fields import FieldType, ScalarType
 from edgevec.filters import And, Cmp, Filter, canonical, declared_keys
 
-__all__ = ["MAX_SETS", "MERGE_VALUES", "Key", "Partitions"]
+__all__ = ["MAX_BLOCKS", "MAX_SETS", "MERGE_VALUES", "Key", "Partitions"]
 
 Key = int | str
 Members = Callable[[str, tuple[Key, ...]], npt.NDArray[np.int64]]
@@ -47,6 +50,8 @@ MERGE_VALUES = 4
 """An ``in`` over at most this many values searches each value's partition and merges."""
 MAX_SETS = 8
 """Value-set partitions (wider ``in`` filters) kept; the oldest built is dropped first."""
+MAX_BLOCKS = 4
+"""Blocks of repeated filters kept (each at most ``partition_flat_rows`` rows); oldest first."""
 
 _PARTITIONED: dict[FieldType, ScalarType] = {"int": "int", "keyword": "keyword"}
 """Scalar fields only: a row holds one value, so it sits in one partition per value."""
@@ -86,7 +91,8 @@ class Partitions:
     @property
     def rows(self) -> int:
         """Rows held by all built partitions (each costs a vector copy; see the module doc)."""
-        held = (*self._parts.values(), *self._blocks.values())
+        with self._build_lock:  # another reader may be adding one
+            held = (*self._parts.values(), *self._blocks.values())
         return sum(len(p.slots) for p in held)
 
     def key(self, flt: Filter | None) -> tuple[str, tuple[Key, ...]] | None:
@@ -221,7 +227,7 @@ class Partitions:
         with self._build_lock:
             if key not in self._seen:  # a one-off filter would pay the copy for nothing
                 self._seen[key] = None
-                if len(self._seen) > 4 * MAX_SETS:
+                if len(self._seen) > 4 * MAX_BLOCKS:
                     del self._seen[next(iter(self._seen))]
                 return None
             block = self._blocks.get(key)
@@ -229,7 +235,7 @@ class Partitions:
                 slots = np.flatnonzero(mask)
                 block = _Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
                 block.add(slots, np.ascontiguousarray(storage()[slots]))
-                if len(self._blocks) >= MAX_SETS:
+                if len(self._blocks) >= MAX_BLOCKS:
                     del self._blocks[next(iter(self._blocks))]
                 self._blocks[key] = block
         return [block]
