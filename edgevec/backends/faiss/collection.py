@@ -16,7 +16,7 @@ from edgevec.backends._rowstore import RowStore
 from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
-from edgevec.backends.faiss.partitions import Key, Partitions
+from edgevec.backends.faiss.partitions import Key, Part, Partitions
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
@@ -375,18 +375,23 @@ class FaissCollection(BaseCollection):
         if q.filter is None and self._dead == 0:
             k = min(q.k, n_slots)
             return self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+        part_key = None if q.params.exact else self._parts.key(q.filter)
+        if part_key is not None:  # eq/in on a declared field: search just those values' rows
+            # A filter that is only that eq/in admits exactly the live rows of its partitions.
+            mask = self._alive if isinstance(q.filter, Cmp) else self._mask(q.filter)
+            parts = self._parts.parts(part_key, self._members, self._storage)
+            return self._from_parts(vecs, q, mask, parts)
         mask = self._mask(q.filter)
         allowed = int(np.count_nonzero(mask))
         k = min(q.k, allowed)
         share = allowed / n_slots if n_slots else 0.0
         if k == 0:
             return self._empty(len(vecs))
-        parts = None
-        if q.filter is not None and not q.params.exact:
-            parts = self._parts.plan(q.filter, mask, allowed, self._members, self._storage)
-        if parts is not None:  # search just the partitions holding the admitted rows
-            dist, slots = self._parts.search(vecs, k, mask, parts, q.params.ef)
-            return self._scores(dist), slots
+        block = (
+            None if q.params.exact else self._parts.block(q.filter, mask, allowed, self._storage)
+        )
+        if block is not None:  # a repeated narrow filter: a cached copy of just its rows
+            return self._from_parts(vecs, q, mask, block)
         if self.opts.index == "hnsw" and (
             allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
         ):
@@ -395,6 +400,18 @@ class FaissCollection(BaseCollection):
             # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
             return self._search(vecs, k, mask, q.params, exact=True)
         return self._search(vecs, k, mask, q.params, share=share)
+
+    def _from_parts(
+        self,
+        vecs: npt.NDArray[np.float32],
+        q: PreparedQuery,
+        mask: npt.NDArray[np.bool_],
+        parts: list[Part],
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        found = self._parts.search(vecs, q.k, mask, parts, q.params.ef)
+        if found is None:
+            return self._empty(len(vecs))
+        return self._scores(found[0]), found[1]
 
     def _members(self, field: str, values: tuple[Key, ...]) -> npt.NDArray[np.int64]:
         """Live slots whose declared ``field`` holds one of ``values``: what a partition holds."""

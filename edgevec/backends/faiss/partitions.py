@@ -40,7 +40,7 @@ from edgevec.backends.faiss.options import FaissIndexOptions, faiss
 from edgevec.fields import FieldType, ScalarType
 from edgevec.filters import And, Cmp, Filter, canonical, declared_keys
 
-__all__ = ["MAX_BLOCKS", "MAX_SETS", "MERGE_VALUES", "Key", "Partitions"]
+__all__ = ["MAX_BLOCKS", "MAX_SETS", "MERGE_VALUES", "Key", "Part", "Partitions"]
 
 Key = int | str
 Members = Callable[[str, tuple[Key, ...]], npt.NDArray[np.int64]]
@@ -57,7 +57,7 @@ _PARTITIONED: dict[FieldType, ScalarType] = {"int": "int", "keyword": "keyword"}
 """Scalar fields only: a row holds one value, so it sits in one partition per value."""
 
 
-class _Part:
+class Part:
     """One value's rows: their slots in the collection and an index over their vectors."""
 
     __slots__ = ("_slots", "hnsw", "index", "slots")
@@ -83,8 +83,8 @@ class Partitions:
         self._kinds = {n: _PARTITIONED[k] for n, k in fields.items() if on and k in _PARTITIONED}
         self._dim, self._metric, self._opts = dim, metric_type, opts
         self._larger_better = metric_type == faiss.METRIC_INNER_PRODUCT
-        self._parts: dict[tuple[str, frozenset[Key]], _Part] = {}
-        self._blocks: dict[str, _Part] = {}  # canonical filter -> its rows; until a row is added
+        self._parts: dict[tuple[str, frozenset[Key]], Part] = {}
+        self._blocks: dict[str, Part] = {}  # canonical filter -> its rows; until a row is added
         self._seen: dict[str, None] = {}  # filters asked once: a block is built on the second ask
         self._build_lock = threading.Lock()  # readers build lazily; one build per value
 
@@ -112,42 +112,68 @@ class Partitions:
                     best = (node.field, values)
         return best
 
-    def plan(
+    def parts(
         self,
-        flt: Filter,
-        mask: npt.NDArray[np.bool_],
-        allowed: int,
+        key: tuple[str, tuple[Key, ...]],
         members: Members,
         storage: Callable[[], npt.NDArray[np.float32]],
-    ) -> list[_Part] | None:
-        """The partitions holding every row ``mask`` admits, or ``None`` to search otherwise.
+    ) -> list[Part]:
+        """The partitions holding every row with one of ``key``'s values (built on first use;
+        the caller holds the collection's read lock)."""
+        field, values = key
+        groups = [(v,) for v in values] if len(values) <= MERGE_VALUES else [values]
+        found = (self._part(field, group, members, storage) for group in groups)
+        return [part for part in found if part is not None]
 
-        ``mask`` is ``flt`` over the live rows and admits ``allowed`` of them; the caller holds
-        the collection's read lock (partitions are built here on first use).
+    def block(
+        self,
+        flt: Filter | None,
+        mask: npt.NDArray[np.bool_],
+        allowed: int,
+        storage: Callable[[], npt.NDArray[np.float32]],
+    ) -> list[Part] | None:
+        """A repeated filter admitting few rows: a flat block of exactly those rows.
+
+        ``mask`` is ``flt`` over the live rows and admits ``allowed`` of them. Scanning a
+        contiguous block costs rows x dim; the bitmap scan of the whole storage it replaces
+        costs that plus a test of every slot (3.5x an unfiltered query at 10 %). ``None`` for a
+        filter asked the first time (a one-off would pay the copy for nothing) or too broad.
         """
-        key = self.key(flt)
-        if key is not None:
-            field, values = key
-            groups = [(v,) for v in values] if len(values) <= MERGE_VALUES else [values]
-            found = (self._part(field, group, members, storage) for group in groups)
-            return [part for part in found if part is not None]
-        if not self._on or allowed > self._opts.partition_flat_rows:
+        if flt is None or not self._on or allowed > self._opts.partition_flat_rows:
             return None
-        return self._block(canonical(flt), mask, storage)
+        key = canonical(flt)
+        block = self._blocks.get(key)
+        if block is not None:
+            return [block]
+        with self._build_lock:
+            if key not in self._seen:
+                self._seen[key] = None
+                if len(self._seen) > 4 * MAX_BLOCKS:
+                    del self._seen[next(iter(self._seen))]
+                return None
+            block = self._blocks.get(key)
+            if block is None:
+                slots = np.flatnonzero(mask)
+                block = Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
+                block.add(slots, np.ascontiguousarray(storage()[slots]))
+                if len(self._blocks) >= MAX_BLOCKS:
+                    del self._blocks[next(iter(self._blocks))]
+                self._blocks[key] = block
+        return [block]
 
     def search(
         self,
         vecs: npt.NDArray[np.float32],
         k: int,
         mask: npt.NDArray[np.bool_],
-        parts: list[_Part],
+        parts: list[Part],
         ef: int | None,
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Raw FAISS distances and slots of the ``k`` best rows ``mask`` admits, all of which
-        ``parts`` (from :meth:`plan`) hold; ``mask`` admits at least ``k`` rows."""
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]] | None:
+        """Raw FAISS distances and slots of the (up to) ``k`` best rows ``mask`` admits, all of
+        which ``parts`` hold; ``None`` when it admits none of their rows."""
         found = [hit for part in parts if (hit := self._search_part(part, vecs, k, mask, ef))]
-        if len(found) == 1:
-            return found[0]
+        if len(found) <= 1:
+            return found[0] if found else None
         dist = np.concatenate([d for d, _ in found], axis=1)
         slots = np.concatenate([s for _, s in found], axis=1)
         rank = -dist if self._larger_better else dist.copy()
@@ -157,7 +183,7 @@ class Partitions:
 
     def _search_part(
         self,
-        part: _Part,
+        part: Part,
         vecs: npt.NDArray[np.float32],
         k: int,
         mask: npt.NDArray[np.bool_],
@@ -193,7 +219,7 @@ class Partitions:
         values: tuple[Key, ...],
         members: Members,
         storage: Callable[[], npt.NDArray[np.float32]],
-    ) -> _Part | None:
+    ) -> Part | None:
         key = (field, frozenset(values))
         part = self._parts.get(key)
         if part is not None:
@@ -213,40 +239,13 @@ class Partitions:
                 self._parts[key] = part
         return part
 
-    def _block(
-        self, key: str, mask: npt.NDArray[np.bool_], storage: Callable[[], npt.NDArray[np.float32]]
-    ) -> list[_Part] | None:
-        """A repeated filter admitting few rows: a flat block of exactly those rows.
-
-        Scanning a contiguous block costs rows x dim; the bitmap scan of the whole storage it
-        replaces costs that plus a test of every slot (3.5x an unfiltered query at 10 %).
-        """
-        block = self._blocks.get(key)
-        if block is not None:
-            return [block]
-        with self._build_lock:
-            if key not in self._seen:  # a one-off filter would pay the copy for nothing
-                self._seen[key] = None
-                if len(self._seen) > 4 * MAX_BLOCKS:
-                    del self._seen[next(iter(self._seen))]
-                return None
-            block = self._blocks.get(key)
-            if block is None:
-                slots = np.flatnonzero(mask)
-                block = _Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
-                block.add(slots, np.ascontiguousarray(storage()[slots]))
-                if len(self._blocks) >= MAX_BLOCKS:
-                    del self._blocks[next(iter(self._blocks))]
-                self._blocks[key] = block
-        return [block]
-
-    def _new(self, rows: int) -> _Part:
+    def _new(self, rows: int) -> Part:
         if rows <= self._opts.partition_flat_rows:
-            return _Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
+            return Part(faiss.IndexFlat(self._dim, self._metric), hnsw=False)
         index = faiss.IndexHNSWFlat(self._dim, self._opts.hnsw_m, self._metric)
         index.hnsw.efConstruction = self._opts.ef_construction
         index.hnsw.efSearch = self._opts.ef_search
-        return _Part(index, hnsw=True)
+        return Part(index, hnsw=True)
 
     def extend(
         self,
