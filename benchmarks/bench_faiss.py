@@ -105,6 +105,8 @@ class IndexResult:
     recall_queries: int
     same_top_k: float
     filtered: list[FilteredResult] = field(default_factory=list)
+    partition_rows: int = 0
+    """Rows copied into filter partitions and blocks after the filtered series (memory)."""
     readers: dict[str, Any] = field(default_factory=dict)
     """Queries/s by contender and reader threads, and the median paired edgevec/raw ratio."""
 
@@ -372,6 +374,7 @@ def bench_index(
         )
         del sel, bitmap
 
+    result.partition_rows = int(coll.stats().health.get("partition_rows", 0))
     result.readers = bench_readers(coll, raw, xq, k, args)
     store.close()
     return result
@@ -619,6 +622,13 @@ def report(results: list[IndexResult], imports: dict[str, Any] | None) -> list[s
                 rows,
             )
         )
+        for r in results:
+            dim = int(r.params["dim"])
+            print(
+                f"{r.kind}: filter partitions and blocks hold {r.partition_rows:,} rows, "
+                f"{r.partition_rows * 4 * dim / 2**20:.1f} MiB of vector copies (index: "
+                f"{int(r.params['n']) * 4 * dim / 2**20:.1f} MiB)\n"
+            )
     rows = [
         [
             r.kind,
