@@ -140,7 +140,7 @@ def test_graph_partitions_keep_recall_after_writes_and_reopen(tmp_path: Path) ->
     model = Model(12, seed=2)
     ids = [f"r{i}" for i in range(1200)]
     model.upsert(coll, ids, [i % 8 for i in range(1200)])  # 150 rows a value: graphs
-    queries = model.rng.normal(size=(12, 12)).astype(np.float32)
+    queries = model.rng.normal(size=(6, 12)).astype(np.float32)
     assert _recall(coll, model, "l2", queries) >= 0.95
     model.upsert(coll, ids[:200], [(i + 3) % 8 for i in range(200)])
     model.delete(coll, ids[900:950])
