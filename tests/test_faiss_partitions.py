@@ -132,6 +132,7 @@ def test_graph_partitions_keep_recall_after_writes_and_reopen(tmp_path: Path) ->
     options: dict[str, Any] = {
         "index": "hnsw",
         "hnsw_m": 12,
+        "ef_construction": 40,
         "ef_search": 48,
         "partition_flat_rows": 40,
     }
