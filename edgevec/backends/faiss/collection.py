@@ -81,6 +81,8 @@ class FaissCollection(BaseCollection):
 
     def _reset(self, index: Any) -> None:
         self._index = index if index is not None else self._new_index()
+        # Filter partitions hold slot numbers: a new index (compaction, reload) starts them anew.
+        self._parts = Partitions(self.spec.fields, self.dim, METRIC[self.metric], self.opts)
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
         # Per-slot columns: views of buffers with spare room, so appends never copy them all.
@@ -89,7 +91,6 @@ class FaissCollection(BaseCollection):
         self._norms: npt.NDArray[np.float32] = self._columns[1].extend([])
         self._sums: npt.NDArray[np.uint64] = self._columns[2].extend([])  # row checksums
         self._payloads = PayloadIndex(self.spec.fields)
-        self._parts = Partitions(self.spec.fields, self.dim, METRIC[self.metric], self.opts)
         self._dead = 0
         self._order: list[str] | None = None  # live ids sorted, for scans; None after a write
 
