@@ -16,11 +16,11 @@ from edgevec.backends._rowstore import RowStore
 from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
-from edgevec.backends.faiss.partitions import Key, Part, Partitions
+from edgevec.backends.faiss.partitions import Part, Partitions
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
-from edgevec.filters import Cmp, Filter, PayloadIndex
+from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload
 from edgevec.scores import l2_from_squared
 from edgevec.search_params import SearchParams
@@ -379,8 +379,8 @@ class FaissCollection(BaseCollection):
         part_key = None if q.params.exact else self._parts.key(q.filter)
         if part_key is not None:  # eq/in on a declared field: search just those values' rows
             # A filter that is only that eq/in admits exactly the live rows of its partitions.
-            mask = self._alive if isinstance(q.filter, Cmp) else self._mask(q.filter)
-            parts = self._parts.parts(part_key, self._members, self._storage)
+            mask = self._alive if self._parts.covers(q.filter) else self._mask(q.filter)
+            parts = self._parts.parts(part_key, self._mask, self._storage)
             return self._from_parts(vecs, q, mask, parts)
         mask = self._mask(q.filter)
         allowed = int(np.count_nonzero(mask))
@@ -413,10 +413,6 @@ class FaissCollection(BaseCollection):
         if found is None:
             return self._empty(len(vecs))
         return self._scores(found[0]), found[1]
-
-    def _members(self, field: str, values: tuple[Key, ...]) -> npt.NDArray[np.int64]:
-        """Live slots whose declared ``field`` holds one of ``values``: what a partition holds."""
-        return np.flatnonzero(self._mask(Cmp(field, "in", values)))
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:

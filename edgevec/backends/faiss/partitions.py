@@ -43,9 +43,9 @@ from edgevec.filters import And, Cmp, Filter, canonical, declared_keys
 __all__ = ["MAX_BLOCKS", "MAX_SETS", "MERGE_VALUES", "Key", "Part", "Partitions"]
 
 Key = int | str
-Members = Callable[[str, tuple[Key, ...]], npt.NDArray[np.int64]]
-"""The live slots whose declared field holds one of some values (the collection's own filter
-engine decides, so a partition means exactly what the filter means)."""
+Members = Callable[[Filter], npt.NDArray[np.bool_]]
+"""The collection's mask of the live rows a filter admits: a partition holds the rows of
+``field in values`` by the filter engine's own judgement, so it means what the filter means."""
 MERGE_VALUES = 4
 """An ``in`` over at most this many values searches each value's partition and merges."""
 MAX_SETS = 8
@@ -111,6 +111,12 @@ class Partitions:
                 if best is None or len(values) < len(best[1]):
                     best = (node.field, values)
         return best
+
+    @staticmethod
+    def covers(flt: Filter | None) -> bool:
+        """Whether a filter that has a :meth:`key` is only that ``eq``/``in``: its partitions
+        then hold exactly the rows it admits (tombstones aside), so no mask is needed."""
+        return not isinstance(flt, And)
 
     def parts(
         self,
@@ -227,7 +233,7 @@ class Partitions:
         with self._build_lock:
             part = self._parts.get(key)
             if part is None:
-                slots = members(field, values)
+                slots = np.flatnonzero(members(Cmp(field, "in", values)))
                 if not len(slots):  # never cache values no row holds
                     return None
                 part = self._new(len(slots))
