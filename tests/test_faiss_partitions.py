@@ -214,6 +214,27 @@ def test_concurrent_readers_build_partitions_while_writers_move_records() -> Non
     _assert_exact(coll, model, "dot", model.rng.normal(size=(3, 8)).astype(np.float32))
 
 
+def test_a_flat_partition_that_outgrows_its_size_becomes_a_graph() -> None:
+    store = edgevec.connect("faiss", index="hnsw", hnsw_m=8, partition_flat_rows=50)
+    coll = store.create_collection("c", 6, "l2", fields=FIELDS)
+    model = Model(6, seed=6)
+    model.upsert(coll, [str(i) for i in range(90)], [i % 2 for i in range(90)])  # 45 a value
+    q = model.rng.normal(size=6).astype(np.float32)
+    parts = coll._parts._parts  # type: ignore[attr-defined]
+
+    def check() -> None:
+        ids, vecs, pays = model.arrays()
+        flt = F("label") == 1
+        assert_hits_match(coll.query(q, k=10, filter=flt), ids, vecs, pays, q, 10, "l2", flt)
+
+    check()
+    assert not parts[("label", frozenset({1}))].hnsw
+    model.upsert(coll, [f"n{i}" for i in range(10)], [1] * 10)
+    assert ("label", frozenset({1})) not in parts, "dropped once past partition_flat_rows"
+    check()  # rebuilt as a graph of 55 rows, and efSearch 64 walks all of it: exact
+    assert parts[("label", frozenset({1}))].hnsw
+
+
 def test_a_repeated_narrow_filter_gets_a_block_dropped_when_rows_are_added() -> None:
     coll = edgevec.connect("faiss", index="hnsw", hnsw_m=8).create_collection("c", 8, "l2")
     model = Model(8, seed=5)
