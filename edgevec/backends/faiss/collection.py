@@ -377,10 +377,10 @@ class FaissCollection(BaseCollection):
             k = min(q.k, n_slots)
             return self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
         part_key = None if q.params.exact else self._parts.key(q.filter)
-        if part_key is not None:  # eq/in on a declared field: search just those values' rows
+        parts = None if part_key is None else self._parts.parts(part_key, self._mask, self._storage)
+        if parts is not None:  # eq/in on a declared field: search just those values' rows
             # A filter that is only that eq/in admits exactly the live rows of its partitions.
             mask = self._alive if self._parts.covers(q.filter) else self._mask(q.filter)
-            parts = self._parts.parts(part_key, self._mask, self._storage)
             return self._from_parts(vecs, q, mask, parts)
         mask = self._mask(q.filter)
         allowed = int(np.count_nonzero(mask))

@@ -9,7 +9,9 @@ above. A query whose filter is ``field == v`` or ``field in [...]`` (alone or as
 an ``and``) searches only those partitions, with the query's full mask on top as a bitmap over
 each partition's rows, and merges their top-k. Each partition searched costs a FAISS call
 (~15-20 us of overhead), so an ``in`` naming more than :data:`MERGE_VALUES` values gets one
-partition for the whole value set instead (the last :data:`MAX_SETS` such sets are kept).
+partition for the whole value set instead, once the same set is asked a second time (a one-off
+set would pay a build for nothing; the first ask takes the collection's unpartitioned path);
+the last :data:`MAX_SETS` such sets are kept.
 A filter with no such conjunct that is asked again and admits at most ``partition_flat_rows``
 rows gets a *block*: a flat partition of exactly its rows, keyed by the canonical filter and
 dropped as soon as a row is added (the last :data:`MAX_BLOCKS` blocks are kept).
@@ -85,7 +87,8 @@ class Partitions:
         self._larger_better = metric_type == faiss.METRIC_INNER_PRODUCT
         self._parts: dict[tuple[str, frozenset[Key]], Part] = {}
         self._blocks: dict[str, Part] = {}  # canonical filter -> its rows; until a row is added
-        self._seen: dict[str, None] = {}  # filters asked once: a block is built on the second ask
+        # Blocks (canonical filters) and value sets asked once: built on the second ask.
+        self._seen: dict[str | tuple[str, frozenset[Key]], None] = {}
         self._build_lock = threading.Lock()  # readers build lazily; one build per value
 
     @property
@@ -123,13 +126,28 @@ class Partitions:
         key: tuple[str, tuple[Key, ...]],
         members: Members,
         storage: Callable[[], npt.NDArray[np.float32]],
-    ) -> list[Part]:
+    ) -> list[Part] | None:
         """The partitions holding every row with one of ``key``'s values (built on first use;
-        the caller holds the collection's read lock)."""
+        the caller holds the collection's read lock); ``None`` for a wide value set asked the
+        first time."""
         field, values = key
+        if len(values) > MERGE_VALUES:
+            wide = (field, frozenset(values))
+            if wide not in self._parts and not self._second_ask(wide):
+                return None
         groups = [(v,) for v in values] if len(values) <= MERGE_VALUES else [values]
         found = (self._part(field, group, members, storage) for group in groups)
         return [part for part in found if part is not None]
+
+    def _second_ask(self, key: str | tuple[str, frozenset[Key]]) -> bool:
+        """Whether ``key`` was asked before (recently); notes it if not."""
+        with self._build_lock:
+            if key in self._seen:
+                return True
+            self._seen[key] = None
+            if len(self._seen) > 4 * (MAX_BLOCKS + MAX_SETS):
+                del self._seen[next(iter(self._seen))]
+            return False
 
     def block(
         self,
@@ -151,12 +169,9 @@ class Partitions:
         block = self._blocks.get(key)
         if block is not None:
             return [block]
+        if not self._second_ask(key):
+            return None
         with self._build_lock:
-            if key not in self._seen:
-                self._seen[key] = None
-                if len(self._seen) > 4 * MAX_BLOCKS:
-                    del self._seen[next(iter(self._seen))]
-                return None
             block = self._blocks.get(key)
             if block is None:
                 slots = np.flatnonzero(mask)
