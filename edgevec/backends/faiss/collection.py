@@ -16,6 +16,7 @@ from edgevec.backends._rowstore import RowStore
 from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
+from edgevec.backends.faiss.partitions import Part, Partitions
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
@@ -80,6 +81,8 @@ class FaissCollection(BaseCollection):
 
     def _reset(self, index: Any) -> None:
         self._index = index if index is not None else self._new_index()
+        # Filter partitions hold slot numbers: a new index (compaction, reload) starts them anew.
+        self._parts = Partitions(self.spec.fields, self.dim, METRIC[self.metric], self.opts)
         self._slot: dict[str, int] = {}
         self._ids: list[str | None] = []
         # Per-slot columns: views of buffers with spare room, so appends never copy them all.
@@ -133,6 +136,7 @@ class FaissCollection(BaseCollection):
             vectors = np.ascontiguousarray(vectors / norms[:, None], dtype=np.float32)
         self._index.add(vectors)
         self._fill(ids, norms, payloads, sums)
+        self._parts.extend(len(self._ids) - len(ids), vectors, payloads)
 
     def _tombstone(self, slots: list[int]) -> None:
         self._order = None
@@ -299,6 +303,7 @@ class FaissCollection(BaseCollection):
                 "faiss_index": type(self._index).__name__,
                 "rows": int(self._index.ntotal),  # live records plus tombstones
                 "tombstones": self._dead,  # until compaction rebuilds the index without them
+                "partition_rows": self._parts.rows,  # vector copies held by filter partitions
                 "persistent": self._rows is not None,
             }
             return CollectionStats(
@@ -371,12 +376,23 @@ class FaissCollection(BaseCollection):
         if q.filter is None and self._dead == 0:
             k = min(q.k, n_slots)
             return self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
+        part_key = None if q.params.exact else self._parts.key(q.filter)
+        parts = None if part_key is None else self._parts.parts(part_key, self._mask, self._storage)
+        if parts is not None:  # eq/in on a declared field: search just those values' rows
+            # A filter that is only that eq/in admits exactly the live rows of its partitions.
+            mask = self._alive if self._parts.covers(q.filter) else self._mask(q.filter)
+            return self._from_parts(vecs, q, mask, parts)
         mask = self._mask(q.filter)
         allowed = int(np.count_nonzero(mask))
         k = min(q.k, allowed)
         share = allowed / n_slots if n_slots else 0.0
         if k == 0:
             return self._empty(len(vecs))
+        block = (
+            None if q.params.exact else self._parts.block(q.filter, mask, allowed, self._storage)
+        )
+        if block is not None:  # a repeated narrow filter: a cached copy of just its rows
+            return self._from_parts(vecs, q, mask, block)
         if self.opts.index == "hnsw" and (
             allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
         ):
@@ -385,6 +401,18 @@ class FaissCollection(BaseCollection):
             # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
             return self._search(vecs, k, mask, q.params, exact=True)
         return self._search(vecs, k, mask, q.params, share=share)
+
+    def _from_parts(
+        self,
+        vecs: npt.NDArray[np.float32],
+        q: PreparedQuery,
+        mask: npt.NDArray[np.bool_],
+        parts: list[Part],
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        found = self._parts.search(vecs, q.k, mask, parts, q.params.ef)
+        if found is None:
+            return self._empty(len(vecs))
+        return self._scores(found[0]), found[1]
 
     @staticmethod
     def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -458,8 +486,17 @@ class FaissCollection(BaseCollection):
     def _explain(self, flt: Filter) -> str:
         if self.opts.index == "flat":
             return f"{flt.explain()}  [bitmap pre-filter, exact]"
+        key = self._parts.key(flt)
+        if key is not None:
+            return (
+                f"{flt.explain()}  [partitions of {key[0]} = {key[1]!r} (flat up to "
+                f"{self.opts.partition_flat_rows} rows, else HNSW), bitmap on top, top-k merged]"
+            )
+        block = ""
+        if self.opts.partitions:
+            block = f" (of a cached block once repeated, if <= {self.opts.partition_flat_rows})"
         return (
-            f"{flt.explain()}  [bitmap pre-filter; exact scan when <= "
+            f"{flt.explain()}  [bitmap pre-filter; exact scan{block} when <= "
             f"max({self.opts.exact_rows}, {self.opts.exact_fraction:.0%}) rows pass, "
             "else HNSW with efSearch widened by 1/share]"
         )

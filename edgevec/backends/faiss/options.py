@@ -26,6 +26,12 @@ class FaissIndexOptions(BaseModel):
     """HNSW: a filter admitting at most this many rows is answered by an exact scan of them."""
     exact_fraction: float = Field(0.05, ge=0.0, le=1.0)
     """HNSW: ... or at most this share of all rows (for collections far beyond ``exact_rows``)."""
+    partitions: bool = True
+    """HNSW: answer ``eq``/``in`` filters on declared ``int``/``keyword`` fields from per-value
+    sub-indexes, built on first use (each holds a copy of its rows' vectors)."""
+    partition_flat_rows: int = Field(4096, ge=0)
+    """HNSW: a partition of at most this many rows is a flat block searched exactly; larger ones
+    get their own graph."""
     compact_fraction: float = Field(0.25, gt=0.0, le=1.0)
     """Rebuild once tombstoned slots exceed this share of all slots."""
 
