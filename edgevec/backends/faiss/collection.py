@@ -155,7 +155,6 @@ class FaissCollection(BaseCollection):
                 del self._slot[rid]
                 self._ids[s] = None
                 self._payloads.clear_row(s)
-                self._flat[s] = False  # the payload is gone: copy_payload(None) gives {}
         if slots:
             self._alive[slots] = False
             self._dead += len(slots)
