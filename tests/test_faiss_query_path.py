@@ -193,3 +193,16 @@ def test_search_hook_accepts_a_strided_query(coll: BaseCollection) -> None:
     strided = dataclasses.replace(q, vectors=wide[:, ::2])
     assert not strided.vectors.flags.c_contiguous
     assert [h.id for h in coll._query(strided)[0]] == [h.id for h in coll._query(q)[0]]
+
+
+def test_declared_column_gains_an_absent_row(coll: BaseCollection) -> None:
+    """A declared column with a value in every row answers without its presence mask; the
+    first row lacking the field (its slot holds a 0 placeholder) must bring that mask back."""
+    vecs = _vecs(6, 8)
+    coll.upsert_arrays([f"d{i}" for i in range(4)], vecs[:4], [{"label": i} for i in range(4)])
+    zero, small = F("label") == 0, F("label") < 2
+    assert (coll.count(zero), coll.count(small)) == (1, 2)
+    coll.upsert_arrays(["absent", "other"], vecs[4:], [{}, {"name": "x"}])
+    for flt in (zero, small, F("label") == 0, F("label").isin([0, 5]), F("label") <= 0):
+        assert {h.id for h in coll.query(vecs[4], k=6, filter=flt)} <= {"d0", "d1"}
+    assert (coll.count(zero), coll.count(small), coll.count(~zero)) == (1, 2, 5)
