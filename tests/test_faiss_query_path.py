@@ -206,3 +206,19 @@ def test_declared_column_gains_an_absent_row(coll: BaseCollection) -> None:
     for flt in (zero, small, F("label") == 0, F("label").isin([0, 5]), F("label") <= 0):
         assert {h.id for h in coll.query(vecs[4], k=6, filter=flt)} <= {"d0", "d1"}
     assert (coll.count(zero), coll.count(small), coll.count(~zero)) == (1, 2, 5)
+
+
+def test_query_arrays_pads_like_query_batch(coll: BaseCollection) -> None:
+    """``query_arrays`` holds what ``query_batch`` returns, blank (None/NaN) past the last hit:
+    with k beyond the collection, beyond a filter's matches, and with every row full."""
+    vecs = _vecs(12, 9)
+    coll.upsert_arrays([f"a{i}" for i in range(12)], vecs, [{"label": i % 3} for i in range(12)])
+    for k, flt in ((20, None), (6, F("label") == 1), (3, None), (3, F("label") == 2)):
+        ids, scores = coll.query_arrays(vecs[:4], k=k, filter=flt)
+        assert ids.shape == scores.shape == (4, k)
+        for row, hits in enumerate(coll.query_batch(vecs[:4], k=k, filter=flt)):
+            width = len(hits)
+            assert ids[row, :width].tolist() == hits.ids
+            np.testing.assert_array_equal(scores[row, :width], hits.scores)
+            assert all(i is None for i in ids[row, width:])
+            assert np.isnan(scores[row, width:]).all()

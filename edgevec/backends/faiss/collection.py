@@ -386,16 +386,28 @@ class FaissCollection(BaseCollection):
     def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
         # The FAISS result matrices are already the answer: map slots to ids, pad to k.
         n = len(q.vectors)
-        ids = np.full((n, q.k), None, dtype=object)
-        out = np.full((n, q.k), np.nan, dtype=np.float32)
         with self._lock.read():
             scores, slots = self._nearest(q)
             names = self._ids
-            found = [names[s] if s >= 0 else None for s in slots.ravel().tolist()]
+            flat = slots.ravel().tolist()
+            padded = bool(flat) and min(flat) < 0  # fewer hits than k somewhere
+            found = (
+                [names[s] if s >= 0 else None for s in flat]
+                if padded
+                else [*map(names.__getitem__, flat)]
+            )
         width = slots.shape[1]
-        ids[:, :width] = np.array(found, dtype=object).reshape(n, width)
-        out[:, :width] = np.where(slots >= 0, scores, np.nan)
-        return ArrayHits(ids, out)
+        ids = np.empty(n * width, dtype=object)
+        ids[:] = found
+        if padded:
+            scores = np.where(slots >= 0, scores, np.float32(np.nan))
+        if width == q.k:  # the common case: the matrices FAISS filled are the answer
+            return ArrayHits(ids.reshape(n, width), scores)
+        wide_ids = np.full((n, q.k), None, dtype=object)
+        wide_scores = np.full((n, q.k), np.nan, dtype=np.float32)
+        wide_ids[:, :width] = ids.reshape(n, width)
+        wide_scores[:, :width] = scores
+        return ArrayHits(wide_ids, wide_scores)
 
     def _nearest(self, q: PreparedQuery) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Scores and slots (``-1`` past the last hit) of ``q``; the caller holds the read lock."""
