@@ -16,17 +16,15 @@ from edgevec.backends._rowstore import RowStore
 from edgevec.backends._rwlock import ReadWriteLock
 from edgevec.backends.faiss.growing import GrowingArray
 from edgevec.backends.faiss.options import METRIC, FaissIndexOptions, faiss
-from edgevec.backends.faiss.partitions import Part, Partitions
+from edgevec.backends.faiss.partitions import Partitions
+from edgevec.backends.faiss.search import FaissSearch
 from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
 from edgevec.filters import Filter, PayloadIndex
 from edgevec.payloads import copy_payload, is_flat
-from edgevec.scores import l2_from_squared
-from edgevec.search_params import SearchParams
 from edgevec.stats import CollectionStats
 from edgevec.types import ArrayHits, CollectionSpec, Hit, Hits, Record
-from edgevec.vectors import normalize_rows
 
 __all__ = ["FaissCollection"]
 
@@ -38,7 +36,7 @@ _CACHED_MASKS = 8
 """Filter objects whose masks are kept until the next write (a caller repeating a filter)."""
 
 
-class FaissCollection(BaseCollection):
+class FaissCollection(FaissSearch, BaseCollection):
     """One FAISS index with its id map, payload columns and tombstones.
 
     With persistence, ``rows`` is the record of truth: a write commits there first and is applied
@@ -413,106 +411,6 @@ class FaissCollection(BaseCollection):
         wide_ids[:, :width] = ids.reshape(n, width)
         wide_scores[:, :width] = scores
         return ArrayHits(wide_ids, wide_scores)
-
-    def _nearest(self, q: PreparedQuery) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """Scores and slots (``-1`` past the last hit) of ``q``; the caller holds the read lock."""
-        self._check_open()
-        vecs = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
-        n_slots = len(self._ids)
-        if q.filter is None and self._dead == 0:
-            k = min(q.k, n_slots)
-            return self._search(vecs, k, None, q.params) if k else self._empty(len(vecs))
-        part_key = None if q.params.exact else self._parts.key(q.filter)
-        parts = None if part_key is None else self._parts.parts(part_key, self._mask, self._storage)
-        if parts is not None:  # eq/in on a declared field: search just those values' rows
-            # A filter that is only that eq/in admits exactly the live rows of its partitions.
-            mask = self._alive if self._parts.covers(q.filter) else self._mask(q.filter)
-            return self._from_parts(vecs, q, mask, parts)
-        mask = self._mask(q.filter)
-        allowed = int(np.count_nonzero(mask))
-        k = min(q.k, allowed)
-        share = allowed / n_slots if n_slots else 0.0
-        if k == 0:
-            return self._empty(len(vecs))
-        block = (
-            None if q.params.exact else self._parts.block(q.filter, mask, allowed, self._storage)
-        )
-        if block is not None:  # a repeated narrow filter: a cached copy of just its rows
-            return self._from_parts(vecs, q, mask, block)
-        if self.opts.index == "hnsw" and (
-            allowed <= max(self.opts.exact_rows, 4 * k) or share <= self.opts.exact_fraction
-        ):
-            # A filter correlated with the vectors (a class label) cuts the graph apart:
-            # measured recall@10 0.66 at 10 % and 0.72 at 50 % of rows on Fashion-MNIST
-            # even with a 10x wider beam, while this scan is exact and costs ~allowed*dim.
-            return self._search(vecs, k, mask, q.params, exact=True)
-        return self._search(vecs, k, mask, q.params, share=share)
-
-    def _from_parts(
-        self,
-        vecs: npt.NDArray[np.float32],
-        q: PreparedQuery,
-        mask: npt.NDArray[np.bool_],
-        parts: list[Part],
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        found = self._parts.search(vecs, q.k, mask, parts, q.params.ef)
-        if found is None:
-            return self._empty(len(vecs))
-        return self._scores(found[0]), found[1]
-
-    @staticmethod
-    def _empty(n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-
-    def _search(
-        self,
-        vecs: npt.NDArray[np.float32],
-        k: int,
-        mask: npt.NDArray[np.bool_] | None,
-        params: SearchParams,
-        *,
-        share: float = 1.0,
-        exact: bool = False,
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        ef_asked, exact = params.ef, exact or params.exact
-        if mask is None and ef_asked is None and not exact:  # the common case: nothing to build
-            return self._search_plain(vecs, k)
-        sel = None
-        if mask is not None:
-            bits = np.packbits(mask, bitorder="little")
-            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-        index = self._index
-        if self.opts.index == "hnsw" and exact:
-            # The graph's own flat storage, scanned under the bitmap: exact, and no copy.
-            index = faiss.downcast_index(self._index.storage)
-            sp: Any = faiss.SearchParameters(sel=sel)
-        elif self.opts.index == "hnsw":
-            # A pre-filter hides part of the graph; widen the beam in proportion so recall holds.
-            ef = max(int(ef_asked or self.opts.ef_search), k)
-            sp = faiss.SearchParametersHNSW(sel=sel, efSearch=min(int(ef / share), 4096))
-        else:
-            sp = faiss.SearchParameters(sel=sel) if sel is not None else None
-        dist, labels = index.search(vecs, k, params=sp)
-        del sel  # keep the bitmap alive until the search returned
-        return self._scores(dist), labels
-
-    def _search_plain(
-        self, vecs: npt.NDArray[np.float32], k: int
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        """An unfiltered search through the index's C entry point, which ``index.search``
-        wraps after re-checking what :func:`~edgevec.prepare.prepare_query` already did."""
-        n = len(vecs)
-        if not vecs.flags.c_contiguous:  # a wrapper's own PreparedQuery: make it one block
-            vecs = np.ascontiguousarray(vecs)
-        dist = np.empty((n, k), dtype=np.float32)
-        labels = np.empty((n, k), dtype=np.int64)
-        ptr = faiss.swig_ptr
-        self._index.search_c(n, ptr(vecs), k, ptr(dist), ptr(labels), None)
-        return self._scores(dist), labels
-
-    def _scores(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        # FAISS reports the squared distance for l2 and the inner product otherwise.
-        return l2_from_squared(dist) if self.metric == "l2" else dist
 
     def _hits(
         self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery
