@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 pytest.importorskip(
@@ -106,7 +107,8 @@ with edgevec.connect("qdrant_edge", path={str(tmp_path)!r}) as store:
     vecs = _rand(50, 4)
     ids = [f"r{i}" for i in range(50)]
     pays = [{"label": i % 5, "tags": [f"t{i % 3}"]} for i in range(50)]
-    with edgevec.connect("qdrant_edge", path=str(tmp_path)) as store:
+    # Reopened with a thread count: the engine then needs the whole config on load.
+    with edgevec.connect("qdrant_edge", path=str(tmp_path), search_threads=1) as store:
         coll = store.collection("items")
         assert (coll.dim, coll.metric, dict(coll.spec.fields)) == (
             8, "l2", {"label": "int", "tags": "keyword[]"}
@@ -121,6 +123,8 @@ with edgevec.connect("qdrant_edge", path={str(tmp_path)!r}) as store:
         assert set(shard.info().payload_schema) == {"label", "tags"}
     finally:
         shard.close()
+    saved = orjson.loads((tmp_path / "items" / "shard" / "edge_config.json").read_bytes())
+    assert saved["max_search_threads"] == 1
 
 
 def test_optimize_builds_the_graph_explicitly_and_by_policy(tmp_path: Path) -> None:
