@@ -56,10 +56,12 @@ def _engine_rows(mat: Matrix) -> list[Any]:
 class QdrantEdgeCollection(BaseCollection):
     """A collection held by one ``EdgeShard``.
 
-    No lock on the query path: qdrant-edge-py 0.9 holds the GIL for the whole of every call
-    (searches and optimize alike), so no engine call overlaps another or the shard's ``close``,
-    and a call that reaches a shard closed under it anyway gets the engine's own error, which
+    No lock on the query path: the engine guards its shard itself. It releases the GIL while
+    it searches, and its ``close`` waits for the calls in flight (measured on qdrant-edge-py
+    0.9); a call that arrives after ``close`` gets the engine's "not initialized" error, which
     :meth:`_call` turns into the refusal (``StoreClosedError`` or ``CollectionNotFoundError``).
+    So a drop removes the shard's files only once no call is using them. ``optimize`` holds the
+    GIL while it builds.
     """
 
     backend: ClassVar[str] = "qdrant_edge"
