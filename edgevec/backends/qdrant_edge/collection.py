@@ -50,7 +50,9 @@ def _engine_rows(mat: Matrix) -> list[Any]:
     per element); in a query loop it measured 3-5 % of the whole call faster than ``tolist()``.
     (``Any``: the engine's stub says ``list[float]``; the binary reads any sequence of floats.)
     """
-    return [row.data for row in np.ascontiguousarray(mat)]
+    # By index: iterating an ndarray costs ~1 µs more to set up, which a single query notices.
+    # A memoryview carries its strides and format, so any layout and float type reads right.
+    return [mat[i].data for i in range(len(mat))]
 
 
 class QdrantEdgeCollection(BaseCollection):
@@ -195,14 +197,19 @@ class QdrantEdgeCollection(BaseCollection):
             params = self._default_params
         with_payload = True if q.include_payload else _ONLY_META
         vectors = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
+        # Positional (~0.6 µs less than keywords), in qdrant-edge-py 0.9's order: limit, offset,
+        # query, prefetches, with_vector, with_payload, filter, score_threshold, params.
         requests = [
             qe.QueryRequest(
-                limit=q.k,
-                query=qe.Query.Nearest(vec),
-                filter=flt,
-                params=params,
-                with_payload=with_payload,
-                with_vector=q.include_vectors,
+                q.k,
+                None,
+                qe.Query.Nearest(vec),
+                None,
+                q.include_vectors,
+                with_payload,
+                flt,
+                None,
+                params,
             )
             for vec in _engine_rows(vectors)
         ]
