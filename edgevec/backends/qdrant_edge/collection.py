@@ -80,6 +80,9 @@ class QdrantEdgeCollection(BaseCollection):
         self._refusal: EdgevecError | None = None  # set once the store closed or dropped it
         self._acorn = qe.AcornSearchParams(enable=True) if opts.acorn else None
         self._hnsw = opts.index == "hnsw"
+        self._cosine = spec.metric == "cosine"
+        # The engine reports Euclid as the distance ‖a-b‖, cosine and dot as similarities.
+        self._sign = -1.0 if spec.metric == "l2" else 1.0
         self._default_params = self._search_params(False, None)
         self._filters: dict[bytes, tuple[qe.Filter, bool]] = {}
         self._last_filter: tuple[Filter, tuple[qe.Filter, bool]] | None = None
@@ -118,7 +121,7 @@ class QdrantEdgeCollection(BaseCollection):
         check_floats_read_exactly(batch.payloads, "Qdrant Edge")
         metas: list[dict[str, Any]] = [{"id": rid} for rid in batch.ids]
         vectors = batch.vectors
-        if self.metric == "cosine":  # the engine keeps unit vectors: keep the written length
+        if self._cosine:  # the engine keeps unit vectors: keep the written length
             norms = np.linalg.norm(vectors.astype(np.float64), axis=1)
             for meta, norm in zip(metas, norms.tolist(), strict=True):
                 meta["norm"] = norm
@@ -196,7 +199,7 @@ class QdrantEdgeCollection(BaseCollection):
         else:
             params = self._default_params
         with_payload = True if q.include_payload else _ONLY_META
-        vectors = normalize_rows(q.vectors) if self.metric == "cosine" else q.vectors
+        vectors = normalize_rows(q.vectors) if self._cosine else q.vectors
         # Positional (~0.6 µs less than keywords), in qdrant-edge-py 0.9's order: limit, offset,
         # query, prefetches, with_vector, with_payload, filter, score_threshold, params.
         requests = [
@@ -220,8 +223,7 @@ class QdrantEdgeCollection(BaseCollection):
         return [self._hits(points, q) for points in found]
 
     def _hits(self, points: Sequence[qe.ScoredPoint], q: PreparedQuery) -> Hits:
-        # The engine reports Euclid as the distance ‖a-b‖, cosine and dot as similarities.
-        sign = -1.0 if self.metric == "l2" else 1.0
+        sign = self._sign
         hits = []
         for p in points:
             # Each read of ``payload`` is a fresh dict, so the reserved entry is popped in place
