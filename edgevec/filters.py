@@ -678,7 +678,7 @@ class _TypedColumn:
     (:func:`edgevec.fields.check_field_values`), so every value fits the dtype exactly.
     """
 
-    __slots__ = ("_chunks", "_rows", "codes", "is_list", "kind", "n_rows", "name")
+    __slots__ = ("_chunks", "_dense", "_rows", "codes", "is_list", "kind", "n_rows", "name")
 
     def __init__(self, name: str, declared: FieldType) -> None:
         self.name = name
@@ -688,6 +688,8 @@ class _TypedColumn:
         self._chunks: list[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = []
         """(values, present mask or element counts) per appended batch, joined lazily."""
         self._rows: npt.NDArray[np.int64] | None = None
+        self._dense: bool | None = None
+        """Whether every row holds the (scalar) field; ``None`` until asked after a write."""
 
     def extend(self, payloads: Sequence[Mapping[str, Any] | None]) -> None:
         name, codes = self.name, self.codes
@@ -705,6 +707,7 @@ class _TypedColumn:
         self._chunks.append((np.asarray(flat, dtype=_DTYPE[self.kind]), counts))
         self.n_rows += len(raw)
         self._rows = None
+        self._dense = None
 
     def arrays(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         """``(values, present)`` for a scalar field, ``(values, counts)`` for a list field."""
@@ -736,7 +739,10 @@ class _TypedColumn:
         if isinstance(sel, bool):  # no element test needed: all or none of the present rows
             return np.array(has, dtype=bool) if sel else np.zeros(self.n_rows, dtype=bool)
         if not self.is_list:
-            return np.asarray(sel & present, dtype=bool)
+            if self._dense is None:
+                self._dense = bool(present.all())
+            # An absent row holds a 0 placeholder, so only a column with none can skip `present`.
+            return sel if self._dense else np.asarray(sel & present, dtype=bool)
         out = np.zeros(self.n_rows, dtype=bool)
         out[self._element_rows(present)[sel]] = True
         return out

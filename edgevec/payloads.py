@@ -35,6 +35,7 @@ __all__ = [
     "copy_payload",
     "float_reads_exactly",
     "int_range",
+    "is_flat",
 ]
 
 MAX_DEPTH = 32
@@ -226,6 +227,16 @@ def copy_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
         elif t is dict:
             out[key] = copy_payload(v)
     return out
+
+
+_CONTAINERS = frozenset((list, dict))
+
+
+def is_flat(payload: Mapping[str, Any] | None) -> bool:
+    """Whether ``payload`` (in the model) is a dict holding atoms only, so that one shallow
+    ``dict.copy`` is already a private copy (a store may note this once per write and skip
+    :func:`copy_payload`'s walk on every read)."""
+    return type(payload) is dict and _CONTAINERS.isdisjoint(map(type, payload.values()))
 
 
 def _copy_list(items: list[Any]) -> list[Any]:

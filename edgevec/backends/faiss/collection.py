@@ -20,7 +20,7 @@ from edgevec.base import BaseCollection, PreparedQuery, PreparedUpsert
 from edgevec.capabilities import Capabilities
 from edgevec.errors import CorruptDataError, EdgevecError
 from edgevec.filters import Filter, PayloadIndex
-from edgevec.payloads import copy_payload
+from edgevec.payloads import copy_payload, is_flat
 from edgevec.scores import l2_from_squared
 from edgevec.search_params import SearchParams
 from edgevec.stats import CollectionStats
@@ -33,6 +33,8 @@ log = logging.getLogger("edgevec.faiss")
 
 CAPABILITIES = Capabilities(max_batch=100_000, persistent=True, declared_fields=True)
 _MIN_COMPACT_SLOTS = 64
+_CACHED_MASKS = 8
+"""Filter objects whose masks are kept until the next write (a caller repeating a filter)."""
 
 
 class FaissCollection(BaseCollection):
@@ -65,6 +67,9 @@ class FaissCollection(BaseCollection):
         # columns grow lazily on a filter's first use, so building them is serialised apart.
         self._lock = ReadWriteLock()
         self._columns_lock = threading.Lock()
+        # Bumped by every change to the rows or their liveness (never reset, even by _reset):
+        # a cached filter mask is valid only for the generation it was computed in.
+        self._generation = 0
         self._reset(None)
 
     # -- state ------------------------------------------------------------------------------
@@ -90,6 +95,11 @@ class FaissCollection(BaseCollection):
         self._payloads = PayloadIndex(self.spec.fields)
         self._dead = 0
         self._order: list[str] | None = None  # live ids sorted, for scans; None after a write
+        # Per slot, whether its payload holds atoms only (a dict.copy is then a private copy).
+        self._flat = bytearray()
+        # id(filter) -> (filter, generation, read-only mask): filter objects used again.
+        self._masks: dict[int, tuple[Filter, int, npt.NDArray[np.bool_]]] = {}
+        self._generation += 1
 
     def _storage(self) -> npt.NDArray[np.float32]:
         """A view of the stored (for cosine: unit-length) vectors, one row per slot."""
@@ -112,7 +122,9 @@ class FaissCollection(BaseCollection):
         """Book-keeping for rows the index just received as its last ``len(ids)`` slots."""
         start = len(self._ids)
         self._order = None
+        self._generation += 1
         self._ids.extend(ids)
+        self._flat.extend(map(is_flat, payloads))
         self._slot.update(zip(ids, range(start, start + len(ids))))
         alive, norm_col, sum_col = self._columns
         self._alive = alive.extend(np.ones(len(ids), dtype=bool))
@@ -136,6 +148,7 @@ class FaissCollection(BaseCollection):
 
     def _tombstone(self, slots: list[int]) -> None:
         self._order = None
+        self._generation += 1
         for s in slots:
             rid = self._ids[s]
             if rid is not None:
@@ -277,12 +290,23 @@ class FaissCollection(BaseCollection):
         self._after_write(len(present))
 
     def _mask(self, flt: Filter | None) -> npt.NDArray[np.bool_]:
+        """The live slots ``flt`` admits. A filter's mask is read-only: the same filter object
+        used again before the next write gets the same array back, not a recomputed one."""
         if flt is None:
             alive: npt.NDArray[np.bool_] = self._alive.copy()
             return alive
         with self._columns_lock:
-            matched = self._payloads.mask(flt)
-        mask: npt.NDArray[np.bool_] = matched & self._alive
+            cached = self._masks.get(id(flt))
+            # An entry holds its filter, so no other live object can have the same id.
+            if cached is not None and cached[1] == self._generation:
+                return cached[2]
+            mask = self._payloads.mask(flt)
+            if self._dead:  # without tombstones every slot is alive: nothing to clear
+                mask = mask & self._alive
+            mask.flags.writeable = False
+            if len(self._masks) >= _CACHED_MASKS:
+                del self._masks[next(iter(self._masks))]  # the oldest entry
+            self._masks[id(flt)] = (flt, self._generation, mask)
         return mask
 
     def _count(self, flt: Filter | None) -> int:
@@ -321,13 +345,23 @@ class FaissCollection(BaseCollection):
         self, ids: list[str], include_vectors: bool, include_payload: bool
     ) -> list[Record]:
         """Records of stored ``ids``; the caller holds the read lock."""
-        slots = np.fromiter((self._slot[i] for i in ids), dtype=np.int64, count=len(ids))
+        slot_list = [self._slot[i] for i in ids]
+        slots = np.array(slot_list, dtype=np.int64)
         vecs = self._vectors_out(slots) if include_vectors else None
-        payload = self._payloads.payload
+        pays = self._payload_copies(slot_list) if include_payload else [{} for _ in ids]
         return [
-            Record(rid, None if vecs is None else vecs[j], payload(s) if include_payload else {})
-            for j, (rid, s) in enumerate(zip(ids, slots.tolist()))
+            Record(rid, None if vecs is None else vecs[j], pay)
+            for j, (rid, pay) in enumerate(zip(ids, pays))
         ]
+
+    def _payload_copies(self, slots: list[int]) -> list[dict[str, Any]]:
+        """Private copies of the payloads of ``slots``: what a caller does to one cannot reach
+        the store. A flat payload (noted once, on write) needs one ``dict.copy``, a nested one
+        :func:`copy_payload`'s deep copy."""
+        rows, flat = self._payloads.rows, self._flat
+        # A slot marked flat holds a dict (is_flat says so), hence .copy().
+        copy = copy_payload
+        return [rows[s].copy() if flat[s] else copy(rows[s]) for s in slots]  # type: ignore[union-attr]
 
     def _scan_page(
         self, cursor: str | None, limit: int, include_vectors: bool, include_payload: bool
@@ -352,16 +386,28 @@ class FaissCollection(BaseCollection):
     def _query_arrays(self, q: PreparedQuery) -> ArrayHits:
         # The FAISS result matrices are already the answer: map slots to ids, pad to k.
         n = len(q.vectors)
-        ids = np.full((n, q.k), None, dtype=object)
-        out = np.full((n, q.k), np.nan, dtype=np.float32)
         with self._lock.read():
             scores, slots = self._nearest(q)
             names = self._ids
-            found = [names[s] if s >= 0 else None for s in slots.ravel().tolist()]
+            flat = slots.ravel().tolist()
+            padded = bool(flat) and min(flat) < 0  # fewer hits than k somewhere
+            found = (
+                [names[s] if s >= 0 else None for s in flat]
+                if padded
+                else [*map(names.__getitem__, flat)]
+            )
         width = slots.shape[1]
-        ids[:, :width] = np.array(found, dtype=object).reshape(n, width)
-        out[:, :width] = np.where(slots >= 0, scores, np.nan)
-        return ArrayHits(ids, out)
+        ids = np.empty(n * width, dtype=object)
+        ids[:] = found
+        if padded:
+            scores = np.where(slots >= 0, scores, np.float32(np.nan))
+        if width == q.k:  # the common case: the matrices FAISS filled are the answer
+            return ArrayHits(ids.reshape(n, width), scores)
+        wide_ids = np.full((n, q.k), None, dtype=object)
+        wide_scores = np.full((n, q.k), np.nan, dtype=np.float32)
+        wide_ids[:, :width] = ids.reshape(n, width)
+        wide_scores[:, :width] = scores
+        return ArrayHits(wide_ids, wide_scores)
 
     def _nearest(self, q: PreparedQuery) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Scores and slots (``-1`` past the last hit) of ``q``; the caller holds the read lock."""
@@ -402,8 +448,7 @@ class FaissCollection(BaseCollection):
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         ef_asked, exact = params.ef, exact or params.exact
         if mask is None and ef_asked is None and not exact:  # the common case: nothing to build
-            dist, labels = self._index.search(vecs, k)
-            return self._scores(dist), labels
+            return self._search_plain(vecs, k)
         sel = None
         if mask is not None:
             bits = np.packbits(mask, bitorder="little")
@@ -423,6 +468,20 @@ class FaissCollection(BaseCollection):
         del sel  # keep the bitmap alive until the search returned
         return self._scores(dist), labels
 
+    def _search_plain(
+        self, vecs: npt.NDArray[np.float32], k: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """An unfiltered search through the index's C entry point, which ``index.search``
+        wraps after re-checking what :func:`~edgevec.prepare.prepare_query` already did."""
+        n = len(vecs)
+        if not vecs.flags.c_contiguous:  # a wrapper's own PreparedQuery: make it one block
+            vecs = np.ascontiguousarray(vecs)
+        dist = np.empty((n, k), dtype=np.float32)
+        labels = np.empty((n, k), dtype=np.int64)
+        ptr = faiss.swig_ptr
+        self._index.search_c(n, ptr(vecs), k, ptr(dist), ptr(labels), None)
+        return self._scores(dist), labels
+
     def _scores(self, dist: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         # FAISS reports the squared distance for l2 and the inner product otherwise.
         return l2_from_squared(dist) if self.metric == "l2" else dist
@@ -430,29 +489,23 @@ class FaissCollection(BaseCollection):
     def _hits(
         self, scores: npt.NDArray[np.float32], slots: npt.NDArray[np.int64], q: PreparedQuery
     ) -> list[Hits]:
-        # The per-query hot path: one tolist per matrix, one Hit per result, no numpy per row.
-        ids, payloads, copy = self._ids, self._payloads.rows, copy_payload
+        # The per-query hot path: one tolist per matrix, no numpy per row, and Hit built by
+        # map (a C loop) from columns: ids, scores, payload copies, vectors.
+        names = self._ids
         out: list[Hits] = []
         for row, row_scores in zip(slots.tolist(), scores.tolist()):
             if row and row[-1] < 0:  # fewer than k results: FAISS pads with -1
                 row_scores = [sc for s, sc in zip(row, row_scores) if s >= 0]
                 row = [s for s in row if s >= 0]
+            rids = [names[s] for s in row]
             if q.include_vectors:
-                vecs = self._vectors_out(np.asarray(row, dtype=np.int64))
-                out.append(
-                    Hits(
-                        [
-                            Hit(ids[s], sc, copy(payloads[s]) if q.include_payload else {}, v)
-                            for s, sc, v in zip(row, row_scores, vecs)
-                        ]
-                    )
-                )
-            elif q.include_payload:  # list comprehensions: cheaper than generators per item
-                out.append(
-                    Hits([Hit(ids[s], sc, copy(payloads[s])) for s, sc in zip(row, row_scores)])
-                )
+                pays = self._payload_copies(row) if q.include_payload else [{} for _ in row]
+                vecs = self._vectors_out(np.array(row, dtype=np.int64))
+                out.append(Hits(map(Hit, rids, row_scores, pays, vecs)))
+            elif q.include_payload:
+                out.append(Hits(map(Hit, rids, row_scores, self._payload_copies(row))))
             else:
-                out.append(Hits([Hit(ids[s], sc) for s, sc in zip(row, row_scores)]))
+                out.append(Hits(map(Hit, rids, row_scores)))
         return out
 
     def _explain(self, flt: Filter) -> str:
