@@ -6,8 +6,12 @@ The same Fashion-MNIST vectors (l2) go into an edgevec ``qdrant_edge`` collectio
 timing. Then, timed interleaved call by call:
 
 * overhead: edgevec ``query`` against the raw ``EdgeShard.query`` call on the same shard (so both
-  search one graph), from the same numpy row, reading ids, scores and payloads; unfiltered and
+  search one graph) with the same request, from the same numpy row, reading ids, scores and
+  payloads; the raw call converts the row with ``tolist()`` (the engine's documented input) and,
+  as a second raw contender, with the row's ``memoryview`` (what edgevec passes); unfiltered and
   filtered; target (issue 12) <= 1.05x per query;
+* where a query's time goes: each step of edgevec's call and of the raw one, timed inside a
+  second interleaved run (so the timers do not touch the ratio above);
 * unfiltered and filtered queries at 10 %, 1 % and 0.5 % selectivity (``bucket < 100 / 10 / 5``):
   latency p50/p99 and recall@10 against the exact answer, Qdrant Edge vs FAISS;
 * queries/s with 1 and 2 threads on one Qdrant Edge collection (does the engine release the GIL?);
@@ -46,6 +50,7 @@ from harness import (
 import edgevec
 from edgevec import F, Filter
 from edgevec.backends.qdrant_edge import QdrantEdgeCollection
+from edgevec.backends.qdrant_edge.filters import compile_filter
 
 Matrix = npt.NDArray[np.float32]
 K = 10
@@ -71,6 +76,81 @@ def recall(got: Sequence[Sequence[str]], truth: list[set[int]]) -> float:
     """Mean share of the true top-``K`` found (ids are ``v<row>``)."""
     found = sum(len({int(i[1:]) for i in g} & t) for g, t in zip(got, truth))
     return found / sum(len(t) for t in truth)
+
+
+RawQuery = Callable[[int], tuple[qe.QueryRequest, Callable[[qe.QueryRequest], list[Any]]]]
+
+
+def steps(
+    edge: QdrantEdgeCollection,
+    queries: Matrix,
+    flt: Filter | None,
+    rflt: qe.Filter | None,
+    budget_s: float,
+) -> dict[str, dict[str, float]]:
+    """Median µs of each step of one query, edgevec's and raw's, timed inside an interleaved run.
+
+    edgevec's steps are timed by wrapping its validation (``_prepare_search``), the shard's
+    ``query`` and the conversion to ``Hits`` (``_hits``) on this one collection, so the code
+    timed is the code that runs; "request" is the rest of the call: the compiled-filter lookup,
+    the vector conversion, ``QueryRequest`` and the closed-shard check.
+    """
+    clock = time.perf_counter_ns
+    spent: dict[str, int] = {}
+    shard = edge._shard
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            t0 = clock()
+            try:
+                return fn(*args)
+            finally:
+                spent[name] = clock() - t0
+
+        return run
+
+    class TimedShard:
+        def __init__(self) -> None:
+            self.query = timed("engine", shard.query)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(shard, name)
+
+    rows: dict[str, list[list[int]]] = {"edgevec": [], "raw": []}
+
+    def edgevec_query(i: int) -> None:
+        t0 = clock()
+        edge.query(queries[i % len(queries)], k=K, filter=flt)
+        total = clock() - t0
+        parts = [spent["validate"], spent["engine"], spent["hits"]]
+        rows["edgevec"].append([parts[0], total - sum(parts), parts[1], parts[2], total])
+
+    def raw_query(i: int) -> None:
+        t0 = clock()
+        vector = qe.Query.Nearest(queries[i % len(queries)].tolist())
+        request = qe.QueryRequest(limit=K, query=vector, filter=rflt, with_payload=True)
+        t1 = clock()
+        points = shard.query(request)
+        t2 = clock()
+        _ = [(p.id, p.score, p.payload) for p in points]
+        t3 = clock()
+        rows["raw"].append([0, t1 - t0, t2 - t1, t3 - t2, t3 - t0])
+
+    setattr(edge, "_prepare_search", timed("validate", edge._prepare_search))  # noqa: B010
+    setattr(edge, "_hits", timed("hits", edge._hits))  # noqa: B010
+    setattr(edge, "_shard", TimedShard())  # noqa: B010
+    try:
+        interleaved({"edgevec": edgevec_query, "raw": raw_query}, 20 * len(queries),
+                    budget_s=budget_s)  # fmt: skip
+    finally:
+        delattr(edge, "_prepare_search")
+        delattr(edge, "_hits")
+        edge._shard = shard
+    names = ["validate", "request", "engine", "results", "total"]
+    return {
+        who: dict(zip(names, (np.median(np.array(r), axis=0) / 1000).tolist(), strict=True))
+        for who, r in rows.items()
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,17 +193,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # -- overhead: the same request through edgevec and raw ---------------------------------
     raw_filter = qe.Filter(must=[qe.FieldCondition("bucket", range=qe.RangeFloat(lt=10))])
+    # The same engine filter edgevec sends (no search params: neither sets any).
+    assert repr(compile_filter(F("bucket") < 10)) == repr(raw_filter)
     overhead: dict[str, dict[str, Any]] = {}
+    profile: dict[str, dict[str, dict[str, float]]] = {}
     for label, flt, rflt in (
         ("unfiltered", None, None),
         ("filtered 1 %", F("bucket") < 10, raw_filter),
     ):
 
-        def raw_query(i: int, rflt: Any = rflt) -> object:
+        def raw_query(i: int, rflt: Any = rflt, view: bool = False) -> object:
             # From the numpy row, as edgevec starts; ids, scores and payloads read, as edgevec does.
+            row = queries[i % len(queries)]
             request = qe.QueryRequest(
                 limit=K,
-                query=qe.Query.Nearest(queries[i % len(queries)].tolist()),
+                query=qe.Query.Nearest(
+                    row.data if view else row.tolist()
+                ),  # the binary reads any float sequence
                 filter=rflt,
                 with_payload=True,
             )
@@ -135,12 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         contenders: dict[str, Callable[[int], object]] = {
             "edgevec": edgevec_query,
             "raw": raw_query,
+            "raw, memoryview": lambda i: raw_query(i, view=True),
         }
         ns, _ = interleaved(contenders, 20 * len(queries), budget_s=args.budget)
         overhead[label] = {
             "edgevec": Latency.of(ns["edgevec"]), "raw": Latency.of(ns["raw"]),
             "ratio": paired_ratio(ns["edgevec"], ns["raw"]),
+            "ratio_memoryview": paired_ratio(ns["edgevec"], ns["raw, memoryview"]),
         }  # fmt: skip
+        profile[label] = steps(edge, queries, flt, rflt, args.budget / 2)
 
     # -- Qdrant Edge vs FAISS: latency and recall -------------------------------------------
     versus: dict[str, dict[str, Any]] = {}
@@ -186,9 +275,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print_table(
         "edgevec on Qdrant Edge vs raw qdrant_edge (per query, k=10, payload returned)",
-        ["query", "edgevec p50", "edgevec p99", "raw p50", "raw p99", "ratio (target 1.05)"],
+        ["query", "edgevec p50", "edgevec p99", "raw p50", "raw p99", "ratio (target 1.05)",
+         "vs raw with memoryview"],
         [[k, fmt_ms(v["edgevec"].p50_ms), fmt_ms(v["edgevec"].p99_ms), fmt_ms(v["raw"].p50_ms),
-          fmt_ms(v["raw"].p99_ms), fmt_ratio(v["ratio"], 1.05)] for k, v in overhead.items()],
+          fmt_ms(v["raw"].p99_ms), fmt_ratio(v["ratio"], 1.05),
+          fmt_ratio(v["ratio_memoryview"], 1.05)] for k, v in overhead.items()],
+    )  # fmt: skip
+    print_table(
+        "Where one query's time goes (median µs per step: edgevec / raw)",
+        ["query", "validate", "request", "engine", "results", "total"],
+        [[k] + [f"{v['edgevec'][s]:.1f} / {v['raw'][s]:.1f}" for s in v["edgevec"]]
+         for k, v in profile.items()],
     )  # fmt: skip
     rows = []
     for k, v in versus.items():
@@ -207,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_results(
         "qdrant_edge",
         {"args": vars(args), "hardware": hw, "optimize_s": optimize_s, "overhead": overhead,
-         "versus": versus, "qps_by_threads": qps},
+         "steps_us": profile, "versus": versus, "qps_by_threads": qps},
     )  # fmt: skip
     print(f"written to {path}")
     return 0

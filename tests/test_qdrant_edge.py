@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 pytest.importorskip(
@@ -28,6 +29,7 @@ from edgevec.backends._qdrant_codec import ID_NAMESPACE, RESERVED_KEY
 from edgevec.backends.qdrant_edge import AsyncQdrantEdgeCollection, QdrantEdgeCollection
 from edgevec.errors import (
     BackendUnavailableError,
+    CollectionNotFoundError,
     CorruptDataError,
     InvalidInputError,
     StoreClosedError,
@@ -106,7 +108,8 @@ with edgevec.connect("qdrant_edge", path={str(tmp_path)!r}) as store:
     vecs = _rand(50, 4)
     ids = [f"r{i}" for i in range(50)]
     pays = [{"label": i % 5, "tags": [f"t{i % 3}"]} for i in range(50)]
-    with edgevec.connect("qdrant_edge", path=str(tmp_path)) as store:
+    # Reopened with a thread count: the engine then needs the whole config on load.
+    with edgevec.connect("qdrant_edge", path=str(tmp_path), search_threads=1) as store:
         coll = store.collection("items")
         assert (coll.dim, coll.metric, dict(coll.spec.fields)) == (
             8, "l2", {"label": "int", "tags": "keyword[]"}
@@ -121,6 +124,8 @@ with edgevec.connect("qdrant_edge", path={str(tmp_path)!r}) as store:
         assert set(shard.info().payload_schema) == {"label", "tags"}
     finally:
         shard.close()
+    saved = orjson.loads((tmp_path / "items" / "shard" / "edge_config.json").read_bytes())
+    assert saved["max_search_threads"] == 1
 
 
 def test_optimize_builds_the_graph_explicitly_and_by_policy(tmp_path: Path) -> None:
@@ -283,11 +288,14 @@ def test_vendor_quirks_the_backend_works_around(tmp_path: Path) -> None:
 
 
 def test_threads_writing_querying_and_closing_share_one_collection(tmp_path: Path) -> None:
-    """Writers, readers and an optimize on several threads, then close while readers run: every
-    acknowledged write is there after reopening, and late calls get StoreClosedError."""
+    """Writers, readers and an optimize on several threads, then a drop and a close while readers
+    run (edgevec takes no lock: the engine's close waits for the calls in flight): every
+    acknowledged write is there after reopening, and late calls get the refusal, nothing else."""
     store = edgevec.connect("qdrant_edge", path=str(tmp_path), optimize_after=150)
     coll = store.create_collection("c", DIM, "l2")
+    dropped = store.create_collection("d", DIM, "l2")
     vecs = _rand(400, 11)
+    dropped.upsert_arrays([f"v{i}" for i in range(400)], vecs)
     errors: list[BaseException] = []
     stop = threading.Event()
 
@@ -297,28 +305,32 @@ def test_threads_writing_querying_and_closing_share_one_collection(tmp_path: Pat
                 [f"v{i}" for i in range(start, start + 10)], vecs[start : start + 10]
             )
 
-    def read() -> None:
+    def read(target: Any, refusal: tuple[type[Exception], ...]) -> None:
         try:
             while not stop.is_set():
-                coll.query(vecs[0], k=5)
-                coll.count()
-        except StoreClosedError:
+                target.query(vecs[0], k=5)
+                target.count()
+        except refusal:
             pass
         except BaseException as exc:  # surfaced by the assertion below
             errors.append(exc)
 
-    readers = [threading.Thread(target=read) for _ in range(3)]
+    readers = [threading.Thread(target=read, args=(coll, (StoreClosedError,))) for _ in range(3)]
+    gone = (CollectionNotFoundError, StoreClosedError)  # the store may close before it looks
+    readers.append(threading.Thread(target=read, args=(dropped, gone)))
     writers = [threading.Thread(target=write, args=(p,)) for p in range(4)]
     for t in readers + writers:
         t.start()
     for t in writers:
         t.join()
+    store.drop_collection("d")  # its reader may be inside the engine while the files go
     store.close()  # readers may be inside the engine: close waits for them, then refuses
     stop.set()
     for t in readers:
         t.join()
     assert errors == []
     with edgevec.connect("qdrant_edge", path=str(tmp_path)) as again:
+        assert again.list_collections() == ["c"]
         reopened = again.collection("c")
         assert reopened.count() == 400
         assert reopened.query(vecs[123], k=1).ids == ["v123"]

@@ -1,9 +1,10 @@
 """A readers-writer lock for in-process engines: searches run side by side, a write runs alone.
 
-FAISS and Qdrant Edge release the GIL while they search, so concurrent queries on one collection
-scale with cores as long as nothing serialises them. Writes (FAISS: adds to the graph,
-tombstones, compaction, the SQLite commit; Qdrant Edge: closing or dropping the shard) need the
-collection to themselves, so a reader never sees a half-built index or a closed engine.
+FAISS releases the GIL while it searches, so concurrent queries on one collection scale with
+cores as long as nothing serialises them. Writes (adds to the graph, tombstones, compaction, the
+SQLite commit, closing) need the collection to themselves, so a reader never sees a half-built
+or closed index.
+(Qdrant Edge needs no such lock: its engine makes ``close`` wait for the calls in flight.)
 Writers take priority: once one waits, new readers queue behind it, so a steady stream of
 queries cannot starve writes. Neither side is re-entrant.
 """

@@ -43,4 +43,5 @@ class QdrantEdgeOptions(QdrantEdgeIndexOptions):
     """Directory holding one shard directory per collection; ``None``: a temporary directory,
     removed on close."""
     search_threads: int | None = Field(None, ge=1)
-    """Threads of each shard's search pool; ``None``: the engine's default (one per CPU)."""
+    """Threads of each shard's search pool; ``None``: the count the shard was last opened with,
+    else the engine's default (one per CPU). The engine saves the count with the shard."""

@@ -151,7 +151,7 @@ class QdrantEdgeStore(BaseStore):
         }  # fmt: skip
 
         def fill(where: Path) -> None:
-            shard = self._shard("create", where / SHARD_NAME, spec, opts)
+            shard = self._shard("create", where / SHARD_NAME, spec, opts, create=True)
             try:
                 for field, kind in spec.fields.items():
                     index = _FIELD_INDEX[kind.removesuffix("[]")]
@@ -169,26 +169,28 @@ class QdrantEdgeStore(BaseStore):
             where = self._dirs.create(spec.name, fill)
             return self._attach(spec, opts, where)
 
-    def _shard(self, action: str, shard_dir: Path, spec: CollectionSpec | None = None,
-               opts: QdrantEdgeIndexOptions | None = None) -> qe.EdgeShard:  # fmt: skip
-        """Create (given ``spec`` and ``opts``) or load the shard in ``shard_dir``, failures typed:
-        a locked shard is :class:`BackendUnavailableError`, one that fails to load is corrupt."""
+    def _shard(self, action: str, shard_dir: Path, spec: CollectionSpec,
+               opts: QdrantEdgeIndexOptions, *, create: bool = False) -> qe.EdgeShard:  # fmt: skip
+        """Create or load the shard in ``shard_dir``, failures typed: a locked shard is
+        :class:`BackendUnavailableError`, one that fails to load is corrupt."""
         threads = self.opts.search_threads
         try:
-            if spec is not None and opts is not None:
+            if create:
                 return qe.EdgeShard.create(str(shard_dir), _edge_config(spec, opts, threads))
-            config = None if threads is None else qe.EdgeConfig(max_search_threads=threads)
+            # A config given to ``load`` must be whole (the engine checks it against the shard's
+            # and saves it), so only a store setting its thread count passes one.
+            config = None if threads is None else _edge_config(spec, opts, threads)
             return qe.EdgeShard.load(str(shard_dir), config)
         except Exception as exc:
             err = engine_error(exc, f"{action} the Qdrant Edge shard in {shard_dir}")
-            if spec is None and not isinstance(err, BackendUnavailableError):
+            if not create and not isinstance(err, BackendUnavailableError):
                 raise CorruptDataError(str(err)) from exc
             raise err from exc
 
     def _attach(
         self, spec: CollectionSpec, opts: QdrantEdgeIndexOptions, where: Path
     ) -> QdrantEdgeCollection:
-        shard = self._shard("load", where / SHARD_NAME)
+        shard = self._shard("load", where / SHARD_NAME, spec, opts)
         try:
             coll = QdrantEdgeCollection(spec, opts, shard)
         except BaseException:
