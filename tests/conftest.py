@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,21 @@ def tiny_backend_entry_point(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (info / "entry_points.txt").write_text(_ENTRY_POINTS)
     sys.path.append(str(site))
     return site
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist ignores it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadscope``, a conformance class's tests spread over the workers one test
+    function (all its parameters) at a time: they share nothing but the engine, while the other
+    modules' functions and classes stay together, in order, as loadscope keeps them."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class ConformanceSplit(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/test_conformance_"):
+                return nodeid.split("[", 1)[0]
+            return str(super()._split_scope(nodeid))
+
+    return ConformanceSplit(config, log)
